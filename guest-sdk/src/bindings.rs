@@ -1,0 +1,9 @@
+//! The generated WIT bindings. Agent authors never use these directly.
+
+wit_bindgen::generate!({
+    world: "agent",
+    path: "../wit",
+    pub_export_macro: true,
+    export_macro_name: "__export_encord_agent",
+    default_bindings_module: "encord_agent_sdk::bindings",
+});

@@ -1,0 +1,55 @@
+use std::any::{Any, TypeId};
+use std::collections::HashMap;
+
+use crate::extract::{ProjectInfo, Stage, Task};
+
+/// Where a handler's inputs come from: the host's imports inside a
+/// component, or given values in a native test.
+pub(crate) trait Source {
+    fn label_row(&self) -> Result<String, String>;
+    fn ontology(&self) -> String;
+    fn project(&self) -> ProjectInfo;
+    fn stage(&self) -> Option<Stage>;
+}
+
+/// Everything an extractor can draw on for one task. Values computed by
+/// extractors are cached here, so a dependency shared by two parameters is
+/// resolved once per task.
+pub struct Context {
+    task: Task,
+    source: Box<dyn Source>,
+    cache: HashMap<TypeId, Box<dyn Any>>,
+}
+
+impl Context {
+    pub(crate) fn new(task: Task, source: Box<dyn Source>) -> Context {
+        Context {
+            task,
+            source,
+            cache: HashMap::new(),
+        }
+    }
+
+    /// The task being handled.
+    pub fn task(&self) -> &Task {
+        &self.task
+    }
+
+    pub(crate) fn source(&self) -> &dyn Source {
+        self.source.as_ref()
+    }
+
+    /// Returns the cached value of type `T`, computing it with `make` the
+    /// first time in this task.
+    pub fn cached<T, E>(&mut self, make: impl FnOnce(&mut Context) -> Result<T, E>) -> Result<T, E>
+    where
+        T: Clone + 'static,
+    {
+        if let Some(v) = self.cache.get(&TypeId::of::<T>()) {
+            return Ok(v.downcast_ref::<T>().expect("cache keyed by type").clone());
+        }
+        let v = make(self)?;
+        self.cache.insert(TypeId::of::<T>(), Box::new(v.clone()));
+        Ok(v)
+    }
+}

@@ -1,0 +1,177 @@
+//! Extractors: the types a stage handler can take as parameters.
+
+use std::sync::Arc;
+
+use encord_labels::{LabelRow, Ontology};
+
+use crate::{AgentError, Context};
+
+/// What a stage needs loaded before its handler runs, derived from its
+/// parameters' types.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Needs {
+    /// The task's label row, with its labels.
+    pub label_row: bool,
+    /// The label row's metadata only (e.g. to set a priority).
+    pub label_row_metadata: bool,
+}
+
+/// A type a stage handler can take as a parameter.
+///
+/// Implement it for your own types to build dependencies out of others; the
+/// needs of the extractors you use must be forwarded in [`FromContext::needs`]
+/// so the host loads them:
+///
+/// ```ignore
+/// struct BoxCount(usize);
+/// impl FromContext for BoxCount {
+///     fn needs(needs: &mut Needs) { LabelRow::needs(needs) }
+///     fn from_context(cx: &mut Context) -> Result<Self, AgentError> {
+///         Ok(BoxCount(LabelRow::from_context(cx)?.objects_named("Box").len()))
+///     }
+/// }
+/// ```
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot be a stage handler parameter",
+    label = "not an extractor",
+    note = "parameters must implement `encord_agent_sdk::FromContext`: use Task, LabelRow, Project, Ontology, Stage or Pathways, or implement FromContext for your own type"
+)]
+pub trait FromContext: Sized {
+    /// Adds what this extractor needs loaded.
+    fn needs(_needs: &mut Needs) {}
+    /// Builds the value for the current task.
+    fn from_context(cx: &mut Context) -> Result<Self, AgentError>;
+}
+
+/// The workflow task being handled.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Task {
+    pub uuid: String,
+    pub data_hash: String,
+    pub data_title: String,
+    pub label_branch_name: String,
+    /// NEW, ASSIGNED, RELEASED, SKIPPED, REOPENED or COMPLETED.
+    pub status: String,
+}
+
+impl FromContext for Task {
+    fn from_context(cx: &mut Context) -> Result<Self, AgentError> {
+        Ok(cx.task().clone())
+    }
+}
+
+/// The project's identity.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ProjectInfo {
+    pub project_hash: String,
+    pub title: String,
+    pub description: String,
+    pub ontology_hash: String,
+}
+
+/// The project, with its ontology.
+#[derive(Debug, Clone)]
+pub struct Project {
+    pub project_hash: String,
+    pub title: String,
+    pub description: String,
+    pub ontology_hash: String,
+    pub ontology: Arc<Ontology>,
+}
+
+impl FromContext for Project {
+    fn from_context(cx: &mut Context) -> Result<Self, AgentError> {
+        let info = cx.source().project();
+        let ontology = <Arc<Ontology>>::from_context(cx)?;
+        Ok(Project {
+            project_hash: info.project_hash,
+            title: info.title,
+            description: info.description,
+            ontology_hash: info.ontology_hash,
+            ontology,
+        })
+    }
+}
+
+impl FromContext for Arc<Ontology> {
+    fn from_context(cx: &mut Context) -> Result<Self, AgentError> {
+        cx.cached(|cx| -> Result<Arc<Ontology>, AgentError> {
+            Ok(Arc::new(Ontology::parse(&cx.source().ontology())?))
+        })
+    }
+}
+
+impl FromContext for Ontology {
+    fn from_context(cx: &mut Context) -> Result<Self, AgentError> {
+        Ok(<Arc<Ontology>>::from_context(cx)?.as_ref().clone())
+    }
+}
+
+impl FromContext for LabelRow {
+    fn needs(needs: &mut Needs) {
+        needs.label_row = true;
+    }
+    fn from_context(cx: &mut Context) -> Result<Self, AgentError> {
+        let ontology = <Arc<Ontology>>::from_context(cx)?;
+        cx.cached(|cx| -> Result<LabelRow, AgentError> {
+            let json = cx.source().label_row().map_err(AgentError::msg)?;
+            Ok(LabelRow::parse(&json, ontology)?)
+        })
+    }
+}
+
+/// A pathway out of an agent stage.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Pathway {
+    pub uuid: String,
+    pub name: String,
+    pub destination_uuid: String,
+}
+
+/// The agent stage being run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Stage {
+    pub uuid: String,
+    pub title: String,
+    pub pathways: Vec<Pathway>,
+}
+
+impl FromContext for Stage {
+    fn from_context(cx: &mut Context) -> Result<Self, AgentError> {
+        cx.source()
+            .stage()
+            .ok_or_else(|| AgentError::msg("no stage is running"))
+    }
+}
+
+/// The pathways out of the stage being run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Pathways(pub Vec<Pathway>);
+
+impl Pathways {
+    /// The pathway with this name, if the stage has one.
+    pub fn named(&self, name: &str) -> Option<&Pathway> {
+        self.0.iter().find(|p| p.name == name)
+    }
+
+    /// The pathways' names.
+    pub fn names(&self) -> Vec<&str> {
+        self.0.iter().map(|p| p.name.as_str()).collect()
+    }
+}
+
+impl FromContext for Pathways {
+    fn from_context(cx: &mut Context) -> Result<Self, AgentError> {
+        Ok(Pathways(Stage::from_context(cx)?.pathways))
+    }
+}
+
+/// `Option<T>`: `None` where `T` cannot be had, instead of failing the task.
+impl<T: FromContext> FromContext for Option<T> {
+    fn needs(needs: &mut Needs) {
+        T::needs(needs)
+    }
+    fn from_context(cx: &mut Context) -> Result<Self, AgentError> {
+        Ok(T::from_context(cx).ok())
+    }
+}

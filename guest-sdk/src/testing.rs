@@ -1,0 +1,189 @@
+//! Run a stage handler natively, without wasm, on given JSON inputs, through
+//! the same extraction and checks the host applies.
+//!
+//! ```ignore
+//! let out = TestRun::new()
+//!     .ontology_json(ONTOLOGY)
+//!     .label_row_json(ROW)
+//!     .stage("pre-label", &["to review", "skip"])
+//!     .run::<pre_label>()
+//!     .unwrap();
+//! assert_eq!(out.outcome.route, Route::Pathway("to review".into()));
+//! ```
+
+use std::cell::RefCell;
+use std::rc::Rc;
+
+use crate::context::{Context, Source};
+use crate::extract::{Pathway, ProjectInfo, Stage, Task};
+use crate::log::{set_sink, Level};
+use crate::runtime::{call, StageDef, StageHandler};
+use crate::{AgentError, Outcome, Route};
+
+/// Inputs for one native run of a handler.
+#[derive(Debug, Clone)]
+pub struct TestRun {
+    task: Task,
+    label_row: Option<String>,
+    ontology: String,
+    project: ProjectInfo,
+    stage: Option<Stage>,
+}
+
+/// What a native run produced.
+#[derive(Debug, Clone)]
+pub struct TestOutcome {
+    pub outcome: Outcome,
+    /// The lines the handler logged.
+    pub logs: Vec<(Level, String)>,
+}
+
+impl Default for TestRun {
+    fn default() -> Self {
+        TestRun::new()
+    }
+}
+
+impl TestRun {
+    /// A task with placeholder identities and an empty ontology.
+    pub fn new() -> TestRun {
+        TestRun {
+            task: Task {
+                uuid: "00000000-0000-4000-8000-000000000001".into(),
+                data_hash: "00000000-0000-4000-8000-000000000002".into(),
+                data_title: "test.png".into(),
+                label_branch_name: "main".into(),
+                status: "NEW".into(),
+            },
+            label_row: None,
+            ontology: r#"{"objects": [], "classifications": []}"#.into(),
+            project: ProjectInfo::default(),
+            stage: None,
+        }
+    }
+
+    pub fn task(mut self, task: Task) -> TestRun {
+        self.task = task;
+        self
+    }
+
+    /// The task's label row (Encord label-row JSON); its data hash and title
+    /// become the task's.
+    pub fn label_row_json(mut self, json: &str) -> TestRun {
+        if let Ok(v) = serde_json::from_str::<serde_json::Value>(json) {
+            if let Some(h) = v.get("data_hash").and_then(|h| h.as_str()) {
+                self.task.data_hash = h.to_string();
+            }
+            if let Some(t) = v.get("data_title").and_then(|h| h.as_str()) {
+                self.task.data_title = t.to_string();
+            }
+        }
+        self.label_row = Some(json.to_string());
+        self
+    }
+
+    /// The ontology structure JSON.
+    pub fn ontology_json(mut self, json: &str) -> TestRun {
+        self.ontology = json.to_string();
+        self
+    }
+
+    pub fn project(mut self, project_hash: &str, title: &str) -> TestRun {
+        self.project.project_hash = project_hash.into();
+        self.project.title = title.into();
+        self
+    }
+
+    /// The stage being run and its pathways' names. When given, a returned
+    /// pathway is checked against them, as the host does.
+    pub fn stage(mut self, title: &str, pathways: &[&str]) -> TestRun {
+        self.stage = Some(Stage {
+            uuid: format!("stage-{title}"),
+            title: title.into(),
+            pathways: pathways
+                .iter()
+                .enumerate()
+                .map(|(i, p)| Pathway {
+                    uuid: format!("pathway-{i}"),
+                    name: p.to_string(),
+                    destination_uuid: String::new(),
+                })
+                .collect(),
+        });
+        self
+    }
+
+    /// Runs the handler `H` (the name of a `#[stage]` function).
+    pub fn run<H: StageHandler>(self) -> Result<TestOutcome, AgentError> {
+        self.run_def(&H::DEF)
+    }
+
+    /// Runs one stage definition.
+    pub fn run_def(self, def: &StageDef) -> Result<TestOutcome, AgentError> {
+        let logs = Rc::new(RefCell::new(Vec::new()));
+        let sink = logs.clone();
+        set_sink(Some(Box::new(move |level, msg| {
+            sink.borrow_mut().push((level, msg.to_string()))
+        })));
+        let source = TestSource {
+            declared_label_row: def.needs().label_row,
+            run: self.clone(),
+        };
+        let mut cx = Context::new(self.task.clone(), Box::new(source));
+        let result = call(def, &mut cx);
+        set_sink(None);
+        let outcome = result?;
+        self.check(&outcome)?;
+        let logs = logs.borrow().clone();
+        Ok(TestOutcome { outcome, logs })
+    }
+
+    /// The checks the host makes on an outcome before acting on it.
+    fn check(&self, outcome: &Outcome) -> Result<(), AgentError> {
+        if let Some(p) = outcome.priority {
+            if !(0.0..=1.0).contains(&p) {
+                return Err(AgentError::msg(format!("priority {p} is outside [0, 1]")));
+            }
+        }
+        if let Some(row) = &outcome.label_row {
+            row.validate()?;
+        }
+        if let (Route::Pathway(p), Some(stage)) = (&outcome.route, &self.stage) {
+            if !stage.pathways.iter().any(|x| &x.name == p || &x.uuid == p) {
+                let names: Vec<&str> = stage.pathways.iter().map(|x| x.name.as_str()).collect();
+                return Err(AgentError::msg(format!(
+                    "stage `{}` has no pathway `{p}`; its pathways are: {}",
+                    stage.title,
+                    names.join(", ")
+                )));
+            }
+        }
+        Ok(())
+    }
+}
+
+struct TestSource {
+    declared_label_row: bool,
+    run: TestRun,
+}
+
+impl Source for TestSource {
+    fn label_row(&self) -> Result<String, String> {
+        if !self.declared_label_row {
+            return Err("this stage did not declare the label-row need".into());
+        }
+        self.run
+            .label_row
+            .clone()
+            .ok_or_else(|| "TestRun has no label row: call .label_row_json(...)".into())
+    }
+    fn ontology(&self) -> String {
+        self.run.ontology.clone()
+    }
+    fn project(&self) -> ProjectInfo {
+        self.run.project.clone()
+    }
+    fn stage(&self) -> Option<Stage> {
+        self.run.stage.clone()
+    }
+}

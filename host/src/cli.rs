@@ -1,0 +1,286 @@
+//! The command line: `runner-host [run] ...`, `inspect`, `local ...`.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::engine::{Limits, LoadedAgent, Need, ProjectContext, StageSpec};
+use crate::local::{self, LocalStore};
+use crate::platform::Platform;
+use crate::runner::{RunOptions, Runner};
+
+/// Exit code of a run that completed with failed tasks.
+pub const EXIT_TASKS_FAILED: i32 = 3;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "runner-host",
+    version,
+    about = "Runs Encord task agents compiled to WebAssembly components, each task in a fresh sandboxed instance.",
+    args_conflicts_with_subcommands = true,
+    subcommand_negates_reqs = true
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+    #[command(flatten)]
+    pub run: RunArgs,
+    /// Log format on stderr.
+    #[arg(long, value_enum, default_value_t = LogFormat::Text, global = true)]
+    pub log_format: LogFormat,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run an agent component over a project's agent stages (the default command).
+    Run(RunArgs),
+    /// Print the stages a component serves and what each needs.
+    Inspect {
+        #[arg(long)]
+        component: PathBuf,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Work with an embedded local store.
+    #[command(subcommand)]
+    Local(LocalCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum LocalCommand {
+    /// Create a demo project (and the store, if needed); prints its project hash last.
+    Demo {
+        #[arg(long)]
+        store: PathBuf,
+    },
+    /// Print task counts per stage.
+    Status {
+        #[arg(long)]
+        store: PathBuf,
+        #[arg(long)]
+        project_hash: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Print every label row of a project as JSON, with its task's stage and priority.
+    Export {
+        #[arg(long)]
+        store: PathBuf,
+        #[arg(long)]
+        project_hash: String,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// The agent component (.wasm built for wasm32-wasip2).
+    #[arg(long, required = true)]
+    pub component: Option<PathBuf>,
+    /// The project hash.
+    #[arg(long, required = true)]
+    pub project_hash: Option<String>,
+    /// Run against this embedded local store instead of Encord.
+    #[arg(long)]
+    pub store: Option<PathBuf>,
+    /// Fetch tasks again every N seconds, measured from the start of a pass. If omitted (or 0), exit once the queues are empty.
+    #[arg(long)]
+    pub refresh_every: Option<u64>,
+    /// If an agent fails on a task, how many times to retry it.
+    #[arg(long, default_value_t = 3)]
+    pub num_retries: u32,
+    /// Number of tasks whose labels are loaded into memory at once.
+    #[arg(long, default_value_t = 300)]
+    pub task_batch_size: usize,
+    /// Most tasks to process per stage on one pass. If omitted, all.
+    #[arg(long)]
+    pub max_tasks_per_stage: Option<usize>,
+    /// Tasks in flight at once (default: the number of cores).
+    #[arg(long)]
+    pub concurrency: Option<usize>,
+    /// Run only this stage (title or uuid); repeatable.
+    #[arg(long = "stage")]
+    pub stages: Vec<String>,
+    /// Wall-time limit per task attempt, in seconds.
+    #[arg(long, default_value_t = 120)]
+    pub task_timeout: u64,
+    /// Memory limit per instance, in MiB.
+    #[arg(long, default_value_t = 1024)]
+    pub memory_limit: usize,
+}
+
+/// Runs the CLI; returns the process exit code.
+pub async fn main(cli: Cli) -> anyhow::Result<i32> {
+    match cli.command {
+        Some(Command::Run(args)) => run(args).await,
+        None => run(cli.run).await,
+        Some(Command::Inspect { component, json }) => inspect(&component, json).await,
+        Some(Command::Local(cmd)) => local_command(cmd).await,
+    }
+}
+
+async fn run(args: RunArgs) -> anyhow::Result<i32> {
+    let component = args.component.context("--component is required")?;
+    let project_hash = args.project_hash.context("--project-hash is required")?;
+    let Some(store) = args.store else {
+        anyhow::bail!(
+            "no --store given: this build of runner-host has no Encord HTTP client yet; run against an embedded store with --store PATH"
+        );
+    };
+    let mut options = RunOptions::new(project_hash);
+    options.refresh_every = args.refresh_every;
+    options.num_retries = args.num_retries;
+    options.task_batch_size = args.task_batch_size;
+    options.max_tasks_per_stage = args.max_tasks_per_stage;
+    if let Some(c) = args.concurrency {
+        options.concurrency = c;
+    }
+    options.stages = args.stages;
+    let limits = Limits {
+        timeout: Duration::from_secs(args.task_timeout.max(1)),
+        memory_bytes: args.memory_limit.max(1) << 20,
+    };
+
+    let platform: Arc<dyn Platform> = Arc::new(LocalStore::open(&store)?);
+    let agent = LoadedAgent::load(&component, limits)?;
+    let runner = Runner::new(platform, agent, options);
+    let summary = runner.run().await?;
+    print!("{summary}");
+    Ok(if summary.failed() > 0 {
+        EXIT_TASKS_FAILED
+    } else {
+        0
+    })
+}
+
+fn need_name(n: &Need) -> &'static str {
+    match n {
+        Need::LabelRow => "label-row",
+        Need::LabelRowMetadata => "label-row-metadata",
+        Need::StorageItem => "storage-item",
+        Need::Asset => "asset",
+        Need::Frames => "frames",
+    }
+}
+
+async fn inspect(component: &Path, json: bool) -> anyhow::Result<i32> {
+    let agent = LoadedAgent::load(component, Limits::default())?;
+    let project = Arc::new(ProjectContext {
+        project_hash: String::new(),
+        title: String::new(),
+        description: String::new(),
+        ontology_hash: String::new(),
+        ontology_json: r#"{"objects": [], "classifications": []}"#.into(),
+    });
+    let stages: Vec<StageSpec> = agent.stages(project).await.map_err(|e| {
+        anyhow::anyhow!(
+            "reading the stages of `{}` failed: {e}",
+            component.display()
+        )
+    })?;
+    if json {
+        let v: Vec<serde_json::Value> = stages
+            .iter()
+            .map(|s| {
+                serde_json::json!({
+                    "stage": s.stage,
+                    "handler": s.handler,
+                    "needs": s.needs.iter().map(need_name).collect::<Vec<_>>(),
+                    "pathways": s.pathways,
+                    "label_row_options": {
+                        "include_workflow_graph_node": s.label_row_options.include_workflow_graph_node,
+                        "include_client_metadata": s.label_row_options.include_client_metadata,
+                        "include_images_data": s.label_row_options.include_images_data,
+                        "include_all_label_branches": s.label_row_options.include_all_label_branches,
+                        "branch_name": s.label_row_options.branch_name,
+                        "include_children": s.label_row_options.include_children,
+                        "include_object_feature_hashes": s.label_row_options.include_object_feature_hashes,
+                        "include_classification_feature_hashes": s.label_row_options.include_classification_feature_hashes,
+                        "include_reviews": s.label_row_options.include_reviews,
+                        "include_signed_url": s.label_row_options.include_signed_url,
+                    },
+                })
+            })
+            .collect();
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&serde_json::json!({"stages": v}))?
+        );
+    } else {
+        println!("{}: {} stage(s)", component.display(), stages.len());
+        for s in &stages {
+            let needs: Vec<&str> = s.needs.iter().map(need_name).collect();
+            println!(
+                "  stage `{}` (handler `{}`)\n    needs: {}\n    pathways: {}",
+                s.stage,
+                s.handler,
+                if needs.is_empty() {
+                    "nothing".into()
+                } else {
+                    needs.join(", ")
+                },
+                if s.pathways.is_empty() {
+                    "not declared".into()
+                } else {
+                    s.pathways.join(", ")
+                }
+            );
+        }
+    }
+    Ok(0)
+}
+
+async fn local_command(cmd: LocalCommand) -> anyhow::Result<i32> {
+    match cmd {
+        LocalCommand::Demo { store } => {
+            let hash = local::create_demo(&store)?;
+            eprintln!("created the demo project in store `{}`", store.display());
+            println!("{hash}");
+        }
+        LocalCommand::Status {
+            store,
+            project_hash,
+            json,
+        } => {
+            let s = LocalStore::open(&store)?;
+            check_hash(&project_hash)?;
+            let counts = local::stage_counts(&s, &project_hash).await?;
+            if json {
+                let v = serde_json::json!({"project_hash": project_hash, "stages": counts});
+                println!("{}", serde_json::to_string_pretty(&v)?);
+            } else {
+                println!("{:<20} {:<12} {:>6}", "stage", "type", "tasks");
+                for c in counts {
+                    println!("{:<20} {:<12} {:>6}", c.title, c.stage_type, c.tasks);
+                }
+            }
+        }
+        LocalCommand::Export {
+            store,
+            project_hash,
+        } => {
+            let s = LocalStore::open(&store)?;
+            check_hash(&project_hash)?;
+            let rows = local::export_label_rows(&s, &project_hash).await?;
+            println!("{}", serde_json::to_string_pretty(&rows)?);
+        }
+    }
+    Ok(0)
+}
+
+fn check_hash(h: &str) -> anyhow::Result<()> {
+    if !crate::runner::validate::is_uuid(h) {
+        anyhow::bail!(
+            "project hash `{h}` is not a UUID: copy it from `runner-host local demo`'s output"
+        );
+    }
+    Ok(())
+}

@@ -1,0 +1,192 @@
+//! Loading agent components and running them, one fresh instance per call.
+//!
+//! One `Engine` and one pre-linked `AgentPre` per component; every call
+//! (manifest, start hook, each task attempt) gets a new `Store` whose data is
+//! that call's context, so imports need no handles and nothing leaks from one
+//! task to the next. Limits: wall time through epoch interruption (the guest
+//! yields every tick; a timeout wraps the whole call) and a memory cap that
+//! reports itself as such.
+
+mod load;
+mod state;
+
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use wasmtime::component::{Component, Linker};
+use wasmtime::{Config, Engine, Store};
+
+pub use load::LoadError;
+pub use state::{CallContext, ProjectContext, StageContext};
+
+pub(crate) use state::TaskState;
+
+wasmtime::component::bindgen!({
+    world: "agent",
+    path: "../wit",
+    exports: { default: async },
+});
+
+pub use encord::agent::types::{LabelRowOptions, Need, Outcome, Route, StageSpec, Task as WitTask};
+
+/// How often the epoch ticks; the guest yields to the scheduler each tick.
+const EPOCH_TICK: Duration = Duration::from_millis(10);
+
+/// Per-call limits.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    pub timeout: Duration,
+    pub memory_bytes: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            timeout: Duration::from_secs(120),
+            memory_bytes: 1024 << 20,
+        }
+    }
+}
+
+/// Why a call into the guest failed.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum CallError {
+    /// The guest returned an error.
+    #[error("{0}")]
+    Agent(String),
+    #[error("timed out after {0:?}")]
+    Timeout(Duration),
+    #[error("memory limit exceeded ({0} MiB)")]
+    Memory(usize),
+    /// The guest trapped (a panic, an `unreachable`, ...).
+    #[error("{0}")]
+    Trap(String),
+}
+
+/// One call into a fresh instance.
+enum Call {
+    Stages,
+    Start,
+    Run(String, WitTask),
+}
+
+enum Returned {
+    Stages(Vec<StageSpec>),
+    Start(Result<(), String>),
+    Run(Result<Outcome, String>),
+}
+
+/// A loaded agent component, ready to instantiate.
+pub struct LoadedAgent {
+    engine: Engine,
+    pre: AgentPre<TaskState>,
+    limits: Limits,
+    ticker_stop: Arc<AtomicBool>,
+}
+
+impl Drop for LoadedAgent {
+    fn drop(&mut self) {
+        self.ticker_stop.store(true, Ordering::Relaxed);
+    }
+}
+
+impl LoadedAgent {
+    /// Compiles and links the component at `path`.
+    pub fn load(path: &Path, limits: Limits) -> Result<LoadedAgent, LoadError> {
+        let mut config = Config::new();
+        config.epoch_interruption(true);
+        let engine = Engine::new(&config).map_err(|e| LoadError::Engine(e.to_string()))?;
+        let component: Component = load::compile(&engine, path)?;
+        let mut linker: Linker<TaskState> = Linker::new(&engine);
+        wasmtime_wasi::p2::add_to_linker_async(&mut linker)
+            .map_err(|e| LoadError::Engine(e.to_string()))?;
+        Agent::add_to_linker::<TaskState, wasmtime::component::HasSelf<TaskState>>(
+            &mut linker,
+            |s| s,
+        )
+        .map_err(|e| LoadError::Engine(e.to_string()))?;
+        let pre = linker
+            .instantiate_pre(&component)
+            .and_then(AgentPre::new)
+            .map_err(|e| load::world_error(path, e))?;
+
+        let ticker_stop = Arc::new(AtomicBool::new(false));
+        let (e, stop) = (engine.clone(), ticker_stop.clone());
+        std::thread::Builder::new()
+            .name("epoch-ticker".into())
+            .spawn(move || {
+                while !stop.load(Ordering::Relaxed) {
+                    std::thread::sleep(EPOCH_TICK);
+                    e.increment_epoch();
+                }
+            })
+            .map_err(|e| LoadError::Engine(e.to_string()))?;
+        Ok(LoadedAgent {
+            engine,
+            pre,
+            limits,
+            ticker_stop,
+        })
+    }
+
+    /// The stages the component serves (its manifest).
+    pub async fn stages(&self, project: Arc<ProjectContext>) -> Result<Vec<StageSpec>, CallError> {
+        match self
+            .call(CallContext::new(project, None, None), Call::Stages)
+            .await?
+        {
+            Returned::Stages(s) => Ok(s),
+            _ => unreachable!("stages returns stages"),
+        }
+    }
+
+    /// Calls the start hook.
+    pub async fn start(&self, project: Arc<ProjectContext>) -> Result<(), CallError> {
+        match self
+            .call(CallContext::new(project, None, None), Call::Start)
+            .await?
+        {
+            Returned::Start(r) => r.map_err(CallError::Agent),
+            _ => unreachable!("start returns start"),
+        }
+    }
+
+    /// Runs one task of `stage` in a fresh instance.
+    pub async fn run(
+        &self,
+        cx: CallContext,
+        stage: String,
+        task: WitTask,
+    ) -> Result<Outcome, CallError> {
+        match self.call(cx, Call::Run(stage, task)).await? {
+            Returned::Run(r) => r.map_err(CallError::Agent),
+            _ => unreachable!("run returns run"),
+        }
+    }
+
+    /// Instantiates a fresh store for `cx` and makes `call` under the limits.
+    async fn call(&self, cx: CallContext, call: Call) -> Result<Returned, CallError> {
+        let limits = self.limits;
+        let mut store = Store::new(&self.engine, TaskState::new(cx, limits.memory_bytes));
+        store.limiter(|s| &mut s.limits);
+        store.epoch_deadline_async_yield_and_update(1);
+        let fut = async {
+            let agent = self.pre.instantiate_async(&mut store).await?;
+            let h = agent.encord_agent_handler();
+            wasmtime::Result::Ok(match call {
+                Call::Stages => Returned::Stages(h.call_stages(&mut store).await?),
+                Call::Start => Returned::Start(h.call_start(&mut store).await?),
+                Call::Run(stage, task) => {
+                    Returned::Run(h.call_run(&mut store, &stage, &task).await?)
+                }
+            })
+        };
+        match tokio::time::timeout(limits.timeout, fut).await {
+            Err(_) => Err(CallError::Timeout(limits.timeout)),
+            Ok(Ok(v)) => Ok(v),
+            Ok(Err(e)) => Err(state::classify_trap(e, store.data(), limits.memory_bytes)),
+        }
+    }
+}

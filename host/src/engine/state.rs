@@ -1,0 +1,128 @@
+//! The data of one Store: the context of one call into the guest.
+
+use std::sync::Arc;
+
+use wasmtime::{StoreLimits, StoreLimitsBuilder};
+use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
+use wasmtime_wasi::{ResourceTable, WasiCtx, WasiCtxView, WasiView};
+
+use super::CallError;
+
+/// What every call of one run shares: the project.
+#[derive(Debug)]
+pub struct ProjectContext {
+    pub project_hash: String,
+    pub title: String,
+    pub description: String,
+    pub ontology_hash: String,
+    pub ontology_json: String,
+}
+
+/// The stage a task belongs to.
+#[derive(Debug, Clone)]
+pub struct StageContext {
+    pub uuid: String,
+    pub title: String,
+    /// (uuid, name, destination uuid)
+    pub pathways: Vec<(String, String, String)>,
+}
+
+/// What one call may read through the imports.
+#[derive(Debug, Clone)]
+pub struct CallContext {
+    pub project: Arc<ProjectContext>,
+    pub stage: Option<Arc<StageContext>>,
+    /// The task's label row JSON, when its stage declared the need.
+    pub label_row: Option<Arc<str>>,
+    /// The task uuid, for log lines.
+    pub task_uuid: Option<String>,
+}
+
+impl CallContext {
+    pub fn new(
+        project: Arc<ProjectContext>,
+        stage: Option<Arc<StageContext>>,
+        label_row: Option<Arc<str>>,
+    ) -> CallContext {
+        CallContext {
+            project,
+            stage,
+            label_row,
+            task_uuid: None,
+        }
+    }
+}
+
+/// How much of the guest's stderr is kept to explain a trap.
+const STDERR_CAPACITY: usize = 64 * 1024;
+
+pub(crate) struct TaskState {
+    pub(crate) wasi: WasiCtx,
+    pub(crate) table: ResourceTable,
+    pub(crate) limits: StoreLimits,
+    pub(crate) cx: CallContext,
+    stderr: MemoryOutputPipe,
+}
+
+impl TaskState {
+    pub(crate) fn new(cx: CallContext, memory_bytes: usize) -> TaskState {
+        let stderr = MemoryOutputPipe::new(STDERR_CAPACITY);
+        // Nothing by default: no environment, no filesystem, no network.
+        let wasi = WasiCtx::builder().stderr(stderr.clone()).build();
+        TaskState {
+            wasi,
+            table: ResourceTable::new(),
+            limits: StoreLimitsBuilder::new()
+                .memory_size(memory_bytes)
+                .trap_on_grow_failure(true)
+                .build(),
+            cx,
+            stderr,
+        }
+    }
+
+    /// What the guest wrote to stderr (a panic message, typically).
+    fn stderr_text(&self) -> String {
+        String::from_utf8_lossy(&self.stderr.contents())
+            .trim()
+            .to_string()
+    }
+}
+
+impl WasiView for TaskState {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView {
+            ctx: &mut self.wasi,
+            table: &mut self.table,
+        }
+    }
+}
+
+/// Names what stopped the guest: the memory cap, or a trap with the
+/// guest's own panic message when it printed one.
+pub(crate) fn classify_trap(
+    e: wasmtime::Error,
+    state: &TaskState,
+    memory_bytes: usize,
+) -> CallError {
+    let text = format!("{e:#}");
+    if text.contains("forcing trap when growing memory") {
+        return CallError::Memory(memory_bytes >> 20);
+    }
+    let stderr = state.stderr_text();
+    let panic = stderr
+        .lines()
+        .skip_while(|l| !l.contains("panicked at"))
+        .take(2)
+        .collect::<Vec<_>>()
+        .join(": ");
+    let trap = e
+        .downcast_ref::<wasmtime::Trap>()
+        .map(|t| t.to_string())
+        .unwrap_or_else(|| text.lines().next().unwrap_or_default().to_string());
+    if panic.is_empty() {
+        CallError::Trap(format!("agent trapped: {trap}"))
+    } else {
+        CallError::Trap(format!("agent panicked: {panic}"))
+    }
+}

@@ -1,0 +1,391 @@
+//! The embedded local store: SQLite (bundled) with media files beside it.
+//!
+//! A store is a directory: `store.sqlite` plus `media/`. It holds projects
+//! with their ontology and workflow, data units, tasks and label rows, in
+//! the shapes Encord uses, so the emulator can serve it over the wire.
+
+mod demo;
+mod schema;
+mod status;
+
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use async_trait::async_trait;
+use rusqlite::{params, Connection, OptionalExtension};
+
+use crate::platform::{
+    LabelRowRecord, LabelSave, MoveAction, Platform, PlatformError, Project, Task, TaskPage,
+    Workflow,
+};
+
+pub use demo::create_demo;
+pub use status::{export_label_rows, stage_counts, StageCount};
+
+/// How many tasks one page of `list_tasks` returns.
+const PAGE_SIZE: usize = 100;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("store `{0}` does not exist: create one with `runner-host local demo --store {0}`")]
+    Missing(String),
+    #[error("`{path}` is not a runner-host store ({reason})")]
+    NotAStore { path: String, reason: String },
+    #[error("store `{path}`: {message}")]
+    Sql { path: String, message: String },
+    #[error("store `{path}`: {message}")]
+    Io { path: String, message: String },
+}
+
+/// An open local store.
+pub struct LocalStore {
+    dir: PathBuf,
+    conn: Mutex<Connection>,
+}
+
+impl LocalStore {
+    /// Opens an existing store; never creates one.
+    pub fn open(dir: &Path) -> Result<LocalStore, StoreError> {
+        let db = dir.join("store.sqlite");
+        if !db.is_file() {
+            return Err(StoreError::Missing(dir.display().to_string()));
+        }
+        let conn = Connection::open_with_flags(&db, rusqlite::OpenFlags::SQLITE_OPEN_READ_WRITE)
+            .map_err(|e| StoreError::NotAStore {
+                path: dir.display().to_string(),
+                reason: e.to_string(),
+            })?;
+        schema::check(&conn).map_err(|reason| StoreError::NotAStore {
+            path: dir.display().to_string(),
+            reason,
+        })?;
+        Ok(LocalStore {
+            dir: dir.to_path_buf(),
+            conn: Mutex::new(conn),
+        })
+    }
+
+    /// Creates a store (or opens the one there), with its schema.
+    pub fn create(dir: &Path) -> Result<LocalStore, StoreError> {
+        let io = |e: std::io::Error| StoreError::Io {
+            path: dir.display().to_string(),
+            message: e.to_string(),
+        };
+        std::fs::create_dir_all(dir.join("media")).map_err(io)?;
+        let conn =
+            Connection::open(dir.join("store.sqlite")).map_err(|e| StoreError::NotAStore {
+                path: dir.display().to_string(),
+                reason: e.to_string(),
+            })?;
+        schema::create(&conn).map_err(|e| StoreError::Sql {
+            path: dir.display().to_string(),
+            message: e.to_string(),
+        })?;
+        Ok(LocalStore {
+            dir: dir.to_path_buf(),
+            conn: Mutex::new(conn),
+        })
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    fn sql_err(&self, e: rusqlite::Error) -> PlatformError {
+        PlatformError::Store(format!("store `{}`: {e}", self.dir.display()))
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Connection> {
+        // A panic while holding the lock cannot leave SQLite inconsistent
+        // (every write is one transaction), so a poisoned lock is usable.
+        self.conn.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The project hashes in this store.
+    pub fn project_hashes(&self) -> Result<Vec<String>, PlatformError> {
+        let conn = self.lock();
+        let mut st = conn
+            .prepare("SELECT project_hash FROM projects ORDER BY created_at")
+            .map_err(|e| self.sql_err(e))?;
+        let rows = st
+            .query_map([], |r| r.get::<_, String>(0))
+            .map_err(|e| self.sql_err(e))?
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| self.sql_err(e))?;
+        Ok(rows)
+    }
+
+    fn unknown_project(&self, project_hash: &str) -> PlatformError {
+        let known = self.project_hashes().unwrap_or_default();
+        PlatformError::UnknownProject {
+            project_hash: project_hash.to_string(),
+            place: format!("store `{}`", self.dir.display()),
+            hint: if known.is_empty() {
+                "; it holds no projects (create the demo with `runner-host local demo`)".into()
+            } else {
+                format!("; projects there: {}", known.join(", "))
+            },
+        }
+    }
+}
+
+#[async_trait]
+impl Platform for LocalStore {
+    async fn project(&self, project_hash: &str) -> Result<Project, PlatformError> {
+        let row = {
+            let conn = self.lock();
+            conn.query_row(
+                "SELECT title, description, ontology_hash, ontology_json, workflow_json FROM projects WHERE project_hash = ?1",
+                [project_hash],
+                |r| {
+                    Ok((
+                        r.get::<_, String>(0)?,
+                        r.get::<_, String>(1)?,
+                        r.get::<_, String>(2)?,
+                        r.get::<_, String>(3)?,
+                        r.get::<_, String>(4)?,
+                    ))
+                },
+            )
+            .optional()
+            .map_err(|e| self.sql_err(e))?
+        };
+        let (title, description, ontology_hash, ontology_json, workflow_json) =
+            row.ok_or_else(|| self.unknown_project(project_hash))?;
+        let workflow: Workflow = serde_json::from_str(&workflow_json).map_err(|e| {
+            PlatformError::Store(format!(
+                "workflow of project `{project_hash}` is corrupt: {e}"
+            ))
+        })?;
+        Ok(Project {
+            project_hash: project_hash.to_string(),
+            title,
+            description,
+            ontology_hash,
+            ontology_json,
+            workflow,
+        })
+    }
+
+    async fn list_tasks(
+        &self,
+        project_hash: &str,
+        stage_uuid: &str,
+        page_token: Option<&str>,
+    ) -> Result<TaskPage, PlatformError> {
+        // Keyset pagination on the task's sequence number: tasks that left
+        // the stage meanwhile never shift later pages.
+        let after: i64 = match page_token {
+            None => 0,
+            Some(t) => t.parse().map_err(|_| {
+                PlatformError::Rejected(format!("page token `{t}` is not one this store issued"))
+            })?,
+        };
+        let conn = self.lock();
+        let mut st = conn
+            .prepare(
+                "SELECT t.seq, t.task_uuid, t.data_hash, d.title, t.branch_name, t.status
+                 FROM tasks t JOIN data_units d ON d.data_hash = t.data_hash
+                 WHERE t.project_hash = ?1 AND t.stage_uuid = ?2 AND t.seq > ?3
+                 ORDER BY t.seq LIMIT ?4",
+            )
+            .map_err(|e| self.sql_err(e))?;
+        let rows: Vec<(i64, Task)> = st
+            .query_map(
+                params![project_hash, stage_uuid, after, PAGE_SIZE as i64 + 1],
+                |r| {
+                    Ok((
+                        r.get(0)?,
+                        Task {
+                            uuid: r.get(1)?,
+                            data_hash: r.get(2)?,
+                            data_title: r.get(3)?,
+                            label_branch_name: r.get(4)?,
+                            status: r.get(5)?,
+                        },
+                    ))
+                },
+            )
+            .map_err(|e| self.sql_err(e))?
+            .collect::<Result<_, _>>()
+            .map_err(|e| self.sql_err(e))?;
+        let more = rows.len() > PAGE_SIZE;
+        let page: Vec<(i64, Task)> = rows.into_iter().take(PAGE_SIZE).collect();
+        let next_page_token = if more {
+            page.last().map(|(seq, _)| seq.to_string())
+        } else {
+            None
+        };
+        Ok(TaskPage {
+            tasks: page.into_iter().map(|(_, t)| t).collect(),
+            next_page_token,
+        })
+    }
+
+    async fn label_rows(
+        &self,
+        project_hash: &str,
+        data_hashes: &[String],
+        with_labels: bool,
+    ) -> Result<Vec<LabelRowRecord>, PlatformError> {
+        let conn = self.lock();
+        let mut st = conn
+            .prepare(
+                "SELECT l.label_hash, l.row_json, t.priority FROM label_rows l
+                 LEFT JOIN tasks t ON t.project_hash = l.project_hash AND t.data_hash = l.data_hash
+                 WHERE l.project_hash = ?1 AND l.data_hash = ?2",
+            )
+            .map_err(|e| self.sql_err(e))?;
+        data_hashes
+            .iter()
+            .map(|h| {
+                let (label_hash, json, priority) = st
+                    .query_row(params![project_hash, h], |r| {
+                        Ok((
+                            r.get::<_, Option<String>>(0)?,
+                            r.get::<_, String>(1)?,
+                            r.get::<_, Option<f64>>(2)?,
+                        ))
+                    })
+                    .optional()
+                    .map_err(|e| self.sql_err(e))?
+                    .ok_or_else(|| {
+                        PlatformError::Store(format!(
+                            "no label row for data `{h}` in project `{project_hash}`"
+                        ))
+                    })?;
+                Ok(LabelRowRecord {
+                    data_hash: h.clone(),
+                    label_hash,
+                    priority: priority.map(|p| p as f32),
+                    json: with_labels.then_some(json),
+                })
+            })
+            .collect()
+    }
+
+    async fn save_labels(
+        &self,
+        project_hash: &str,
+        saves: &[LabelSave],
+    ) -> Result<(), PlatformError> {
+        let mut conn = self.lock();
+        let tx = conn.transaction().map_err(|e| self.sql_err(e))?;
+        for s in saves {
+            let mut row: serde_json::Value = serde_json::from_str(&s.json).map_err(|e| {
+                PlatformError::Rejected(format!("label row of `{}` is not JSON: {e}", s.data_hash))
+            })?;
+            // Saving initialises a row: it gets a label hash and a status.
+            let existing: Option<Option<String>> = tx
+                .query_row(
+                    "SELECT label_hash FROM label_rows WHERE project_hash = ?1 AND data_hash = ?2",
+                    params![project_hash, s.data_hash],
+                    |r| r.get(0),
+                )
+                .optional()
+                .map_err(|e| self.sql_err(e))?;
+            let Some(existing) = existing else {
+                return Err(PlatformError::Rejected(format!(
+                    "no label row for data `{}` in project `{project_hash}`",
+                    s.data_hash
+                )));
+            };
+            let label_hash = existing.unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+            let now = encord_now();
+            if let Some(obj) = row.as_object_mut() {
+                obj.insert("label_hash".into(), label_hash.clone().into());
+                obj.insert("last_edited_at".into(), now.clone().into());
+                if obj.get("created_at").is_none_or(|v| v.is_null()) {
+                    obj.insert("created_at".into(), now.into());
+                }
+                if obj.get("label_status").and_then(|v| v.as_str()) == Some("NOT_LABELLED") {
+                    obj.insert("label_status".into(), "LABEL_IN_PROGRESS".into());
+                }
+            }
+            tx.execute(
+                "UPDATE label_rows SET label_hash = ?3, row_json = ?4 WHERE project_hash = ?1 AND data_hash = ?2",
+                params![project_hash, s.data_hash, label_hash, row.to_string()],
+            )
+            .map_err(|e| self.sql_err(e))?;
+        }
+        tx.commit().map_err(|e| self.sql_err(e))
+    }
+
+    async fn set_priorities(
+        &self,
+        project_hash: &str,
+        priorities: &[(String, f32)],
+    ) -> Result<(), PlatformError> {
+        let mut conn = self.lock();
+        let tx = conn.transaction().map_err(|e| self.sql_err(e))?;
+        for (data_hash, p) in priorities {
+            tx.execute(
+                "UPDATE tasks SET priority = ?3 WHERE project_hash = ?1 AND data_hash = ?2",
+                params![project_hash, data_hash, f64::from(*p)],
+            )
+            .map_err(|e| self.sql_err(e))?;
+        }
+        tx.commit().map_err(|e| self.sql_err(e))
+    }
+
+    async fn move_tasks(
+        &self,
+        project_hash: &str,
+        stage_uuid: &str,
+        actions: &[MoveAction],
+    ) -> Result<(), PlatformError> {
+        let project = self.project(project_hash).await?;
+        let stage = project.workflow.stage(stage_uuid).ok_or_else(|| {
+            PlatformError::Rejected(format!(
+                "no stage `{stage_uuid}` in project `{project_hash}`"
+            ))
+        })?;
+        let mut conn = self.lock();
+        let tx = conn.transaction().map_err(|e| self.sql_err(e))?;
+        // Validate everything first: all or none, as Encord does.
+        let mut moves = Vec::with_capacity(actions.len());
+        for a in actions {
+            let pathway = stage
+                .pathways()
+                .iter()
+                .find(|p| p.uuid == a.pathway_uuid)
+                .ok_or_else(|| {
+                    PlatformError::Rejected(format!(
+                        "stage `{}` has no pathway `{}`",
+                        stage.title, a.pathway_uuid
+                    ))
+                })?;
+            let at: Option<String> = tx
+                .query_row(
+                    "SELECT stage_uuid FROM tasks WHERE project_hash = ?1 AND task_uuid = ?2",
+                    params![project_hash, a.task_uuid],
+                    |r| r.get(0),
+                )
+                .optional()
+                .map_err(|e| self.sql_err(e))?;
+            if at.as_deref() != Some(stage_uuid) {
+                return Err(PlatformError::Rejected(format!(
+                    "task `{}` is not in stage `{}`",
+                    a.task_uuid, stage.title
+                )));
+            }
+            moves.push((a.task_uuid.clone(), pathway.destination_uuid.clone()));
+        }
+        for (task, dest) in moves {
+            tx.execute(
+                "UPDATE tasks SET stage_uuid = ?3, status = 'NEW', seq = (SELECT COALESCE(MAX(seq), 0) + 1 FROM tasks)
+                 WHERE project_hash = ?1 AND task_uuid = ?2",
+                params![project_hash, task, dest],
+            )
+            .map_err(|e| self.sql_err(e))?;
+        }
+        tx.commit().map_err(|e| self.sql_err(e))
+    }
+}
+
+/// Now, as Encord writes label-row dates.
+pub(crate) fn encord_now() -> String {
+    chrono::Utc::now()
+        .format("%a, %d %b %Y %H:%M:%S UTC")
+        .to_string()
+}

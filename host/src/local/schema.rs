@@ -1,0 +1,70 @@
+//! The store's SQLite schema.
+
+use rusqlite::Connection;
+
+/// Bumped when the schema changes incompatibly.
+const SCHEMA_VERSION: i64 = 1;
+
+pub(super) fn create(conn: &Connection) -> rusqlite::Result<()> {
+    conn.execute_batch(
+        "PRAGMA journal_mode = WAL;
+         CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+         CREATE TABLE IF NOT EXISTS projects (
+             project_hash TEXT PRIMARY KEY,
+             title TEXT NOT NULL,
+             description TEXT NOT NULL,
+             ontology_hash TEXT NOT NULL,
+             ontology_json TEXT NOT NULL,
+             workflow_json TEXT NOT NULL,
+             created_at TEXT NOT NULL);
+         CREATE TABLE IF NOT EXISTS data_units (
+             data_hash TEXT PRIMARY KEY,
+             project_hash TEXT NOT NULL REFERENCES projects(project_hash),
+             dataset_hash TEXT NOT NULL,
+             title TEXT NOT NULL,
+             data_type TEXT NOT NULL,
+             mime_type TEXT NOT NULL,
+             file TEXT NOT NULL,
+             width INTEGER NOT NULL,
+             height INTEGER NOT NULL,
+             frames INTEGER NOT NULL,
+             fps REAL);
+         CREATE TABLE IF NOT EXISTS tasks (
+             task_uuid TEXT PRIMARY KEY,
+             project_hash TEXT NOT NULL REFERENCES projects(project_hash),
+             data_hash TEXT NOT NULL REFERENCES data_units(data_hash),
+             stage_uuid TEXT NOT NULL,
+             status TEXT NOT NULL,
+             branch_name TEXT NOT NULL,
+             priority REAL,
+             seq INTEGER NOT NULL);
+         CREATE INDEX IF NOT EXISTS tasks_by_stage ON tasks(project_hash, stage_uuid, seq);
+         CREATE TABLE IF NOT EXISTS label_rows (
+             project_hash TEXT NOT NULL REFERENCES projects(project_hash),
+             data_hash TEXT NOT NULL REFERENCES data_units(data_hash),
+             label_hash TEXT,
+             row_json TEXT NOT NULL,
+             PRIMARY KEY (project_hash, data_hash));",
+    )?;
+    conn.execute(
+        "INSERT OR IGNORE INTO meta (key, value) VALUES ('schema_version', ?1)",
+        [SCHEMA_VERSION.to_string()],
+    )?;
+    Ok(())
+}
+
+pub(super) fn check(conn: &Connection) -> Result<(), String> {
+    let v: String = conn
+        .query_row(
+            "SELECT value FROM meta WHERE key = 'schema_version'",
+            [],
+            |r| r.get(0),
+        )
+        .map_err(|e| format!("no schema version: {e}"))?;
+    if v != SCHEMA_VERSION.to_string() {
+        return Err(format!(
+            "schema version {v}, this runner-host reads version {SCHEMA_VERSION}"
+        ));
+    }
+    Ok(())
+}

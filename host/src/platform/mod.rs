@@ -1,0 +1,157 @@
+//! The one interface the runner talks to. The embedded local store
+//! implements it; the Encord HTTP client will too.
+
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+
+/// A project with its ontology and workflow, as `GET /v2/public/projects/{P}`
+/// and the ontology call return them.
+#[derive(Debug, Clone)]
+pub struct Project {
+    pub project_hash: String,
+    pub title: String,
+    pub description: String,
+    pub ontology_hash: String,
+    /// The ontology structure JSON (`objects`, `classifications`).
+    pub ontology_json: String,
+    pub workflow: Workflow,
+}
+
+/// Encord's workflow shape (`workflow` of the project DTO).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Workflow {
+    pub stages: Vec<WorkflowStage>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct WorkflowStage {
+    pub stage_type: String,
+    pub uuid: String,
+    pub title: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pathways: Option<Vec<Pathway>>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Pathway {
+    pub uuid: String,
+    pub title: String,
+    pub destination_uuid: String,
+}
+
+impl Workflow {
+    /// The stages of type AGENT.
+    pub fn agent_stages(&self) -> impl Iterator<Item = &WorkflowStage> {
+        self.stages.iter().filter(|s| s.stage_type == "AGENT")
+    }
+
+    pub fn stage(&self, uuid: &str) -> Option<&WorkflowStage> {
+        self.stages.iter().find(|s| s.uuid == uuid)
+    }
+}
+
+impl WorkflowStage {
+    pub fn pathways(&self) -> &[Pathway] {
+        self.pathways.as_deref().unwrap_or(&[])
+    }
+}
+
+/// A task in a stage (`AgentTask`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Task {
+    pub uuid: String,
+    pub data_hash: String,
+    pub data_title: String,
+    pub label_branch_name: String,
+    pub status: String,
+}
+
+/// One page of a stage's tasks, with the keyset token of the next page.
+#[derive(Debug, Clone)]
+pub struct TaskPage {
+    pub tasks: Vec<Task>,
+    pub next_page_token: Option<String>,
+}
+
+/// A label row as loaded for a batch.
+#[derive(Debug, Clone)]
+pub struct LabelRowRecord {
+    pub data_hash: String,
+    pub label_hash: Option<String>,
+    pub priority: Option<f32>,
+    /// The label row JSON, when labels were asked for.
+    pub json: Option<String>,
+}
+
+/// A label row to save: the whole row replaces what was stored.
+#[derive(Debug, Clone)]
+pub struct LabelSave {
+    pub data_hash: String,
+    pub json: String,
+}
+
+/// Move one task along one pathway.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MoveAction {
+    pub task_uuid: String,
+    pub pathway_uuid: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum PlatformError {
+    #[error("no project `{project_hash}` in {place}{hint}")]
+    UnknownProject {
+        project_hash: String,
+        place: String,
+        hint: String,
+    },
+    /// The whole request was refused (e.g. a task already left the stage).
+    #[error("rejected: {0}")]
+    Rejected(String),
+    #[error("{0}")]
+    Store(String),
+}
+
+/// Everything the runner needs from Encord or a stand-in for it.
+#[async_trait]
+pub trait Platform: Send + Sync {
+    /// The project, its ontology and workflow.
+    async fn project(&self, project_hash: &str) -> Result<Project, PlatformError>;
+    /// One page of the tasks sitting in an agent stage, oldest first.
+    async fn list_tasks(
+        &self,
+        project_hash: &str,
+        stage_uuid: &str,
+        page_token: Option<&str>,
+    ) -> Result<TaskPage, PlatformError>;
+    /// The label rows of these data units, in the same order; with labels
+    /// when `with_labels`, metadata only otherwise.
+    async fn label_rows(
+        &self,
+        project_hash: &str,
+        data_hashes: &[String],
+        with_labels: bool,
+    ) -> Result<Vec<LabelRowRecord>, PlatformError>;
+    /// Saves whole label rows.
+    async fn save_labels(
+        &self,
+        project_hash: &str,
+        saves: &[LabelSave],
+    ) -> Result<(), PlatformError>;
+    /// Sets task priorities, keyed by data hash.
+    async fn set_priorities(
+        &self,
+        project_hash: &str,
+        priorities: &[(String, f32)],
+    ) -> Result<(), PlatformError>;
+    /// Moves tasks along pathways: all or none (`Rejected` when any task has
+    /// left the stage or any pathway is unknown).
+    async fn move_tasks(
+        &self,
+        project_hash: &str,
+        stage_uuid: &str,
+        actions: &[MoveAction],
+    ) -> Result<(), PlatformError>;
+}

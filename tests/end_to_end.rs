@@ -1,0 +1,189 @@
+//! The demo, end to end: real example components, the real binary, a real
+//! store. What the agents decided must be what the store holds.
+
+#[path = "support/mod.rs"]
+mod support;
+
+use support::*;
+
+#[test]
+fn demo_agents_label_and_route_every_task() {
+    let (_dir, store, hash) = demo_store();
+    let before = status(&store, &hash);
+    assert_eq!(
+        count(&before, "pre-label"),
+        23,
+        "22 images and 1 video start in pre-label"
+    );
+
+    let out = run_agent(&guest("prelabel"), &store, &hash, &[]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "prelabel run failed: {}",
+        stderr(&out)
+    );
+    let s = status(&store, &hash);
+    assert_eq!((count(&s, "pre-label"), count(&s, "triage")), (0, 23));
+    assert!(
+        stdout(&out).contains("to triage: 23"),
+        "summary: {}",
+        stdout(&out)
+    );
+
+    let rows = export(&store, &hash);
+    let street = &exported(&rows, "street-01.png")["label_row"];
+    let objects = street["data_units"]
+        .as_object()
+        .unwrap()
+        .values()
+        .next()
+        .unwrap()["labels"]["objects"]
+        .as_array()
+        .unwrap()
+        .clone();
+    assert_eq!(objects.len(), 1);
+    assert_eq!(objects[0]["name"], "Vehicle");
+    assert_eq!(objects[0]["featureHash"], "objVehicle");
+    assert!(
+        street["label_hash"].is_string(),
+        "saving initialised the row"
+    );
+    let quality: Vec<&serde_json::Value> = street["classification_answers"]
+        .as_object()
+        .unwrap()
+        .values()
+        .collect();
+    assert_eq!(
+        quality[0]["classifications"][0]["answers"][0]["name"],
+        "Good"
+    );
+
+    let portrait = &exported(&rows, "portrait-02.png")["label_row"];
+    let answers = portrait["object_answers"]
+        .as_object()
+        .unwrap()
+        .values()
+        .next()
+        .unwrap();
+    assert_eq!(
+        answers["classifications"][0]["answers"][0]["name"],
+        "Standing"
+    );
+
+    let video = &exported(&rows, "walk-01.y4m")["label_row"];
+    let frames = video["data_units"]
+        .as_object()
+        .unwrap()
+        .values()
+        .next()
+        .unwrap()["labels"]
+        .as_object()
+        .unwrap()
+        .clone();
+    assert_eq!(frames.len(), 5, "the person is tracked over frames 0-4");
+
+    let out = run_agent(&guest("triage"), &store, &hash, &[]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "triage run failed: {}",
+        stderr(&out)
+    );
+    let s = status(&store, &hash);
+    // 3 blurry images need annotation; 6 portraits and the video (a person)
+    // go to review; the other 13 are done.
+    assert_eq!(count(&s, "triage"), 0);
+    assert_eq!(count(&s, "Annotate"), 3);
+    assert_eq!(count(&s, "Review"), 7);
+    assert_eq!(count(&s, "Complete"), 13);
+
+    let rows = export(&store, &hash);
+    assert_eq!(exported(&rows, "street-blurry-01.png")["priority"], 1.0);
+    assert_eq!(
+        exported(&rows, "portrait-01.png")["priority"]
+            .as_f64()
+            .map(|p| (p * 10.0).round()),
+        Some(8.0)
+    );
+    assert_eq!(exported(&rows, "park-01.png")["stage"], "Complete");
+    assert_eq!(
+        exported(&rows, "park-01.png")["priority"],
+        0.0,
+        "a priority of 0.0 is set, not ignored"
+    );
+}
+
+#[test]
+fn max_tasks_per_stage_is_exact_across_small_batches() {
+    let (_dir, store, hash) = demo_store();
+    let out = run_agent(
+        &guest("prelabel"),
+        &store,
+        &hash,
+        &["--max-tasks-per-stage", "5", "--task-batch-size", "3"],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let s = status(&store, &hash);
+    assert_eq!((count(&s, "pre-label"), count(&s, "triage")), (18, 5));
+}
+
+#[test]
+fn small_batches_and_one_at_a_time_still_drain_the_stage() {
+    let (_dir, store, hash) = demo_store();
+    let out = run_agent(
+        &guest("prelabel"),
+        &store,
+        &hash,
+        &["--task-batch-size", "4", "--concurrency", "1"],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let s = status(&store, &hash);
+    assert_eq!((count(&s, "pre-label"), count(&s, "triage")), (0, 23));
+}
+
+#[test]
+fn the_run_subcommand_is_the_same_as_the_default() {
+    let (_dir, store, hash) = demo_store();
+    let wasm = guest("prelabel");
+    let out = runner_host(&[
+        "run",
+        "--component",
+        wasm.to_str().unwrap(),
+        "--project-hash",
+        &hash,
+        "--store",
+        store.to_str().unwrap(),
+        "--stage",
+        "pre-label",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(count(&status(&store, &hash), "triage"), 23);
+}
+
+#[test]
+fn inspect_lists_stages_needs_and_pathways() {
+    let wasm = guest("triage");
+    let out = runner_host(&["inspect", "--component", wasm.to_str().unwrap(), "--json"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let stage = &v["stages"][0];
+    assert_eq!(stage["stage"], "triage");
+    assert_eq!(stage["handler"], "triage");
+    assert_eq!(stage["needs"], serde_json::json!(["label-row"]));
+    assert_eq!(
+        stage["pathways"],
+        serde_json::json!(["needs annotation", "to review", "done"])
+    );
+    assert_eq!(
+        stage["label_row_options"]["include_workflow_graph_node"],
+        true
+    );
+
+    let out = runner_host(&["inspect", "--component", wasm.to_str().unwrap()]);
+    let text = stdout(&out);
+    assert!(
+        text.contains("stage `triage` (handler `triage`)") && text.contains("needs: label-row"),
+        "{text}"
+    );
+}

@@ -1,0 +1,190 @@
+//! Shared by the end-to-end tests: real guest components, built once per
+//! test binary (cargo makes the later builds no-ops), and the real binary.
+
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::OnceLock;
+
+/// The guest packages the tests load, and the components they become.
+const GUESTS: &[(&str, &str)] = &[
+    ("prelabel", "prelabel"),
+    ("triage", "triage"),
+    ("guest-misbehave", "guest_misbehave"),
+    ("guest-other-world", "guest_other_world"),
+    ("guest-wrong-stage", "guest_wrong_stage"),
+    ("guest-undeclared-pathway", "guest_undeclared_pathway"),
+];
+
+pub fn workspace() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("host/ has a parent")
+        .to_path_buf()
+}
+
+/// Builds every guest for wasm32-wasip2 once; returns their directory.
+fn guests_dir() -> &'static Path {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| {
+        let target_dir = workspace().join("target").join("guests");
+        let mut cmd = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
+        cmd.current_dir(workspace())
+            .args(["build", "--target", "wasm32-wasip2", "--profile", "guest", "--target-dir"])
+            .arg(&target_dir)
+            // The outer build's flags are for the host, not for wasm.
+            .env_remove("CARGO_ENCODED_RUSTFLAGS")
+            .env_remove("RUSTFLAGS")
+            .env_remove("CARGO_TARGET_DIR");
+        for (package, _) in GUESTS {
+            cmd.args(["-p", package]);
+        }
+        let out = cmd.output().expect("cargo runs");
+        assert!(
+            out.status.success(),
+            "building the guest components failed (is the target installed? `rustup target add wasm32-wasip2`):\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        target_dir.join("wasm32-wasip2").join("guest")
+    })
+}
+
+/// The component built from guest package `package`.
+pub fn guest(package: &str) -> PathBuf {
+    let (_, file) = GUESTS
+        .iter()
+        .find(|(p, _)| *p == package)
+        .unwrap_or_else(|| panic!("unknown guest {package}"));
+    guests_dir().join(format!("{file}.wasm"))
+}
+
+/// Runs the real runner-host binary.
+pub fn runner_host(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_runner-host"))
+        .args(args)
+        .env("RUST_LOG", "info")
+        .output()
+        .expect("runner-host starts")
+}
+
+pub fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+pub fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// A fresh demo store in a temporary directory: (dir guard, store path, project hash).
+pub fn demo_store() -> (tempfile::TempDir, PathBuf, String) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let store = dir.path().join("store");
+    let out = runner_host(&["local", "demo", "--store", store.to_str().unwrap()]);
+    assert!(out.status.success(), "local demo failed: {}", stderr(&out));
+    let hash = stdout(&out)
+        .lines()
+        .last()
+        .expect("a project hash")
+        .trim()
+        .to_string();
+    (dir, store, hash)
+}
+
+/// `local status --json` as (stage title → task count).
+pub fn status(store: &Path, hash: &str) -> Vec<(String, u64)> {
+    let out = runner_host(&[
+        "local",
+        "status",
+        "--store",
+        store.to_str().unwrap(),
+        "--project-hash",
+        hash,
+        "--json",
+    ]);
+    assert!(
+        out.status.success(),
+        "local status failed: {}",
+        stderr(&out)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("status JSON");
+    v["stages"]
+        .as_array()
+        .expect("stages")
+        .iter()
+        .map(|s| {
+            (
+                s["title"].as_str().unwrap().to_string(),
+                s["tasks"].as_u64().unwrap(),
+            )
+        })
+        .collect()
+}
+
+pub fn count(status: &[(String, u64)], stage: &str) -> u64 {
+    status
+        .iter()
+        .find(|(t, _)| t == stage)
+        .map_or(0, |(_, n)| *n)
+}
+
+/// `local export` as JSON.
+pub fn export(store: &Path, hash: &str) -> Vec<serde_json::Value> {
+    let out = runner_host(&[
+        "local",
+        "export",
+        "--store",
+        store.to_str().unwrap(),
+        "--project-hash",
+        hash,
+    ]);
+    assert!(
+        out.status.success(),
+        "local export failed: {}",
+        stderr(&out)
+    );
+    serde_json::from_slice::<Vec<serde_json::Value>>(&out.stdout).expect("export JSON")
+}
+
+/// The exported entry of the data unit titled `title`.
+pub fn exported<'a>(rows: &'a [serde_json::Value], title: &str) -> &'a serde_json::Value {
+    rows.iter()
+        .find(|r| r["label_row"]["data_title"] == title)
+        .unwrap_or_else(|| panic!("no exported row titled {title}"))
+}
+
+/// Runs a component over a store: the CLI's run form.
+pub fn run_agent(component: &Path, store: &Path, hash: &str, extra: &[&str]) -> Output {
+    let mut args = vec![
+        "--component",
+        component.to_str().unwrap(),
+        "--project-hash",
+        hash,
+        "--store",
+        store.to_str().unwrap(),
+    ];
+    args.extend_from_slice(extra);
+    runner_host(&args)
+}
+
+/// Files and their bytes under `dir`, to prove nothing was written.
+pub fn snapshot(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&d) else {
+            continue;
+        };
+        for e in entries.flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                let bytes = std::fs::read(&p).unwrap_or_default();
+                out.push((p, bytes));
+            }
+        }
+    }
+    out.sort();
+    out
+}
