@@ -93,6 +93,9 @@ macro_rules! export_agent {
             }
         }
 
+        // Exported symbols only on wasm: natively (unit tests) the names,
+        // which contain `:`, are not valid linker symbols.
+        #[cfg(target_arch = "wasm32")]
         $crate::bindings::__export_encord_agent!(__EncordAgent with_types_in $crate::bindings);
     };
 }

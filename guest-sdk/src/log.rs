@@ -13,11 +13,14 @@ pub enum Level {
     Error,
 }
 
+/// Where log lines go: the host's import, or a test's collector.
+pub(crate) type Sink = Box<dyn Fn(Level, &str)>;
+
 thread_local! {
-    static SINK: RefCell<Option<Box<dyn Fn(Level, &str)>>> = const { RefCell::new(None) };
+    static SINK: RefCell<Option<Sink>> = const { RefCell::new(None) };
 }
 
-pub(crate) fn set_sink(sink: Option<Box<dyn Fn(Level, &str)>>) {
+pub(crate) fn set_sink(sink: Option<Sink>) {
     SINK.with(|s| *s.borrow_mut() = sink);
 }
 

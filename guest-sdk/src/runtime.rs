@@ -127,7 +127,7 @@ pub fn run(stages: &[StageDef], stage: &str, task: wit::Task) -> Result<wit::Out
         label_branch_name: task.label_branch_name,
         status: task.status,
     };
-    crate::log::set_sink(Some(Box::new(|level, msg| host::log(level, msg))));
+    crate::log::set_sink(Some(Box::new(host::log)));
     let mut cx = Context::new(task, Box::new(host::HostSource));
     let outcome = call(def, &mut cx).map_err(|e| e.to_string())?;
     Ok(wit::Outcome {

@@ -178,7 +178,7 @@ fn validation_reports_unknown_features_and_out_of_range_geometry() {
         "{err}"
     );
     assert!(
-        err.contains("`clsTags1`") == false,
+        !err.contains("`clsTags1`"),
         "Tags is in the ontology: {err}"
     );
 

@@ -189,7 +189,7 @@ fn write_png(path: &Path, seed: u32, blurry: bool) -> std::io::Result<()> {
             let (r, g, b) = if blurry {
                 ((x * 4) as u8, (y * 5) as u8, 128)
             } else {
-                let check = ((x / 8) + (y / 8) + seed) % 2 == 0;
+                let check = ((x / 8) + (y / 8) + seed).is_multiple_of(2);
                 if check {
                     ((seed * 37 % 256) as u8, (seed * 91 % 256) as u8, 40)
                 } else {
@@ -213,10 +213,7 @@ fn write_png(path: &Path, seed: u32, blurry: bool) -> std::io::Result<()> {
 fn write_y4m(path: &Path) -> std::io::Result<()> {
     use std::io::Write;
     let mut out = std::io::BufWriter::new(std::fs::File::create(path)?);
-    write!(
-        out,
-        "YUV4MPEG2 W{WIDTH} H{HEIGHT} F{VIDEO_FPS}:1 Ip A1:1 C420jpeg\n"
-    )?;
+    writeln!(out, "YUV4MPEG2 W{WIDTH} H{HEIGHT} F{VIDEO_FPS}:1 Ip A1:1 C420jpeg")?;
     for f in 0..VIDEO_FRAMES {
         out.write_all(b"FRAME\n")?;
         for y in 0..HEIGHT {
