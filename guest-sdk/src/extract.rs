@@ -22,7 +22,9 @@ pub struct Needs {
 /// needs of the extractors you use must be forwarded in [`FromContext::needs`]
 /// so the host loads them:
 ///
-/// ```ignore
+/// ```
+/// use encord_agent_sdk::prelude::*;
+///
 /// struct BoxCount(usize);
 /// impl FromContext for BoxCount {
 ///     fn needs(needs: &mut Needs) { LabelRow::needs(needs) }

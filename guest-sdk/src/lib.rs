@@ -6,7 +6,7 @@
 //! from those types what the host must load, and [`export_agent!`] turns the
 //! handlers into a WebAssembly component for `runner-host`.
 //!
-//! ```ignore
+//! ```
 //! use encord_agent_sdk::prelude::*;
 //!
 //! #[stage("pre-label", pathways = ["to review"])]
@@ -56,7 +56,19 @@ pub mod prelude {
 /// order the host drains them. Optionally names a start hook, called once per
 /// run before any task (`fn() -> Result<(), AgentError>`):
 ///
-/// ```ignore
+/// ```
+/// use encord_agent_sdk::prelude::*;
+///
+/// #[stage("pre-label")]
+/// fn pre_label() -> &'static str { "to triage" }
+///
+/// #[stage("triage")]
+/// fn triage(task: Task) -> Outcome {
+///     if task.data_title.contains("blurry") { Outcome::pathway("needs annotation") } else { Outcome::stay() }
+/// }
+///
+/// fn check_config() -> Result<(), AgentError> { Ok(()) }
+///
 /// export_agent!(pre_label, triage; start = check_config);
 /// ```
 #[macro_export]

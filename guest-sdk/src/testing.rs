@@ -1,9 +1,22 @@
 //! Run a stage handler natively, without wasm, on given JSON inputs, through
 //! the same extraction and checks the host applies.
 //!
-//! ```ignore
+//! ```
+//! use encord_agent_sdk::prelude::*;
+//! use encord_agent_sdk::testing::TestRun;
+//! use encord_agent_sdk::Route;
+//!
+//! #[stage("pre-label", pathways = ["to review", "skip"])]
+//! fn pre_label(row: LabelRow) -> &'static str {
+//!     if row.objects().is_empty() { "to review" } else { "skip" }
+//! }
+//!
+//! const ROW: &str = r#"{"data_hash": "d1", "data_title": "a.png", "data_type": "image",
+//!     "object_answers": {}, "classification_answers": {}, "object_actions": {},
+//!     "data_units": {"d1": {"data_hash": "d1", "data_type": "image/png", "data_sequence": 0,
+//!                           "labels": {"objects": [], "classifications": []}}}}"#;
+//!
 //! let out = TestRun::new()
-//!     .ontology_json(ONTOLOGY)
 //!     .label_row_json(ROW)
 //!     .stage("pre-label", &["to review", "skip"])
 //!     .run::<pre_label>()

@@ -213,7 +213,10 @@ fn write_png(path: &Path, seed: u32, blurry: bool) -> std::io::Result<()> {
 fn write_y4m(path: &Path) -> std::io::Result<()> {
     use std::io::Write;
     let mut out = std::io::BufWriter::new(std::fs::File::create(path)?);
-    writeln!(out, "YUV4MPEG2 W{WIDTH} H{HEIGHT} F{VIDEO_FPS}:1 Ip A1:1 C420jpeg")?;
+    writeln!(
+        out,
+        "YUV4MPEG2 W{WIDTH} H{HEIGHT} F{VIDEO_FPS}:1 Ip A1:1 C420jpeg"
+    )?;
     for f in 0..VIDEO_FRAMES {
         out.write_all(b"FRAME\n")?;
         for y in 0..HEIGHT {
