@@ -1,8 +1,14 @@
 #!/usr/bin/env bash
 # Installs what building and testing need on a fresh machine: the wasm32-wasip2
-# Rust target (guest components). Idempotent.
+# Rust target (guest components), rustfmt and clippy. Idempotent.
 set -euo pipefail
 if ! rustup target list --installed | grep -qx wasm32-wasip2; then
   echo "setup: installing the wasm32-wasip2 target" >&2
   rustup target add wasm32-wasip2
 fi
+for component in rustfmt clippy; do
+  if ! rustup component list --installed | grep -q "^$component"; then
+    echo "setup: installing $component" >&2
+    rustup component add "$component"
+  fi
+done

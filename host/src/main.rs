@@ -1,3 +1,5 @@
+use std::io::IsTerminal;
+
 use clap::Parser;
 use runner_host::cli::{self, Cli, LogFormat};
 use tracing_subscriber::EnvFilter;

@@ -221,3 +221,36 @@ fn video_objects_track_across_frames() {
         .unwrap();
     assert_eq!(obj.frames, vec![(4, b(0.1)), (7, b(0.2))]);
 }
+
+#[test]
+fn image_group_frames_map_to_their_data_units() {
+    let unit = |hash: &str, seq: &str| {
+        format!(
+            r#""{hash}": {{"data_hash": "{hash}", "data_title": "{hash}.png", "data_type": "image/png",
+                "data_sequence": "{seq}", "width": 10, "height": 10, "labels": {{"objects": [], "classifications": []}}}}"#
+        )
+    };
+    let json = format!(
+        r#"{{"data_hash": "g1", "data_title": "group", "data_type": "img_group",
+            "object_answers": {{}}, "classification_answers": {{}}, "object_actions": {{}},
+            "data_units": {{{}, {}}}}}"#,
+        unit("u0", "0"),
+        unit("u1", "1")
+    );
+    let mut row = LabelRow::parse(&json, ontology()).unwrap();
+    let pt = Shape::Point(Point { x: 0.5, y: 0.5 });
+    row.add_object("Pt", 1, pt.clone()).unwrap();
+    let units = &row.data().data_units;
+    let objects_of = |h: &str| match &units[h].labels {
+        Some(encord_labels::Labels::Frame(f)) => f.objects.len(),
+        other => panic!("unexpected labels {other:?}"),
+    };
+    assert_eq!((objects_of("u0"), objects_of("u1")), (0, 1));
+    assert_eq!(row.objects()[0].frames, vec![(1, pt)]);
+    assert!(
+        row.add_object("Pt", 2, Shape::Point(Point { x: 0.1, y: 0.1 }))
+            .is_err(),
+        "no third image"
+    );
+    row.validate().unwrap();
+}
