@@ -117,7 +117,7 @@ fn an_unknown_project_hash() {
         "{}",
         errors[0]
     );
-    assert_eq!(count(&status(&store, &hash), "pre-label"), 23);
+    assert_eq!(count(&status(&store, &hash), "pre-label"), 24);
 }
 
 #[test]
@@ -132,7 +132,7 @@ fn a_project_hash_that_is_not_a_uuid() {
         "{}",
         errors[0]
     );
-    assert_eq!(count(&status(&store, &hash), "pre-label"), 23);
+    assert_eq!(count(&status(&store, &hash), "pre-label"), 24);
 }
 
 #[test]
@@ -206,7 +206,7 @@ fn misbehaving_tasks_fail_alone_and_the_rest_of_the_batch_lands() {
     );
 
     let s = status(&store, &hash);
-    assert_eq!((count(&s, "pre-label"), count(&s, "triage")), (4, 19));
+    assert_eq!((count(&s, "pre-label"), count(&s, "triage")), (4, 20));
 
     let after = export(&store, &hash);
     for failed in [

@@ -12,8 +12,8 @@ fn demo_agents_label_and_route_every_task() {
     let before = status(&store, &hash);
     assert_eq!(
         count(&before, "pre-label"),
-        23,
-        "22 images and 1 video start in pre-label"
+        24,
+        "22 images, 1 image group and 1 video start in pre-label"
     );
 
     let out = run_agent(&guest("prelabel"), &store, &hash, &[]);
@@ -24,9 +24,9 @@ fn demo_agents_label_and_route_every_task() {
         stderr(&out)
     );
     let s = status(&store, &hash);
-    assert_eq!((count(&s, "pre-label"), count(&s, "triage")), (0, 23));
+    assert_eq!((count(&s, "pre-label"), count(&s, "triage")), (0, 24));
     assert!(
-        stdout(&out).contains("to triage: 23"),
+        stdout(&out).contains("to triage: 24"),
         "summary: {}",
         stdout(&out)
     );
@@ -92,11 +92,11 @@ fn demo_agents_label_and_route_every_task() {
     );
     let s = status(&store, &hash);
     // 3 blurry images need annotation; 6 portraits and the video (a person)
-    // go to review; the other 13 are done.
+    // go to review; the other 13 images and the image group are done.
     assert_eq!(count(&s, "triage"), 0);
     assert_eq!(count(&s, "Annotate"), 3);
     assert_eq!(count(&s, "Review"), 7);
-    assert_eq!(count(&s, "Complete"), 13);
+    assert_eq!(count(&s, "Complete"), 14);
 
     let rows = export(&store, &hash);
     assert_eq!(exported(&rows, "street-blurry-01.png")["priority"], 1.0);
@@ -125,7 +125,7 @@ fn max_tasks_per_stage_is_exact_across_small_batches() {
     );
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let s = status(&store, &hash);
-    assert_eq!((count(&s, "pre-label"), count(&s, "triage")), (18, 5));
+    assert_eq!((count(&s, "pre-label"), count(&s, "triage")), (19, 5));
 }
 
 #[test]
@@ -139,7 +139,7 @@ fn small_batches_and_one_at_a_time_still_drain_the_stage() {
     );
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let s = status(&store, &hash);
-    assert_eq!((count(&s, "pre-label"), count(&s, "triage")), (0, 23));
+    assert_eq!((count(&s, "pre-label"), count(&s, "triage")), (0, 24));
 }
 
 #[test]
@@ -158,7 +158,7 @@ fn the_run_subcommand_is_the_same_as_the_default() {
         "pre-label",
     ]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    assert_eq!(count(&status(&store, &hash), "triage"), 23);
+    assert_eq!(count(&status(&store, &hash), "triage"), 24);
 }
 
 #[test]

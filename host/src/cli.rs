@@ -7,6 +7,8 @@ use std::time::Duration;
 use anyhow::Context as _;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+use crate::emulator::{EmulatorOptions, Fault, Faults};
+use crate::encord::{Credentials, EncordClient, RetryPolicy};
 use crate::engine::{Limits, LoadedAgent, Need, ProjectContext, StageSpec};
 use crate::local::{self, LocalStore};
 use crate::platform::Platform;
@@ -53,6 +55,35 @@ pub enum Command {
     /// Work with an embedded local store.
     #[command(subcommand)]
     Local(LocalCommand),
+    /// Serve a local store over Encord's wire format (for the official SDKs and tests).
+    Emulator(EmulatorArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct EmulatorArgs {
+    #[arg(long)]
+    pub store: PathBuf,
+    /// Address to listen on; port 0 picks a free one (printed on stdout).
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    pub listen: String,
+    /// Latency added to every API request, in milliseconds.
+    #[arg(long, default_value_t = 0)]
+    pub latency_ms: u64,
+    /// Probability in [0, 1] that an API request fails with one of --faults.
+    #[arg(long, default_value_t = 0.0)]
+    pub fault_rate: f64,
+    /// Failures to inject: any of 429, 500, 503, reset (and 400, never retried).
+    #[arg(long, value_delimiter = ',', default_value = "429,500,503,reset")]
+    pub faults: Vec<String>,
+    /// Inject only into requests whose path contains this (repeatable; default: all).
+    #[arg(long = "fault-endpoint")]
+    pub fault_endpoints: Vec<String>,
+    /// Retry-After seconds sent with an injected 429.
+    #[arg(long, default_value_t = 1)]
+    pub retry_after: u64,
+    /// Also accept `Authorization: Bearer TOKEN`.
+    #[arg(long, env = "EMULATOR_BEARER_TOKEN", hide_env_values = true)]
+    pub bearer_token: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -70,6 +101,13 @@ pub enum LocalCommand {
         project_hash: String,
         #[arg(long)]
         json: bool,
+    },
+    /// Register an OpenSSH Ed25519 public key whose signatures the emulator accepts.
+    AddKey {
+        #[arg(long)]
+        store: PathBuf,
+        #[arg(long)]
+        public_key: PathBuf,
     },
     /// Print every label row of a project as JSON, with its task's stage and priority.
     Export {
@@ -91,6 +129,18 @@ pub struct RunArgs {
     /// Run against this embedded local store instead of Encord.
     #[arg(long)]
     pub store: Option<PathBuf>,
+    /// Encord's API address (or an emulator's).
+    #[arg(long, env = "ENCORD_DOMAIN", default_value = "https://api.encord.com")]
+    pub domain: String,
+    /// OpenSSH Ed25519 private key of the Encord user (else ENCORD_SSH_KEY, then ENCORD_SSH_KEY_FILE).
+    #[arg(long)]
+    pub ssh_key_file: Option<PathBuf>,
+    /// Retries of a failed Encord request (429, 413, 5xx, connection errors; never a 400).
+    #[arg(long, default_value_t = 6)]
+    pub http_retries: u32,
+    /// Authenticate with a bearer token instead of an SSH key.
+    #[arg(long, env = "ENCORD_BEARER_TOKEN", hide_env_values = true)]
+    pub bearer_token: Option<String>,
     /// Fetch tasks again every N seconds, measured from the start of a pass. If omitted (or 0), exit once the queues are empty.
     #[arg(long)]
     pub refresh_every: Option<u64>,
@@ -124,17 +174,13 @@ pub async fn main(cli: Cli) -> anyhow::Result<i32> {
         None => run(cli.run).await,
         Some(Command::Inspect { component, json }) => inspect(&component, json).await,
         Some(Command::Local(cmd)) => local_command(cmd).await,
+        Some(Command::Emulator(args)) => emulator(args).await,
     }
 }
 
 async fn run(args: RunArgs) -> anyhow::Result<i32> {
     let component = args.component.context("--component is required")?;
     let project_hash = args.project_hash.context("--project-hash is required")?;
-    let Some(store) = args.store else {
-        anyhow::bail!(
-            "no --store given: this build of runner-host has no Encord HTTP client yet; run against an embedded store with --store PATH"
-        );
-    };
     let mut options = RunOptions::new(project_hash);
     options.refresh_every = args.refresh_every;
     options.num_retries = args.num_retries;
@@ -149,7 +195,27 @@ async fn run(args: RunArgs) -> anyhow::Result<i32> {
         memory_bytes: args.memory_limit.max(1) << 20,
     };
 
-    let platform: Arc<dyn Platform> = Arc::new(LocalStore::open(&store)?);
+    let platform: Arc<dyn Platform> = match &args.store {
+        Some(store) => Arc::new(LocalStore::open(store)?),
+        None => {
+            let creds = Credentials::resolve(
+                args.ssh_key_file.as_deref(),
+                args.bearer_token.clone(),
+                |k| std::env::var(k).ok(),
+            )?;
+            Arc::new(
+                EncordClient::new(
+                    &args.domain,
+                    creds,
+                    RetryPolicy {
+                        max_retries: args.http_retries,
+                        ..RetryPolicy::default()
+                    },
+                )
+                .map_err(anyhow::Error::msg)?,
+            )
+        }
+    };
     let agent = LoadedAgent::load(&component, limits)?;
     let runner = Runner::new(platform, agent, options);
     let summary = runner.run().await?;
@@ -263,6 +329,21 @@ async fn local_command(cmd: LocalCommand) -> anyhow::Result<i32> {
                 }
             }
         }
+        LocalCommand::AddKey { store, public_key } => {
+            let s = LocalStore::open(&store)?;
+            let text = std::fs::read_to_string(&public_key).with_context(|| {
+                format!("cannot read the public key file `{}`", public_key.display())
+            })?;
+            let key = crate::encord::auth::parse_public_key(&text).map_err(|e| {
+                anyhow::anyhow!(
+                    "`{}` is {e}: pass the .pub file of an ssh-keygen -t ed25519 key",
+                    public_key.display()
+                )
+            })?;
+            let comment = text.split_whitespace().nth(2).unwrap_or("").to_string();
+            let id = s.add_public_key(&key, &comment)?;
+            println!("{id}");
+        }
         LocalCommand::Export {
             store,
             project_hash,
@@ -283,4 +364,40 @@ fn check_hash(h: &str) -> anyhow::Result<()> {
         );
     }
     Ok(())
+}
+
+async fn emulator(args: EmulatorArgs) -> anyhow::Result<i32> {
+    let store = LocalStore::open(&args.store)?;
+    if !(0.0..=1.0).contains(&args.fault_rate) {
+        anyhow::bail!("--fault-rate {} is outside [0, 1]", args.fault_rate);
+    }
+    let kinds = args
+        .faults
+        .iter()
+        .map(|f| f.parse::<Fault>())
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(anyhow::Error::msg)?;
+    let listener = tokio::net::TcpListener::bind(&args.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", args.listen))?;
+    let addr = listener.local_addr()?;
+    let options = EmulatorOptions {
+        faults: Faults {
+            latency: Duration::from_millis(args.latency_ms),
+            rate: args.fault_rate,
+            kinds,
+            endpoints: args.fault_endpoints,
+            retry_after: args.retry_after,
+        },
+        bearer_token: args.bearer_token,
+    };
+    eprintln!(
+        "emulator: serving store `{}` on http://{addr}",
+        args.store.display()
+    );
+    println!("http://{addr}");
+    use std::io::Write;
+    std::io::stdout().flush().ok();
+    crate::emulator::serve(store, listener, options).await?;
+    Ok(0)
 }

@@ -9,6 +9,8 @@
 
 mod capabilities;
 pub mod cli;
+pub mod emulator;
+pub mod encord;
 pub mod engine;
 pub mod local;
 pub mod platform;

@@ -188,3 +188,138 @@ pub fn snapshot(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
     out.sort();
     out
 }
+
+/// An emulator process serving a store; killed when dropped.
+pub struct Emulator {
+    child: std::process::Child,
+    pub url: String,
+    stderr_path: PathBuf,
+}
+
+impl Emulator {
+    /// Starts `runner-host emulator` on a free loopback port.
+    pub fn start(store: &Path, extra: &[&str]) -> Emulator {
+        use std::io::BufRead;
+        let stderr_path = store.with_extension(format!("emulator-{}.log", rand_suffix()));
+        let log = std::fs::File::create(&stderr_path).expect("emulator log");
+        let mut child = Command::new(env!("CARGO_BIN_EXE_runner-host"))
+            .args([
+                "emulator",
+                "--store",
+                store.to_str().unwrap(),
+                "--listen",
+                "127.0.0.1:0",
+            ])
+            .args(extra)
+            .env("RUST_LOG", "info")
+            .stdout(std::process::Stdio::piped())
+            .stderr(log)
+            .spawn()
+            .expect("emulator starts");
+        let mut line = String::new();
+        std::io::BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .expect("emulator prints its URL");
+        assert!(
+            line.starts_with("http://"),
+            "emulator did not start: {line}"
+        );
+        Emulator {
+            child,
+            url: line.trim().to_string(),
+            stderr_path,
+        }
+    }
+
+    /// The emulator's log so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.stderr_path).unwrap_or_default()
+    }
+
+    /// How many API requests reached the emulator whose path contains `fragment`.
+    pub fn requests(&self, fragment: &str) -> usize {
+        self.log()
+            .lines()
+            .filter(|l| {
+                l.contains("emulator: request") || (l.contains(" request ") && l.contains("path="))
+            })
+            .filter(|l| l.contains(fragment))
+            .count()
+    }
+}
+
+impl Drop for Emulator {
+    fn drop(&mut self) {
+        self.child.kill().ok();
+        self.child.wait().ok();
+    }
+}
+
+fn rand_suffix() -> String {
+    use std::time::{SystemTime, UNIX_EPOCH};
+    format!(
+        "{}-{}",
+        std::process::id(),
+        SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap()
+            .as_nanos()
+    )
+}
+
+/// A new Ed25519 key pair written as OpenSSH files: (private path, public path).
+pub fn keypair(dir: &Path, name: &str) -> (PathBuf, PathBuf) {
+    let seed: [u8; 32] = rand::random();
+    let kp = ssh_key::private::Ed25519Keypair::from_seed(&seed);
+    let private = ssh_key::PrivateKey::from(kp);
+    let text = private
+        .to_openssh(ssh_key::LineEnding::LF)
+        .expect("serialise key");
+    let public = private
+        .public_key()
+        .to_openssh()
+        .expect("serialise public key");
+    let (a, b) = (dir.join(name), dir.join(format!("{name}.pub")));
+    std::fs::write(&a, text.as_bytes()).unwrap();
+    std::fs::write(&b, format!("{public} test\n")).unwrap();
+    (a, b)
+}
+
+/// Copies a store directory (to run the same project two ways).
+pub fn copy_store(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap().flatten() {
+        let dest = to.join(e.file_name());
+        if e.path().is_dir() {
+            copy_store(&e.path(), &dest);
+        } else {
+            std::fs::copy(e.path(), dest).unwrap();
+        }
+    }
+}
+
+/// An export with what legitimately differs between two runs removed:
+/// timestamps and server-assigned label hashes.
+pub fn comparable(rows: Vec<serde_json::Value>) -> Vec<serde_json::Value> {
+    fn strip(v: &mut serde_json::Value) {
+        match v {
+            serde_json::Value::Object(m) => {
+                for k in [
+                    "label_hash",
+                    "created_at",
+                    "last_edited_at",
+                    "createdAt",
+                    "lastEditedAt",
+                ] {
+                    m.remove(k);
+                }
+                m.values_mut().for_each(strip);
+            }
+            serde_json::Value::Array(a) => a.iter_mut().for_each(strip),
+            _ => {}
+        }
+    }
+    let mut rows = rows;
+    rows.iter_mut().for_each(strip);
+    rows
+}

@@ -3,7 +3,8 @@
 //! Ontology: Person (box, with a Pose), Vehicle (box), Landmark (point),
 //! Region (polygon); Quality, Scene and Caption classifications. Workflow:
 //! `pre-label` (agent) → `triage` (agent) → Annotate / Review / Complete.
-//! Data: 22 PNG images and one short video, every task in `pre-label`.
+//! Data: 22 PNG images, one image group of 3 images and one short video,
+//! every task in `pre-label`; each backed by a storage item.
 
 use std::path::Path;
 
@@ -42,6 +43,8 @@ const IMAGE_TITLES: &[&str] = &[
     "park-05.png",
 ];
 const VIDEO_TITLE: &str = "walk-01.y4m";
+const GROUP_TITLE: &str = "group-01";
+const GROUP_FRAMES: u32 = 3;
 const WIDTH: u32 = 64;
 const HEIGHT: u32 = 48;
 const VIDEO_FRAMES: u32 = 12;
@@ -120,7 +123,82 @@ pub fn create_demo(dir: &Path) -> Result<String, StoreError> {
     )
     .map_err(sql)?;
 
-    let mut items: Vec<(String, &str, &str, u32, Option<u32>)> = Vec::new();
+    let folder = new_uuid();
+    let now = chrono::Utc::now().to_rfc3339();
+    let mut seq = 0i64;
+    let add_item = |tx: &rusqlite::Transaction,
+                    name: &str,
+                    item_type: &str,
+                    mime: Option<&str>,
+                    file: Option<&str>,
+                    frames: u32,
+                    fps: Option<u32>,
+                    group: Option<(&str, u32)>|
+     -> Result<String, StoreError> {
+        let uuid = new_uuid();
+        let size = file
+            .and_then(|f| std::fs::metadata(dir.join("media").join(f)).ok())
+            .map(|m| m.len() as i64);
+        tx.execute(
+            "INSERT INTO storage_items (uuid, folder_uuid, name, item_type, mime_type, file, width, height, frames, fps, file_size, client_metadata, group_uuid, group_seq, created_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, '{}', ?12, ?13, ?14)",
+            params![uuid, folder, name, item_type, mime, file, WIDTH, HEIGHT, frames, fps, size, group.map(|g| g.0), group.map(|g| g.1), now],
+        )
+        .map_err(sql)?;
+        Ok(uuid)
+    };
+    let mut add_task = |tx: &rusqlite::Transaction, data_hash: &str| -> Result<(), StoreError> {
+        seq += 1;
+        tx.execute(
+            "INSERT INTO tasks (task_uuid, project_hash, data_hash, stage_uuid, status, branch_name, priority, seq)
+             VALUES (?1, ?2, ?3, ?4, 'NEW', 'main', NULL, ?5)",
+            params![new_uuid(), project_hash, data_hash, pre_label, seq],
+        )
+        .map_err(sql)?;
+        Ok(())
+    };
+    let label_row = |data_hash: &str, title: &str, data_type: &str, units: serde_json::Value| {
+        json!({
+            "label_hash": null, "branch_name": "main", "created_at": null, "last_edited_at": null,
+            "data_hash": data_hash, "dataset_hash": dataset_hash, "dataset_title": "Demo dataset",
+            "data_title": title, "data_type": data_type, "annotation_task_status": "QUEUED",
+            "is_shadow_data": false, "label_status": "NOT_LABELLED",
+            "object_answers": {}, "classification_answers": {}, "object_actions": {},
+            "data_units": units, "spaces": {},
+        })
+    };
+    let image_unit = |hash: &str, title: &str, file: &str, sequence: serde_json::Value| {
+        json!({
+            "data_hash": hash, "data_title": title, "data_link": format!("media/{file}"),
+            "data_type": "image/png", "data_sequence": sequence, "width": WIDTH, "height": HEIGHT,
+            "labels": {"objects": [], "classifications": []},
+        })
+    };
+    let insert_unit = |tx: &rusqlite::Transaction,
+                       data_hash: &str,
+                       title: &str,
+                       data_type: &str,
+                       mime: &str,
+                       file: &str,
+                       frames: u32,
+                       fps: Option<u32>,
+                       item: &str,
+                       row: serde_json::Value|
+     -> Result<(), StoreError> {
+        tx.execute(
+            "INSERT INTO data_units (data_hash, project_hash, dataset_hash, title, data_type, mime_type, file, width, height, frames, fps, item_uuid)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+            params![data_hash, project_hash, dataset_hash, title, data_type, mime, file, WIDTH, HEIGHT, frames, fps, item],
+        )
+        .map_err(sql)?;
+        tx.execute(
+            "INSERT INTO label_rows (project_hash, data_hash, label_hash, row_json) VALUES (?1, ?2, NULL, ?3)",
+            params![project_hash, data_hash, row.to_string()],
+        )
+        .map_err(sql)?;
+        Ok(())
+    };
+
     for (i, title) in IMAGE_TITLES.iter().enumerate() {
         let rel = format!("{project_hash}/{title}");
         write_png(
@@ -129,54 +207,124 @@ pub fn create_demo(dir: &Path) -> Result<String, StoreError> {
             title.contains("blurry"),
         )
         .map_err(io)?;
-        items.push((rel, title, "image", 1, None));
+        let item = add_item(
+            &tx,
+            title,
+            "image",
+            Some("image/png"),
+            Some(&rel),
+            1,
+            None,
+            None,
+        )?;
+        let data_hash = new_uuid();
+        let units = json!({ data_hash.clone(): image_unit(&data_hash, title, &rel, json!(0)) });
+        insert_unit(
+            &tx,
+            &data_hash,
+            title,
+            "image",
+            "image/png",
+            &rel,
+            1,
+            None,
+            &item,
+            label_row(&data_hash, title, "image", units),
+        )?;
+        add_task(&tx, &data_hash)?;
     }
+
+    // An image group: frame n is child item n.
+    let group = add_item(
+        &tx,
+        GROUP_TITLE,
+        "imageGroup",
+        None,
+        None,
+        GROUP_FRAMES,
+        None,
+        None,
+    )?;
+    let mut units = serde_json::Map::new();
+    for n in 0..GROUP_FRAMES {
+        let name = format!("{GROUP_TITLE}-{n}.png");
+        let rel = format!("{project_hash}/{name}");
+        write_png(&dir.join("media").join(&rel), 100 + n, false).map_err(io)?;
+        let child = add_item(
+            &tx,
+            &name,
+            "image",
+            Some("image/png"),
+            Some(&rel),
+            1,
+            None,
+            Some((&group, n)),
+        )?;
+        units.insert(
+            child.clone(),
+            image_unit(&child, &name, &rel, json!(n.to_string())),
+        );
+    }
+    let data_hash = new_uuid();
+    let row = label_row(
+        &data_hash,
+        GROUP_TITLE,
+        "img_group",
+        serde_json::Value::Object(units),
+    );
+    insert_unit(
+        &tx,
+        &data_hash,
+        GROUP_TITLE,
+        "img_group",
+        "application/x-image-group",
+        "",
+        GROUP_FRAMES,
+        None,
+        &group,
+        row,
+    )?;
+    add_task(&tx, &data_hash)?;
+
+    // A short video.
     let rel = format!("{project_hash}/{VIDEO_TITLE}");
     write_y4m(&dir.join("media").join(&rel)).map_err(io)?;
-    items.push((rel, VIDEO_TITLE, "video", VIDEO_FRAMES, Some(VIDEO_FPS)));
-
-    for (seq, (file, title, data_type, frames, fps)) in items.into_iter().enumerate() {
-        let data_hash = new_uuid();
-        let mime = if data_type == "image" {
-            "image/png"
-        } else {
-            "video/x-yuv4mpeg"
-        };
-        tx.execute(
-            "INSERT INTO data_units (data_hash, project_hash, dataset_hash, title, data_type, mime_type, file, width, height, frames, fps)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
-            params![data_hash, project_hash, dataset_hash, title, data_type, mime, file, WIDTH, HEIGHT, frames, fps],
-        )
-        .map_err(sql)?;
-        tx.execute(
-            "INSERT INTO tasks (task_uuid, project_hash, data_hash, stage_uuid, status, branch_name, priority, seq)
-             VALUES (?1, ?2, ?3, ?4, 'NEW', 'main', NULL, ?5)",
-            params![new_uuid(), project_hash, data_hash, pre_label, seq as i64 + 1],
-        )
-        .map_err(sql)?;
-        let mut unit = json!({
-            "data_hash": data_hash, "data_title": title, "data_link": format!("media/{file}"),
-            "data_type": mime, "data_sequence": 0, "width": WIDTH, "height": HEIGHT,
-            "labels": if data_type == "image" { json!({"objects": [], "classifications": []}) } else { json!({}) },
-        });
-        if let Some(fps) = fps {
-            unit["data_fps"] = json!(f64::from(fps));
-            unit["data_duration"] = json!(f64::from(frames) / f64::from(fps));
-        }
-        let row = json!({
-            "label_hash": null, "branch_name": "main", "created_at": null, "last_edited_at": null,
-            "data_hash": data_hash, "dataset_hash": dataset_hash, "dataset_title": "Demo dataset",
-            "data_title": title, "data_type": data_type, "annotation_task_status": "QUEUED",
-            "is_shadow_data": false, "label_status": "NOT_LABELLED",
-            "object_answers": {}, "classification_answers": {}, "object_actions": {},
-            "data_units": { data_hash.clone(): unit }, "spaces": {},
-        });
-        tx.execute(
-            "INSERT INTO label_rows (project_hash, data_hash, label_hash, row_json) VALUES (?1, ?2, NULL, ?3)",
-            params![project_hash, data_hash, row.to_string()],
-        )
-        .map_err(sql)?;
-    }
+    let mime = "video/x-yuv4mpeg";
+    let item = add_item(
+        &tx,
+        VIDEO_TITLE,
+        "video",
+        Some(mime),
+        Some(&rel),
+        VIDEO_FRAMES,
+        Some(VIDEO_FPS),
+        None,
+    )?;
+    let data_hash = new_uuid();
+    let unit = json!({
+        "data_hash": data_hash, "data_title": VIDEO_TITLE, "data_link": format!("media/{rel}"),
+        "data_type": mime, "data_sequence": 0, "width": WIDTH, "height": HEIGHT, "labels": {},
+        "data_fps": f64::from(VIDEO_FPS), "data_duration": f64::from(VIDEO_FRAMES) / f64::from(VIDEO_FPS),
+    });
+    let row = label_row(
+        &data_hash,
+        VIDEO_TITLE,
+        "video",
+        json!({ data_hash.clone(): unit }),
+    );
+    insert_unit(
+        &tx,
+        &data_hash,
+        VIDEO_TITLE,
+        "video",
+        mime,
+        &rel,
+        VIDEO_FRAMES,
+        Some(VIDEO_FPS),
+        &item,
+        row,
+    )?;
+    add_task(&tx, &data_hash)?;
     tx.commit().map_err(sql)?;
     Ok(project_hash)
 }

@@ -6,6 +6,7 @@
 
 mod demo;
 mod schema;
+mod serve;
 mod status;
 
 use std::path::{Path, PathBuf};
@@ -20,6 +21,7 @@ use crate::platform::{
 };
 
 pub use demo::create_demo;
+pub use serve::StorageItem;
 pub use status::{export_label_rows, stage_counts, StageCount};
 
 /// How many tasks one page of `list_tasks` returns.

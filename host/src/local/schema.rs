@@ -28,7 +28,28 @@ pub(super) fn create(conn: &Connection) -> rusqlite::Result<()> {
              width INTEGER NOT NULL,
              height INTEGER NOT NULL,
              frames INTEGER NOT NULL,
-             fps REAL);
+             fps REAL,
+             item_uuid TEXT NOT NULL);
+         CREATE TABLE IF NOT EXISTS storage_items (
+             uuid TEXT PRIMARY KEY,
+             folder_uuid TEXT NOT NULL,
+             name TEXT NOT NULL,
+             item_type TEXT NOT NULL,
+             mime_type TEXT,
+             file TEXT,
+             width INTEGER,
+             height INTEGER,
+             frames INTEGER,
+             fps REAL,
+             file_size INTEGER,
+             client_metadata TEXT NOT NULL DEFAULT '{}',
+             group_uuid TEXT,
+             group_seq INTEGER,
+             created_at TEXT NOT NULL);
+         CREATE INDEX IF NOT EXISTS storage_children ON storage_items(group_uuid, group_seq);
+         CREATE TABLE IF NOT EXISTS public_keys (
+             key_hex TEXT PRIMARY KEY,
+             comment TEXT NOT NULL);
          CREATE TABLE IF NOT EXISTS tasks (
              task_uuid TEXT PRIMARY KEY,
              project_hash TEXT NOT NULL REFERENCES projects(project_hash),

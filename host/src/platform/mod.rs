@@ -112,6 +112,9 @@ pub enum PlatformError {
     Rejected(String),
     #[error("{0}")]
     Store(String),
+    /// Encord (or the emulator) failed or answered unexpectedly.
+    #[error("{0}")]
+    Remote(String),
 }
 
 /// Everything the runner needs from Encord or a stand-in for it.

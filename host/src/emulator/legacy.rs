@@ -1,0 +1,166 @@
+//! The legacy RPC endpoint: `POST /public` with the `query_type` /
+//! `query_method` envelope (snake_case), answering HTTP 200 with the
+//! status inside, as the real server does.
+
+use axum::extract::State;
+use axum::http::HeaderMap;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde_json::{json, Value};
+
+use super::Shared;
+use crate::platform::{LabelSave, Platform, PlatformError};
+
+fn ok(response: Value) -> Response {
+    Json(json!({"status": 200, "response": response})).into_response()
+}
+
+fn fail(status: u16, code: &str, message: impl Into<String>) -> Response {
+    Json(json!({"status": status, "response": [code], "payload": message.into()})).into_response()
+}
+
+fn from_platform(e: PlatformError) -> Response {
+    match e {
+        PlatformError::UnknownProject { .. } => {
+            fail(404, "RESOURCE_NOT_FOUND_ERROR", e.to_string())
+        }
+        PlatformError::Rejected(m) => fail(400, "INVALID_ARGUMENTS_ERROR", m),
+        other => fail(500, "UNKNOWN_ERROR", other.to_string()),
+    }
+}
+
+fn strings(v: Option<&Value>) -> Option<Vec<String>> {
+    v.and_then(Value::as_array).map(|l| {
+        l.iter()
+            .filter_map(|s| s.as_str().map(str::to_string))
+            .collect()
+    })
+}
+
+pub(crate) async fn dispatch(
+    State(emu): State<Shared>,
+    headers: HeaderMap,
+    Json(body): Json<Value>,
+) -> Response {
+    let project = headers
+        .get("resourceid")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_string();
+    let query_type = body
+        .get("query_type")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    let method = body
+        .get("query_method")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    let uid = body.pointer("/values/uid");
+    let payload = body
+        .pointer("/values/payload")
+        .cloned()
+        .unwrap_or(Value::Null);
+    if let Err(e) = emu.store.project(&project).await {
+        return from_platform(e);
+    }
+    match (query_type, method) {
+        ("labelrowmetadata", "GET") => {
+            let data_hashes = strings(payload.get("data_hashes"));
+            let label_hashes = strings(payload.get("label_hashes"));
+            let include_cm = payload
+                .get("include_client_metadata")
+                .and_then(Value::as_bool)
+                .unwrap_or(false);
+            let title_eq = payload.get("data_title_eq").and_then(Value::as_str);
+            match emu
+                .store
+                .label_row_metadata(&project, data_hashes.as_deref(), include_cm)
+                .await
+            {
+                Ok(rows) => ok(Value::Array(
+                    rows.into_iter()
+                        .filter(|m| {
+                            label_hashes
+                                .as_ref()
+                                .is_none_or(|l| l.iter().any(|h| m["label_hash"] == h.as_str()))
+                        })
+                        .filter(|m| title_eq.is_none_or(|t| m["data_title"] == t))
+                        .collect(),
+                )),
+                Err(e) => from_platform(e),
+            }
+        }
+        ("labelrow", "GET") => {
+            let Some(hashes) = strings(uid) else {
+                return fail(
+                    400,
+                    "INVALID_ARGUMENTS_ERROR",
+                    "uid must be a list of label hashes",
+                );
+            };
+            match emu.store.label_rows_by_hash(&project, &hashes) {
+                Ok(rows) => ok(Value::Array(rows)),
+                Err(PlatformError::Rejected(m)) => fail(404, "RESOURCE_NOT_FOUND_ERROR", m),
+                Err(e) => from_platform(e),
+            }
+        }
+        ("labelrow", "PUT") => {
+            let Some(hashes) = strings(uid) else {
+                return fail(
+                    400,
+                    "INVALID_ARGUMENTS_ERROR",
+                    "uid must be a list of data hashes",
+                );
+            };
+            match emu.store.create_label_rows(&project, &hashes) {
+                Ok(rows) => ok(Value::Array(rows)),
+                Err(e) => from_platform(e),
+            }
+        }
+        ("labelrow", "POST") => {
+            let (Some(hashes), Some(labels)) = (
+                strings(uid),
+                payload.get("labels").and_then(Value::as_array),
+            ) else {
+                return fail(
+                    400,
+                    "INVALID_ARGUMENTS_ERROR",
+                    "expected uid (label hashes) and payload.labels",
+                );
+            };
+            if hashes.len() != labels.len() {
+                return fail(
+                    400,
+                    "INVALID_ARGUMENTS_ERROR",
+                    "uid and labels differ in length",
+                );
+            }
+            let mut saves = Vec::with_capacity(hashes.len());
+            for (h, row) in hashes.iter().zip(labels) {
+                match emu.store.data_hash_of_label(&project, h) {
+                    Ok(Some(data_hash)) => saves.push(LabelSave {
+                        data_hash,
+                        json: row.to_string(),
+                    }),
+                    Ok(None) => {
+                        return fail(
+                            404,
+                            "RESOURCE_NOT_FOUND_ERROR",
+                            format!("no label row `{h}`"),
+                        )
+                    }
+                    Err(e) => return from_platform(e),
+                }
+            }
+            match emu.store.save_labels(&project, &saves).await {
+                Ok(()) => ok(json!(true)),
+                Err(e) => from_platform(e),
+            }
+        }
+        _ => fail(
+            405,
+            "METHOD_NOT_ALLOWED_ERROR",
+            format!("{query_type}/{method} is not emulated"),
+        ),
+    }
+}

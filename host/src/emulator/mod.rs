@@ -1,0 +1,240 @@
+//! `runner-host emulator`: serves a local store over Encord's wire format,
+//! at the root of its address, so runner-host's HTTP client and the
+//! official Python SDK can both be pointed at it (`encord-wire.md` §6).
+//!
+//! Every API request must be signed by a key registered in the store
+//! (`runner-host local add-key`); media is served under its own signed
+//! URLs. Latency and failures can be injected per endpoint.
+
+mod faults;
+mod legacy;
+mod media;
+mod v2;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::body::{Body, Bytes};
+use axum::extract::{Request, State};
+use axum::http::{HeaderMap, Method, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, patch, post};
+use axum::Router;
+use serde_json::json;
+
+pub use faults::{Fault, Faults};
+
+use crate::encord::auth;
+use crate::local::LocalStore;
+
+/// Largest request body accepted (a save bundle of 100 big rows fits).
+const MAX_BODY: usize = 256 << 20;
+
+pub(crate) struct Emulator {
+    pub(crate) store: LocalStore,
+    pub(crate) faults: Faults,
+    /// `http://host:port`, for signed media URLs.
+    pub(crate) base_url: String,
+    /// Key for media URL signatures.
+    pub(crate) media_secret: [u8; 32],
+    pub(crate) bearer: Option<String>,
+}
+
+pub(crate) type Shared = Arc<Emulator>;
+
+/// Options of `runner-host emulator`.
+#[derive(Debug, Clone, Default)]
+pub struct EmulatorOptions {
+    pub faults: Faults,
+    /// A bearer token accepted besides signed requests.
+    pub bearer_token: Option<String>,
+}
+
+/// Serves `store` on `listener` until the process ends.
+pub async fn serve(
+    store: LocalStore,
+    listener: tokio::net::TcpListener,
+    options: EmulatorOptions,
+) -> std::io::Result<()> {
+    let addr: SocketAddr = listener.local_addr()?;
+    let state: Shared = Arc::new(Emulator {
+        store,
+        faults: options.faults,
+        base_url: format!("http://{addr}"),
+        media_secret: rand::random(),
+        bearer: options.bearer_token,
+    });
+    axum::serve(listener, router(state)).await
+}
+
+fn router(state: Shared) -> Router {
+    let api = Router::new()
+        .route("/public", post(legacy::dispatch))
+        .route("/v2/public/projects/{project}", get(v2::project))
+        .route("/v2/public/ontologies/{ontology}", get(v2::ontology))
+        .route(
+            "/v2/public/projects/{project}/workflow/stages/{stage}/tasks",
+            get(v2::tasks),
+        )
+        .route(
+            "/v2/public/projects/{project}/workflow/stages/{stage}/actions",
+            post(v2::actions),
+        )
+        .route(
+            "/v2/public/projects/{project}/priorities",
+            post(v2::priorities),
+        )
+        .route("/v2/public/storage/items/get-bulk", post(v2::items_bulk))
+        .route("/v2/public/storage/items/patch-bulk", patch(v2::patch_bulk))
+        .route("/v2/public/storage/items/{item}", get(v2::item))
+        .route(
+            "/v2/public/storage/folders/{folder}/items/{item}",
+            patch(v2::patch_item),
+        )
+        .route(
+            "/v2/public/storage/folders/{folder}/items/{item}/child-items",
+            get(v2::child_items),
+        )
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            authenticate,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            inject_faults,
+        ));
+    Router::new()
+        .route("/media/{item}", get(media::serve))
+        .merge(api)
+        .fallback(|| async {
+            (
+                StatusCode::NOT_FOUND,
+                axum::Json(json!({"message": "no such endpoint"})),
+            )
+        })
+        .with_state(state)
+}
+
+/// Adds latency and injected failures before the request is handled.
+async fn inject_faults(State(emu): State<Shared>, req: Request, next: Next) -> Response {
+    tracing::info!(target: "emulator", method = %req.method(), path = req.uri().path(), "request");
+    if !emu.faults.latency.is_zero() {
+        tokio::time::sleep(emu.faults.latency).await;
+    }
+    match emu.faults.pick(req.uri().path()) {
+        None => next.run(req).await,
+        Some(Fault::TooManyRequests) => (
+            StatusCode::TOO_MANY_REQUESTS,
+            [("retry-after", emu.faults.retry_after.to_string())],
+            axum::Json(json!({"message": "injected rate limit"})),
+        )
+            .into_response(),
+        Some(Fault::InternalError) => (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            axum::Json(json!({"message": "injected failure"})),
+        )
+            .into_response(),
+        Some(Fault::BadRequest) => (
+            StatusCode::BAD_REQUEST,
+            axum::Json(json!({"message": "injected rejection"})),
+        )
+            .into_response(),
+        Some(Fault::Unavailable) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            axum::Json(json!({"message": "injected outage"})),
+        )
+            .into_response(),
+        Some(Fault::Reset) => {
+            // A body that fails at once: the connection is cut mid-answer.
+            let body = Body::from_stream(futures::stream::once(async {
+                Err::<Bytes, std::io::Error>(std::io::Error::new(
+                    std::io::ErrorKind::ConnectionReset,
+                    "injected reset",
+                ))
+            }));
+            Response::new(body)
+        }
+    }
+}
+
+/// Verifies the request's signature (v2 or legacy) against the keys
+/// registered in the store; answers 401 otherwise.
+async fn authenticate(State(emu): State<Shared>, req: Request, next: Next) -> Response {
+    let (parts, body) = req.into_parts();
+    let bytes = match axum::body::to_bytes(body, MAX_BODY).await {
+        Ok(b) => b,
+        Err(e) => {
+            return (
+                StatusCode::PAYLOAD_TOO_LARGE,
+                axum::Json(json!({"message": e.to_string()})),
+            )
+                .into_response()
+        }
+    };
+    let legacy = parts.uri.path() == "/public";
+    let verdict = check_auth(
+        &emu,
+        &parts.method,
+        &parts.uri,
+        &parts.headers,
+        &bytes,
+        legacy,
+    );
+    if let Err(why) = verdict {
+        tracing::info!(path = parts.uri.path(), "emulator: 401: {why}");
+        let message = format!("authentication failed: {why}");
+        return if legacy {
+            (
+                StatusCode::UNAUTHORIZED,
+                axum::Json(json!({"status": 401, "response": ["AUTHENTICATION_ERROR"], "payload": message})),
+            )
+                .into_response()
+        } else {
+            (
+                StatusCode::UNAUTHORIZED,
+                axum::Json(json!({"message": message})),
+            )
+                .into_response()
+        };
+    }
+    next.run(Request::from_parts(parts, Body::from(bytes)))
+        .await
+}
+
+fn check_auth(
+    emu: &Emulator,
+    method: &Method,
+    uri: &axum::http::Uri,
+    headers: &HeaderMap,
+    body: &[u8],
+    legacy: bool,
+) -> Result<(), String> {
+    let header = |n: &str| headers.get(n).and_then(|v| v.to_str().ok());
+    if let (Some(token), Some(auth)) = (&emu.bearer, header("authorization")) {
+        if auth.strip_prefix("Bearer ") == Some(token.as_str()) {
+            return Ok(());
+        }
+    }
+    let keys = emu.store.public_keys().map_err(|e| e.to_string())?;
+    if keys.is_empty() {
+        return Err(
+            "no public key is registered for this store (runner-host local add-key)".into(),
+        );
+    }
+    if legacy {
+        auth::verify_legacy(&keys, body, header("authorization")).map(|_| ())
+    } else {
+        let target = uri.path_and_query().map_or(uri.path(), |p| p.as_str());
+        auth::verify_v2(
+            &keys,
+            method.as_str(),
+            target,
+            body,
+            header("content-digest"),
+            header("signature-input"),
+            header("signature"),
+        )
+        .map(|_| ())
+    }
+}

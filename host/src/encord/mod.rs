@@ -1,0 +1,429 @@
+//! The Encord platform over HTTP: both API families, signed, retried,
+//! bundled as the Python Runner bundles them.
+
+pub mod auth;
+pub mod http;
+
+use std::collections::HashMap;
+
+use async_trait::async_trait;
+use reqwest::Method;
+use serde_json::{json, Value};
+
+use crate::platform::{
+    LabelRowRecord, LabelSave, MoveAction, Platform, PlatformError, Project, Task, TaskPage,
+    Workflow,
+};
+pub use auth::{AuthError, Credentials};
+pub use http::{ApiError, Http, RetryPolicy};
+
+/// Most label rows fetched or created per legacy request.
+const LABEL_FETCH_BUNDLE: usize = 1000;
+
+/// Encord's API, as a [`Platform`].
+pub struct EncordClient {
+    http: Http,
+}
+
+impl EncordClient {
+    pub fn new(
+        domain: &str,
+        creds: Credentials,
+        retry: RetryPolicy,
+    ) -> Result<EncordClient, String> {
+        Ok(EncordClient {
+            http: Http::new(domain, creds, retry)?,
+        })
+    }
+
+    fn err(&self, what: &str, e: ApiError) -> PlatformError {
+        match e {
+            ApiError::InvalidArguments(m) => PlatformError::Rejected(m),
+            other => PlatformError::Remote(format!("{what}: {other}")),
+        }
+    }
+}
+
+impl EncordClient {
+    /// Creates (initialises) label rows with a `labelrow` PUT. The PUT is not
+    /// idempotent, so it is not blindly retried: after a failure the rows'
+    /// metadata is read again, rows that were created after all are fetched,
+    /// and only the rest is created again.
+    async fn create_rows(
+        &self,
+        project_hash: &str,
+        data_hashes: &[String],
+        rows: &mut HashMap<String, Value>,
+    ) -> Result<(), PlatformError> {
+        let mut pending: Vec<String> = data_hashes.to_vec();
+        let mut rounds = 0;
+        while !pending.is_empty() {
+            rounds += 1;
+            let payload =
+                json!({"multi_request": true, "get_signed_url": false, "branch_name": "main"});
+            match self
+                .http
+                .legacy(
+                    project_hash,
+                    "labelrow",
+                    "PUT",
+                    json!(pending),
+                    payload,
+                    false,
+                )
+                .await
+            {
+                Ok(got) => {
+                    for row in got.as_array().into_iter().flatten() {
+                        rows.insert(str_field(row, "data_hash"), row.clone());
+                    }
+                    return Ok(());
+                }
+                Err(
+                    e @ (ApiError::InvalidArguments(_)
+                    | ApiError::Authentication { .. }
+                    | ApiError::Authorisation(_)
+                    | ApiError::NotFound(_)),
+                ) => return Err(self.err("creating label rows", e)),
+                Err(e) if rounds > 3 => return Err(self.err("creating label rows", e)),
+                Err(e) => {
+                    tracing::warn!("creating label rows failed ({e}); checking which were created");
+                    let payload = json!({"include_uninitialised_labels": true, "data_hashes": pending, "include_workflow_graph_node": true});
+                    let meta = self
+                        .http
+                        .legacy(
+                            project_hash,
+                            "labelrowmetadata",
+                            "GET",
+                            Value::Null,
+                            payload,
+                            true,
+                        )
+                        .await
+                        .map_err(|e| self.err("listing label rows", e))?;
+                    let created: Vec<String> = meta
+                        .as_array()
+                        .into_iter()
+                        .flatten()
+                        .filter_map(|m| {
+                            m.get("label_hash")
+                                .and_then(Value::as_str)
+                                .map(str::to_string)
+                        })
+                        .collect();
+                    if !created.is_empty() {
+                        let payload = json!({"get_signed_url": false, "multi_request": true, "include_object_feature_hashes": null,
+                            "include_classification_feature_hashes": null, "include_reviews": false,
+                            "include_export_history": false, "include_archived": false});
+                        let got = self
+                            .http
+                            .legacy(
+                                project_hash,
+                                "labelrow",
+                                "GET",
+                                json!(created),
+                                payload,
+                                true,
+                            )
+                            .await
+                            .map_err(|e| self.err("fetching labels", e))?;
+                        for row in got.as_array().into_iter().flatten() {
+                            rows.insert(str_field(row, "data_hash"), row.clone());
+                        }
+                    }
+                    pending.retain(|h| !rows.contains_key(h));
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+fn str_field(v: &Value, key: &str) -> String {
+    v.get(key)
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_string()
+}
+
+#[async_trait]
+impl Platform for EncordClient {
+    async fn project(&self, project_hash: &str) -> Result<Project, PlatformError> {
+        let p = match self
+            .http
+            .v2(
+                Method::GET,
+                &format!("projects/{project_hash}"),
+                &[],
+                None,
+                true,
+            )
+            .await
+        {
+            Ok(p) => p,
+            Err(ApiError::NotFound(_)) | Err(ApiError::Authorisation(_)) => {
+                return Err(PlatformError::UnknownProject {
+                    project_hash: project_hash.to_string(),
+                    place: format!("Encord at {}", self.http.domain()),
+                    hint: " (or this key's user has no access to it)".into(),
+                })
+            }
+            Err(e) => return Err(self.err("getting the project", e)),
+        };
+        if p.get("projectType").and_then(Value::as_str) != Some("workflow") {
+            return Err(PlatformError::Remote(format!(
+                "project `{project_hash}` is not a workflow project"
+            )));
+        }
+        let workflow: Workflow =
+            serde_json::from_value(p.get("workflow").cloned().unwrap_or(json!({"stages": []})))
+                .map_err(|e| {
+                    PlatformError::Remote(format!(
+                        "the workflow of project `{project_hash}` is malformed: {e}"
+                    ))
+                })?;
+        let ontology_hash = str_field(&p, "ontologyHash");
+        let o = self
+            .http
+            .v2(
+                Method::GET,
+                &format!("ontologies/{ontology_hash}"),
+                &[],
+                None,
+                true,
+            )
+            .await
+            .map_err(|e| self.err("getting the ontology", e))?;
+        let editor = o
+            .get("editor")
+            .cloned()
+            .unwrap_or(json!({"objects": [], "classifications": []}));
+        Ok(Project {
+            project_hash: project_hash.to_string(),
+            title: str_field(&p, "title"),
+            description: str_field(&p, "description"),
+            ontology_hash,
+            ontology_json: editor.to_string(),
+            workflow,
+        })
+    }
+
+    async fn list_tasks(
+        &self,
+        project_hash: &str,
+        stage_uuid: &str,
+        page_token: Option<&str>,
+    ) -> Result<TaskPage, PlatformError> {
+        let query: Vec<(&str, String)> = page_token
+            .map(|t| vec![("pageToken", t.to_string())])
+            .unwrap_or_default();
+        let page = self
+            .http
+            .v2(
+                Method::GET,
+                &format!("projects/{project_hash}/workflow/stages/{stage_uuid}/tasks"),
+                &query,
+                None,
+                true,
+            )
+            .await
+            .map_err(|e| self.err("listing tasks", e))?;
+        let tasks = page
+            .get("results")
+            .and_then(Value::as_array)
+            .ok_or_else(|| PlatformError::Remote("a task page has no `results`".into()))?
+            .iter()
+            .map(|t| Task {
+                uuid: str_field(t, "uuid"),
+                data_hash: str_field(t, "dataHash"),
+                data_title: str_field(t, "dataTitle"),
+                label_branch_name: str_field(t, "labelBranchName"),
+                status: str_field(t, "status"),
+            })
+            .collect();
+        let next_page_token = page
+            .get("nextPageToken")
+            .and_then(Value::as_str)
+            .filter(|t| !t.is_empty())
+            .map(str::to_string);
+        Ok(TaskPage {
+            tasks,
+            next_page_token,
+        })
+    }
+
+    async fn label_rows(
+        &self,
+        project_hash: &str,
+        data_hashes: &[String],
+        with_labels: bool,
+    ) -> Result<Vec<LabelRowRecord>, PlatformError> {
+        let payload = json!({
+            "edited_before": null, "edited_after": null, "label_statuses": null, "shadow_data_state": null,
+            "include_uninitialised_labels": true, "data_hashes": data_hashes, "label_hashes": null,
+            "data_title_eq": null, "data_title_like": null, "workflow_graph_node_title_eq": null,
+            "workflow_graph_node_title_like": null, "include_client_metadata": false, "include_images_data": false,
+            "include_children": false, "include_workflow_graph_node": true, "include_all_label_branches": false,
+            "branch_name": null, "client_metadata_as_signed_url": false,
+        });
+        let meta = self
+            .http
+            .legacy(
+                project_hash,
+                "labelrowmetadata",
+                "GET",
+                Value::Null,
+                payload,
+                true,
+            )
+            .await
+            .map_err(|e| self.err("listing label rows", e))?;
+        let by_data: HashMap<String, Value> = meta
+            .as_array()
+            .ok_or_else(|| PlatformError::Remote("label row metadata is not a list".into()))?
+            .iter()
+            .map(|m| (str_field(m, "data_hash"), m.clone()))
+            .collect();
+        let metas: Vec<&Value> = data_hashes
+            .iter()
+            .map(|h| {
+                by_data.get(h).ok_or_else(|| {
+                    PlatformError::Remote(format!("Encord returned no label row for data `{h}`"))
+                })
+            })
+            .collect::<Result<_, _>>()?;
+
+        let mut rows: HashMap<String, Value> = HashMap::new();
+        if with_labels {
+            let existing: Vec<String> = metas
+                .iter()
+                .filter_map(|m| {
+                    m.get("label_hash")
+                        .and_then(Value::as_str)
+                        .map(str::to_string)
+                })
+                .collect();
+            let missing: Vec<String> = metas
+                .iter()
+                .filter(|m| m.get("label_hash").is_none_or(Value::is_null))
+                .map(|m| str_field(m, "data_hash"))
+                .collect();
+            for chunk in existing.chunks(LABEL_FETCH_BUNDLE) {
+                let payload = json!({"get_signed_url": false, "multi_request": true, "include_object_feature_hashes": null,
+                    "include_classification_feature_hashes": null, "include_reviews": false,
+                    "include_export_history": false, "include_archived": false});
+                let got = self
+                    .http
+                    .legacy(project_hash, "labelrow", "GET", json!(chunk), payload, true)
+                    .await
+                    .map_err(|e| self.err("fetching labels", e))?;
+                for row in got.as_array().into_iter().flatten() {
+                    rows.insert(str_field(row, "data_hash"), row.clone());
+                }
+            }
+            for chunk in missing.chunks(LABEL_FETCH_BUNDLE) {
+                self.create_rows(project_hash, chunk, &mut rows).await?;
+            }
+        }
+        metas
+            .iter()
+            .map(|m| {
+                let data_hash = str_field(m, "data_hash");
+                let json = if with_labels {
+                    let row = rows.remove(&data_hash).ok_or_else(|| {
+                        PlatformError::Remote(format!(
+                            "Encord returned no labels for data `{data_hash}`"
+                        ))
+                    })?;
+                    Some(row.to_string())
+                } else {
+                    None
+                };
+                Ok(LabelRowRecord {
+                    label_hash: m
+                        .get("label_hash")
+                        .and_then(Value::as_str)
+                        .map(str::to_string),
+                    priority: m.get("priority").and_then(Value::as_f64).map(|p| p as f32),
+                    data_hash,
+                    json,
+                })
+            })
+            .collect()
+    }
+
+    async fn save_labels(
+        &self,
+        project_hash: &str,
+        saves: &[LabelSave],
+    ) -> Result<(), PlatformError> {
+        let mut uids = Vec::with_capacity(saves.len());
+        let mut labels = Vec::with_capacity(saves.len());
+        for s in saves {
+            let row: Value = serde_json::from_str(&s.json).map_err(|e| {
+                PlatformError::Rejected(format!("label row of `{}` is not JSON: {e}", s.data_hash))
+            })?;
+            let hash = row
+                .get("label_hash")
+                .and_then(Value::as_str)
+                .ok_or_else(|| {
+                    PlatformError::Rejected(format!(
+                        "label row of `{}` has no label_hash",
+                        s.data_hash
+                    ))
+                })?
+                .to_string();
+            uids.push(hash);
+            labels.push(row);
+        }
+        let payload =
+            json!({"multi_request": true, "labels": labels, "validate_before_saving": false});
+        self.http
+            .legacy(project_hash, "labelrow", "POST", json!(uids), payload, true)
+            .await
+            .map_err(|e| self.err("saving labels", e))?;
+        Ok(())
+    }
+
+    async fn set_priorities(
+        &self,
+        project_hash: &str,
+        priorities: &[(String, f32)],
+    ) -> Result<(), PlatformError> {
+        let body = json!({"priorities": priorities.iter().map(|(h, p)| json!([h, p])).collect::<Vec<_>>()});
+        self.http
+            .v2(
+                Method::POST,
+                &format!("projects/{project_hash}/priorities"),
+                &[],
+                Some(&body),
+                true,
+            )
+            .await
+            .map_err(|e| self.err("setting priorities", e))?;
+        Ok(())
+    }
+
+    async fn move_tasks(
+        &self,
+        project_hash: &str,
+        stage_uuid: &str,
+        actions: &[MoveAction],
+    ) -> Result<(), PlatformError> {
+        let body: Vec<Value> = actions
+            .iter()
+            .map(|a| json!({"taskUuid": a.task_uuid, "action": "PATHWAY_ACTION", "pathwayUuid": a.pathway_uuid}))
+            .collect();
+        self.http
+            .v2(
+                Method::POST,
+                &format!("projects/{project_hash}/workflow/stages/{stage_uuid}/actions"),
+                &[],
+                Some(&Value::Array(body)),
+                true,
+            )
+            .await
+            .map_err(|e| self.err("moving tasks", e))?;
+        Ok(())
+    }
+}

@@ -1,0 +1,296 @@
+//! What the emulator needs from a store, in Encord's wire shapes
+//! (`encord-wire.md` §3d, §3e, §3g): label row metadata, label rows by
+//! label hash, row creation, storage items, and the registered keys.
+
+use ed25519_dalek::VerifyingKey;
+use rusqlite::{params, OptionalExtension};
+use serde_json::{json, Value};
+
+use super::{encord_now, LocalStore};
+use crate::platform::PlatformError;
+
+/// A storage item and where its bytes are.
+#[derive(Debug, Clone)]
+pub struct StorageItem {
+    pub uuid: String,
+    pub folder_uuid: String,
+    pub name: String,
+    pub item_type: String,
+    pub mime_type: Option<String>,
+    pub file: Option<String>,
+    pub width: Option<i64>,
+    pub height: Option<i64>,
+    pub frames: Option<i64>,
+    pub fps: Option<f64>,
+    pub file_size: Option<i64>,
+    pub client_metadata: String,
+    pub created_at: String,
+}
+
+const ITEM_COLUMNS: &str =
+    "uuid, folder_uuid, name, item_type, mime_type, file, width, height, frames, fps, file_size, client_metadata, created_at";
+
+fn item_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<StorageItem> {
+    Ok(StorageItem {
+        uuid: r.get(0)?,
+        folder_uuid: r.get(1)?,
+        name: r.get(2)?,
+        item_type: r.get(3)?,
+        mime_type: r.get(4)?,
+        file: r.get(5)?,
+        width: r.get(6)?,
+        height: r.get(7)?,
+        frames: r.get(8)?,
+        fps: r.get(9)?,
+        file_size: r.get(10)?,
+        client_metadata: r.get(11)?,
+        created_at: r.get(12)?,
+    })
+}
+
+impl LocalStore {
+    /// Registers an OpenSSH Ed25519 public key; returns its hex key id.
+    pub fn add_public_key(
+        &self,
+        key: &VerifyingKey,
+        comment: &str,
+    ) -> Result<String, PlatformError> {
+        let hex_id = hex::encode(key.as_bytes());
+        self.lock()
+            .execute(
+                "INSERT OR REPLACE INTO public_keys (key_hex, comment) VALUES (?1, ?2)",
+                params![hex_id, comment],
+            )
+            .map_err(|e| self.sql_err(e))?;
+        Ok(hex_id)
+    }
+
+    /// Every registered public key.
+    pub fn public_keys(&self) -> Result<Vec<VerifyingKey>, PlatformError> {
+        let conn = self.lock();
+        let mut st = conn
+            .prepare("SELECT key_hex FROM public_keys")
+            .map_err(|e| self.sql_err(e))?;
+        let hexes: Vec<String> = st
+            .query_map([], |r| r.get(0))
+            .map_err(|e| self.sql_err(e))?
+            .collect::<Result<_, _>>()
+            .map_err(|e| self.sql_err(e))?;
+        Ok(hexes
+            .iter()
+            .filter_map(|h| hex::decode(h).ok())
+            .filter_map(|b| <[u8; 32]>::try_from(b).ok())
+            .filter_map(|b| VerifyingKey::from_bytes(&b).ok())
+            .collect())
+    }
+
+    /// Label row metadata (§3d) for these data hashes (all when `None`).
+    pub async fn label_row_metadata(
+        &self,
+        project_hash: &str,
+        data_hashes: Option<&[String]>,
+        include_client_metadata: bool,
+    ) -> Result<Vec<Value>, PlatformError> {
+        let project = crate::platform::Platform::project(self, project_hash).await?;
+        let conn = self.lock();
+        let mut st = conn
+            .prepare(
+                "SELECT d.data_hash, d.dataset_hash, d.title, d.data_type, d.mime_type, d.file, d.width, d.height,
+                        d.frames, d.fps, d.item_uuid, l.label_hash, l.row_json, t.task_uuid, t.stage_uuid, t.priority,
+                        s.client_metadata
+                 FROM data_units d JOIN label_rows l ON l.project_hash = d.project_hash AND l.data_hash = d.data_hash
+                 LEFT JOIN tasks t ON t.project_hash = d.project_hash AND t.data_hash = d.data_hash
+                 LEFT JOIN storage_items s ON s.uuid = d.item_uuid
+                 WHERE d.project_hash = ?1 ORDER BY t.seq",
+            )
+            .map_err(|e| self.sql_err(e))?;
+        let rows = st
+            .query_map([project_hash], |r| {
+                let data_hash: String = r.get(0)?;
+                let data_type: String = r.get(3)?;
+                let row_json: String = r.get(12)?;
+                let row: Value = serde_json::from_str(&row_json).unwrap_or(Value::Null);
+                let stage_uuid: Option<String> = r.get(14)?;
+                let frames: i64 = r.get(8)?;
+                let fps: Option<f64> = r.get(9)?;
+                let label_hash: Option<String> = r.get(11)?;
+                let file: String = r.get(5)?;
+                let mut m = json!({
+                    "label_hash": label_hash,
+                    "branch_name": "main",
+                    "created_at": row.get("created_at").cloned().unwrap_or(Value::Null),
+                    "last_edited_at": row.get("last_edited_at").cloned().unwrap_or(Value::Null),
+                    "data_hash": data_hash,
+                    "dataset_hash": r.get::<_, String>(1)?,
+                    "dataset_title": "Demo dataset",
+                    "data_title": r.get::<_, String>(2)?,
+                    "data_type": data_type.to_uppercase(),
+                    "data_link": if file.is_empty() { Value::Null } else { json!(format!("media/{file}")) },
+                    "label_status": row.get("label_status").cloned().unwrap_or(json!("NOT_LABELLED")),
+                    "annotation_task_status": "QUEUED",
+                    "workflow_graph_node": stage_uuid.as_ref().and_then(|u| project.workflow.stage(u)).map(|s| json!({"uuid": s.uuid, "title": s.title})),
+                    "is_shadow_data": false,
+                    "number_of_frames": frames,
+                    "frames_per_second": fps,
+                    "duration": fps.map(|f| frames as f64 / f),
+                    "width": r.get::<_, i64>(6)?,
+                    "height": r.get::<_, i64>(7)?,
+                    "file_type": r.get::<_, String>(4)?,
+                    "spaces": {},
+                    "task_uuid": r.get::<_, Option<String>>(13)?,
+                    "priority": r.get::<_, Option<f64>>(15)?,
+                    "backing_item_uuid": r.get::<_, String>(10)?,
+                    "is_valid": true,
+                });
+                if include_client_metadata {
+                    let cm: Option<String> = r.get(16)?;
+                    m["client_metadata"] = cm.and_then(|c| serde_json::from_str(&c).ok()).unwrap_or(json!({}));
+                }
+                Ok(m)
+            })
+            .map_err(|e| self.sql_err(e))?
+            .collect::<Result<Vec<Value>, _>>()
+            .map_err(|e| self.sql_err(e))?;
+        Ok(match data_hashes {
+            None => rows,
+            Some(wanted) => rows
+                .into_iter()
+                .filter(|m| wanted.iter().any(|w| m["data_hash"] == w.as_str()))
+                .collect(),
+        })
+    }
+
+    /// Full label rows (§3j) by label hash.
+    pub fn label_rows_by_hash(
+        &self,
+        project_hash: &str,
+        label_hashes: &[String],
+    ) -> Result<Vec<Value>, PlatformError> {
+        let conn = self.lock();
+        let mut st = conn
+            .prepare("SELECT row_json FROM label_rows WHERE project_hash = ?1 AND label_hash = ?2")
+            .map_err(|e| self.sql_err(e))?;
+        label_hashes
+            .iter()
+            .map(|h| {
+                let json: String = st
+                    .query_row(params![project_hash, h], |r| r.get(0))
+                    .optional()
+                    .map_err(|e| self.sql_err(e))?
+                    .ok_or_else(|| PlatformError::Rejected(format!("no label row `{h}`")))?;
+                serde_json::from_str(&json)
+                    .map_err(|e| PlatformError::Store(format!("label row `{h}` is corrupt: {e}")))
+            })
+            .collect()
+    }
+
+    /// Initialises the label rows of these data units (a `labelrow` PUT):
+    /// each gets a label hash; rows that have one are returned unchanged.
+    pub fn create_label_rows(
+        &self,
+        project_hash: &str,
+        data_hashes: &[String],
+    ) -> Result<Vec<Value>, PlatformError> {
+        let mut conn = self.lock();
+        let tx = conn.transaction().map_err(|e| self.sql_err(e))?;
+        let mut out = Vec::with_capacity(data_hashes.len());
+        for h in data_hashes {
+            let (label_hash, json): (Option<String>, String) = tx
+                .query_row(
+                    "SELECT label_hash, row_json FROM label_rows WHERE project_hash = ?1 AND data_hash = ?2",
+                    params![project_hash, h],
+                    |r| Ok((r.get(0)?, r.get(1)?)),
+                )
+                .optional()
+                .map_err(|e| self.sql_err(e))?
+                .ok_or_else(|| PlatformError::Rejected(format!("no data `{h}` in project `{project_hash}`")))?;
+            let mut row: Value =
+                serde_json::from_str(&json).map_err(|e| PlatformError::Store(e.to_string()))?;
+            if label_hash.is_none() {
+                let new_hash = uuid::Uuid::new_v4().to_string();
+                let now = encord_now();
+                row["label_hash"] = json!(new_hash);
+                row["created_at"] = json!(now);
+                row["last_edited_at"] = json!(now);
+                tx.execute(
+                    "UPDATE label_rows SET label_hash = ?3, row_json = ?4 WHERE project_hash = ?1 AND data_hash = ?2",
+                    params![project_hash, h, new_hash, row.to_string()],
+                )
+                .map_err(|e| self.sql_err(e))?;
+            }
+            out.push(row);
+        }
+        tx.commit().map_err(|e| self.sql_err(e))?;
+        Ok(out)
+    }
+
+    /// The data hash of a label hash.
+    pub fn data_hash_of_label(
+        &self,
+        project_hash: &str,
+        label_hash: &str,
+    ) -> Result<Option<String>, PlatformError> {
+        self.lock()
+            .query_row(
+                "SELECT data_hash FROM label_rows WHERE project_hash = ?1 AND label_hash = ?2",
+                params![project_hash, label_hash],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(|e| self.sql_err(e))
+    }
+
+    /// Storage items by uuid, in the order asked (`None` for unknown ones).
+    pub fn storage_items(
+        &self,
+        uuids: &[String],
+    ) -> Result<Vec<Option<StorageItem>>, PlatformError> {
+        let conn = self.lock();
+        let mut st = conn
+            .prepare(&format!(
+                "SELECT {ITEM_COLUMNS} FROM storage_items WHERE uuid = ?1"
+            ))
+            .map_err(|e| self.sql_err(e))?;
+        uuids
+            .iter()
+            .map(|u| {
+                st.query_row([u], item_from_row)
+                    .optional()
+                    .map_err(|e| self.sql_err(e))
+            })
+            .collect()
+    }
+
+    /// The children of a group item, in frame order.
+    pub fn child_items(&self, group_uuid: &str) -> Result<Vec<StorageItem>, PlatformError> {
+        let conn = self.lock();
+        let mut st = conn
+            .prepare(&format!(
+                "SELECT {ITEM_COLUMNS} FROM storage_items WHERE group_uuid = ?1 ORDER BY group_seq"
+            ))
+            .map_err(|e| self.sql_err(e))?;
+        let items = st
+            .query_map([group_uuid], item_from_row)
+            .map_err(|e| self.sql_err(e))?
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| self.sql_err(e))?;
+        Ok(items)
+    }
+
+    /// Replaces an item's client metadata (as the SDK's update does).
+    pub fn set_client_metadata(&self, uuid: &str, metadata: &Value) -> Result<bool, PlatformError> {
+        let n = self
+            .lock()
+            .execute(
+                "UPDATE storage_items SET client_metadata = ?2 WHERE uuid = ?1",
+                params![uuid, metadata.to_string()],
+            )
+            .map_err(|e| self.sql_err(e))?;
+        Ok(n == 1)
+    }
+
+    /// Where the media files are.
+    pub fn media_dir(&self) -> std::path::PathBuf {
+        self.dir().join("media")
+    }
+}

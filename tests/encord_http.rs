@@ -1,0 +1,290 @@
+//! The HTTP client against the emulator, over real HTTP on loopback: the
+//! same end state as the store directly, with and without injected faults;
+//! 400s never retried; bad credentials and addresses reported clearly.
+
+#[path = "support/mod.rs"]
+mod support;
+
+use std::path::Path;
+
+use support::*;
+
+/// Runs both example agents over `store` through `emulator` with `key`.
+fn run_demo_over_http(emulator: &Emulator, key: &Path, hash: &str, extra: &[&str]) {
+    for agent in ["prelabel", "triage"] {
+        let wasm = guest(agent);
+        let mut args = vec![
+            "--component",
+            wasm.to_str().unwrap(),
+            "--project-hash",
+            hash,
+            "--domain",
+            &emulator.url,
+            "--ssh-key-file",
+            key.to_str().unwrap(),
+        ];
+        args.extend_from_slice(extra);
+        let out = runner_host(&args);
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{agent} over HTTP failed: {}\n{}",
+            stderr(&out),
+            stdout(&out)
+        );
+    }
+}
+
+fn run_demo_on_store(store: &Path, hash: &str) {
+    for agent in ["prelabel", "triage"] {
+        let out = run_agent(&guest(agent), store, hash, &[]);
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{agent} on the store failed: {}",
+            stderr(&out)
+        );
+    }
+}
+
+fn add_key(store: &Path, public: &Path) {
+    let out = runner_host(&[
+        "local",
+        "add-key",
+        "--store",
+        store.to_str().unwrap(),
+        "--public-key",
+        public.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "add-key failed: {}", stderr(&out));
+}
+
+/// Two copies of one demo store: (guard, direct copy, served copy, hash, key).
+fn two_copies() -> (
+    tempfile::TempDir,
+    std::path::PathBuf,
+    std::path::PathBuf,
+    String,
+    std::path::PathBuf,
+) {
+    let (dir, direct, hash) = demo_store();
+    let served = dir.path().join("served");
+    copy_store(&direct, &served);
+    let (key, public) = keypair(dir.path(), "id_ed25519");
+    add_key(&served, &public);
+    (dir, direct, served, hash, key)
+}
+
+#[test]
+fn over_http_the_demo_ends_exactly_as_on_the_store() {
+    let (_dir, direct, served, hash, key) = two_copies();
+    run_demo_on_store(&direct, &hash);
+    let emulator = Emulator::start(&served, &[]);
+    run_demo_over_http(&emulator, &key, &hash, &[]);
+    drop(emulator);
+    assert_eq!(status(&served, &hash), status(&direct, &hash));
+    assert_eq!(
+        comparable(export(&served, &hash)),
+        comparable(export(&direct, &hash))
+    );
+    assert_eq!(count(&status(&served, &hash), "Complete"), 14);
+}
+
+#[test]
+fn with_a_fifth_of_requests_failing_every_task_is_routed_once_and_no_label_lost() {
+    let (_dir, direct, served, hash, key) = two_copies();
+    run_demo_on_store(&direct, &hash);
+    let emulator = Emulator::start(
+        &served,
+        &[
+            "--fault-rate",
+            "0.2",
+            "--faults",
+            "429,503,500,reset",
+            "--retry-after",
+            "0",
+        ],
+    );
+    run_demo_over_http(&emulator, &key, &hash, &["--task-batch-size", "5"]);
+    let log = emulator.log();
+    drop(emulator);
+    assert!(
+        log.matches("request").count() > 40,
+        "the run made real requests"
+    );
+    assert_eq!(status(&served, &hash), status(&direct, &hash));
+    assert_eq!(
+        comparable(export(&served, &hash)),
+        comparable(export(&direct, &hash))
+    );
+}
+
+#[test]
+fn a_400_is_never_retried_and_a_rejected_bundle_is_replayed_per_task() {
+    let (_dir, _direct, served, hash, key) = two_copies();
+    let emulator = Emulator::start(
+        &served,
+        &[
+            "--fault-rate",
+            "1",
+            "--faults",
+            "400",
+            "--fault-endpoint",
+            "/actions",
+        ],
+    );
+    let wasm = guest("prelabel");
+    let out = runner_host(&[
+        "--component",
+        wasm.to_str().unwrap(),
+        "--project-hash",
+        &hash,
+        "--domain",
+        &emulator.url,
+        "--ssh-key-file",
+        key.to_str().unwrap(),
+        "--max-tasks-per-stage",
+        "4",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    // One bundled request, then one per task: each refused once, none retried.
+    assert_eq!(emulator.requests("/actions"), 1 + 4, "{}", emulator.log());
+    assert!(
+        stderr(&out).contains("bundled move rejected"),
+        "{}",
+        stderr(&out)
+    );
+    // The labels were saved before the moves were tried.
+    drop(emulator);
+    let rows = export(&served, &hash);
+    let saved = rows
+        .iter()
+        .filter(|r| r["label_row"]["label_hash"].is_string())
+        .count();
+    assert_eq!(saved, 4);
+}
+
+fn one_error_line(out: &std::process::Output) -> String {
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "stdout: {}\nstderr: {}",
+        stdout(out),
+        stderr(out)
+    );
+    let errors: Vec<&str> = std::str::from_utf8(&out.stderr)
+        .unwrap()
+        .lines()
+        .filter(|l| l.starts_with("error:"))
+        .collect();
+    assert_eq!(errors.len(), 1, "{}", stderr(out));
+    errors[0].to_string()
+}
+
+fn run_with(url: &str, hash: &str, key_args: &[&str]) -> std::process::Output {
+    let wasm = guest("prelabel");
+    let mut args = vec![
+        "--component",
+        wasm.to_str().unwrap(),
+        "--project-hash",
+        hash,
+        "--domain",
+        url,
+        "--http-retries",
+        "1",
+    ];
+    args.extend_from_slice(key_args);
+    runner_host(&args)
+}
+
+#[test]
+fn bad_credentials_and_addresses_are_one_clear_line() {
+    let (dir, _direct, served, hash, key) = two_copies();
+    let emulator = Emulator::start(&served, &[]);
+    let before = (status(&served, &hash), export(&served, &hash));
+
+    // A key file that is not there.
+    let e = one_error_line(&run_with(
+        &emulator.url,
+        &hash,
+        &["--ssh-key-file", "/nonexistent/id_ed25519"],
+    ));
+    assert!(
+        e.contains("/nonexistent/id_ed25519") && e.contains("does not exist"),
+        "{e}"
+    );
+
+    // A key that is not Ed25519.
+    let ecdsa = dir.path().join("id_ecdsa");
+    std::fs::write(&ecdsa, ECDSA_KEY).unwrap();
+    let e = one_error_line(&run_with(
+        &emulator.url,
+        &hash,
+        &["--ssh-key-file", ecdsa.to_str().unwrap()],
+    ));
+    assert!(e.contains("Ed25519") && !e.contains("BEGIN OPENSSH"), "{e}");
+
+    // Something that is not a key at all.
+    let junk = dir.path().join("junk");
+    std::fs::write(&junk, "hello").unwrap();
+    let e = one_error_line(&run_with(
+        &emulator.url,
+        &hash,
+        &["--ssh-key-file", junk.to_str().unwrap()],
+    ));
+    assert!(e.contains("is not an OpenSSH private key"), "{e}");
+
+    // A valid key the server does not know.
+    let (stranger, _) = keypair(dir.path(), "stranger");
+    let e = one_error_line(&run_with(
+        &emulator.url,
+        &hash,
+        &["--ssh-key-file", stranger.to_str().unwrap()],
+    ));
+    assert!(e.contains("refused the credentials (401)"), "{e}");
+    assert!(emulator.log().contains("401"), "the emulator answered 401");
+
+    // A project the server does not know.
+    let other = "3f0e5f40-0000-4000-8000-000000000000";
+    let e = one_error_line(&run_with(
+        &emulator.url,
+        other,
+        &["--ssh-key-file", key.to_str().unwrap()],
+    ));
+    assert!(
+        e.contains(&format!(
+            "no project `{other}` in Encord at {}",
+            emulator.url
+        )),
+        "{e}"
+    );
+
+    // Nobody listening.
+    let e = one_error_line(&run_with(
+        "http://127.0.0.1:9",
+        &hash,
+        &["--ssh-key-file", key.to_str().unwrap()],
+    ));
+    assert!(
+        e.contains("cannot reach Encord at http://127.0.0.1:9"),
+        "{e}"
+    );
+
+    // The key never leaks, and nothing was written.
+    let secret = std::fs::read_to_string(&key).unwrap();
+    let body = secret.lines().nth(1).unwrap();
+    assert!(!emulator.log().contains(body));
+    drop(emulator);
+    assert_eq!((status(&served, &hash), export(&served, &hash)), before);
+}
+
+/// A throwaway ECDSA key (test fixture, not a secret).
+const ECDSA_KEY: &str = "-----BEGIN OPENSSH PRIVATE KEY-----
+b3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQAAAAAAAAABAAAAaAAAABNlY2RzYS
+1zaGEyLW5pc3RwMjU2AAAACG5pc3RwMjU2AAAAQQT02TlmG97Men+GE2fY79xjX2LOd5j7
+ckLyuqdM8FRIghQ1OaYitqrjaEBTtqXaKkhT4nYLK6s96UdTsIJnZc6WAAAAoBfLrtYXy6
+7WAAAAE2VjZHNhLXNoYTItbmlzdHAyNTYAAAAIbmlzdHAyNTYAAABBBPTZOWYb3sx6f4YT
+Z9jv3GNfYs53mPtyQvK6p0zwVEiCFDU5piK2quNoQFO2pdoqSFPidgsrqz3pR1Owgmdlzp
+YAAAAgF914/USE88rDgrmTNPstp0r+zXmhjvgxpsHrkSrqgZIAAAAEdGVzdAECAwQ=
+-----END OPENSSH PRIVATE KEY-----
+";
