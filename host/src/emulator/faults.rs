@@ -48,10 +48,14 @@ pub struct Faults {
 impl Faults {
     /// The fault to inject into a request to `path`, if any.
     pub fn pick(&self, path: &str) -> Option<Fault> {
-        if self.rate <= 0.0 || self.kinds.is_empty() || path.starts_with("/media/") {
+        if self.rate <= 0.0 || self.kinds.is_empty() {
             return None;
         }
-        if !self.endpoints.is_empty() && !self.endpoints.iter().any(|e| path.contains(e.as_str())) {
+        // Media is hit only when named: by default faults go to the API.
+        let named = self.endpoints.iter().any(|e| path.contains(e.as_str()));
+        if (self.endpoints.is_empty() && path.starts_with("/media/"))
+            || (!self.endpoints.is_empty() && !named)
+        {
             return None;
         }
         if rand::random::<f64>() >= self.rate {

@@ -99,10 +99,6 @@ fn router(state: Shared) -> Router {
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             authenticate,
-        ))
-        .layer(axum::middleware::from_fn_with_state(
-            state.clone(),
-            inject_faults,
         ));
     Router::new()
         .route("/media/{item}", get(media::serve))
@@ -113,6 +109,10 @@ fn router(state: Shared) -> Router {
                 axum::Json(json!({"message": "no such endpoint"})),
             )
         })
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            inject_faults,
+        ))
         .with_state(state)
 }
 

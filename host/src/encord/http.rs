@@ -339,6 +339,62 @@ impl Http {
         }
     }
 
+    /// Downloads a signed media URL to `dest`, streaming (never the whole
+    /// file in memory), with the client's timeouts and retries; no
+    /// credentials are sent. Returns the number of bytes written. A partial
+    /// file is removed.
+    pub async fn download(&self, url: &str, dest: &std::path::Path) -> Result<u64, ApiError> {
+        use futures::StreamExt;
+        use tokio::io::AsyncWriteExt;
+        let shown = url.split('?').next().unwrap_or(url).to_string();
+        let mut attempt = 0u32;
+        loop {
+            attempt += 1;
+            let result: Result<u64, (bool, String)> = async {
+                let resp = self
+                    .client
+                    .get(url)
+                    .send()
+                    .await
+                    .map_err(|e| (true, e.to_string()))?;
+                let status = resp.status();
+                if !status.is_success() {
+                    let retry = RETRY_STATUSES.contains(&status.as_u16()) || status.as_u16() == 504;
+                    return Err((retry, format!("HTTP {status}")));
+                }
+                let mut file = tokio::fs::File::create(dest)
+                    .await
+                    .map_err(|e| (false, format!("cannot write {}: {e}", dest.display())))?;
+                let mut stream = resp.bytes_stream();
+                let mut written = 0u64;
+                while let Some(chunk) = stream.next().await {
+                    let chunk = chunk.map_err(|e| (true, e.to_string()))?;
+                    file.write_all(&chunk)
+                        .await
+                        .map_err(|e| (false, e.to_string()))?;
+                    written += chunk.len() as u64;
+                }
+                file.flush().await.map_err(|e| (false, e.to_string()))?;
+                Ok(written)
+            }
+            .await;
+            match result {
+                Ok(n) => return Ok(n),
+                Err((retry, reason)) => {
+                    let _ = tokio::fs::remove_file(dest).await;
+                    if retry && attempt <= self.retry.max_retries {
+                        tokio::time::sleep(self.backoff(attempt)).await;
+                        continue;
+                    }
+                    return Err(ApiError::BadResponse {
+                        what: format!("downloading {shown}"),
+                        reason,
+                    });
+                }
+            }
+        }
+    }
+
     fn backoff(&self, attempt: u32) -> Duration {
         let base = self
             .retry

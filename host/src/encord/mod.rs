@@ -36,6 +36,11 @@ impl EncordClient {
         })
     }
 
+    /// The HTTP side: signed calls and media downloads.
+    pub fn http(&self) -> &Http {
+        &self.http
+    }
+
     fn err(&self, what: &str, e: ApiError) -> PlatformError {
         match e {
             ApiError::InvalidArguments(m) => PlatformError::Rejected(m),
