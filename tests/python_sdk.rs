@@ -86,15 +86,19 @@ fn an_encord_agents_runner_works_against_the_emulator() {
     );
     drop(emulator);
 
-    // Every task went pre-label → triage → Complete through the SDK.
+    // Every task went pre-label → triage → Complete through the SDK; one was
+    // then reopened (back to pre-label) and moved straight to triage.
     let s = status(&store, &hash);
+    let counts = (
+        count(&s, "pre-label"),
+        count(&s, "triage"),
+        count(&s, "Complete"),
+    );
+    assert_eq!(counts, (0, 1, 23));
+    assert_eq!(summary_moved(&out), 1);
     assert_eq!(
-        (
-            count(&s, "pre-label"),
-            count(&s, "triage"),
-            count(&s, "Complete")
-        ),
-        (0, 0, 24)
+        exported(&export(&store, &hash), "park-01.png")["stage"],
+        "triage"
     );
 
     // Each label row holds the SDK's Vehicle box on frame 0, and its priority.
@@ -134,4 +138,10 @@ fn an_encord_agents_runner_works_against_the_emulator() {
         summary["metadata"]["walk-01.y4m"]["bytes"],
         summary["downloads"]["walk-01.y4m"]
     );
+}
+
+fn summary_moved(out: &std::process::Output) -> u64 {
+    let last = stdout(out).lines().last().unwrap_or_default().to_string();
+    let v: serde_json::Value = serde_json::from_str(&last).expect("summary line");
+    v["moved"].as_u64().expect("moved count")
 }

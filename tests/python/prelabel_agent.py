@@ -4,8 +4,9 @@ Stage `pre-label` reads each label row, adds a Vehicle box on frame 0 (image,
 image group and video alike), sets a priority and routes "to triage".
 Stage `triage` takes the storage item, downloads its media through signed URLs
 (an image group's children in frame order), records the byte count in the
-item's client metadata and routes "done". At the end the script prints one
-JSON line summarising what it saw, for the test to check.
+item's client metadata and routes "done". Then it reopens one label row and
+moves it straight to `triage`. At the end the script prints one JSON line
+summarising what it saw, for the test to check.
 
 Environment: ENCORD_DOMAIN (the emulator), ENCORD_SSH_KEY_FILE, PROJECT_HASH.
 """
@@ -18,6 +19,7 @@ from encord.objects import Object
 from encord.objects.coordinates import BoundingBoxCoordinates
 from encord.objects.ontology_labels_impl import LabelRowV2
 from encord.storage import StorageItem
+from encord.workflow.stages.agent import AgentStage
 from encord_agents.tasks import Runner
 from encord_agents.tasks.models import TaskAgentReturnStruct
 
@@ -57,4 +59,14 @@ if __name__ == "__main__":
     for lr in runner.project.list_label_rows_v2():
         item = lr.get_storage_item()
         metadata[item.name] = item.client_metadata
-    print(json.dumps({"downloads": downloads, "metadata": metadata}))
+    # The SDK's other workflow calls: reopen one row (back to the first
+    # stage), then move every task there straight to `triage`.
+    reopened = runner.project.list_label_rows_v2(data_title_eq="park-01.png")
+    reopened[0].workflow_reopen()
+    first = runner.project.workflow.get_stage(name="pre-label", type_=AgentStage)
+    triage_stage = runner.project.workflow.get_stage(name="triage", type_=AgentStage)
+    moved = 0
+    for task in first.get_tasks():
+        task.move(destination_stage_uuid=triage_stage.uuid)
+        moved += 1
+    print(json.dumps({"downloads": downloads, "metadata": metadata, "moved": moved}))

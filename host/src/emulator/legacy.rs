@@ -157,6 +157,58 @@ pub(crate) async fn dispatch(
                 Err(e) => from_platform(e),
             }
         }
+        ("labelworkflowgraphnode", "POST") => {
+            // workflow_complete / workflow_reopen: to the first DONE stage, or
+            // back to the first stage of the workflow.
+            let (Some(hashes), Some(action)) =
+                (strings(uid), payload.get("action").and_then(Value::as_str))
+            else {
+                return fail(
+                    400,
+                    "INVALID_ARGUMENTS_ERROR",
+                    "expected uid (label hashes) and payload.action",
+                );
+            };
+            let workflow = match emu.store.project(&project).await {
+                Ok(p) => p.workflow,
+                Err(e) => return from_platform(e),
+            };
+            let dest = match action {
+                "complete" => workflow.stages.iter().find(|s| s.stage_type == "DONE"),
+                "reopen" => workflow.stages.first(),
+                other => {
+                    return fail(
+                        400,
+                        "INVALID_ARGUMENTS_ERROR",
+                        format!("unknown action `{other}`"),
+                    )
+                }
+            };
+            let Some(dest) = dest else {
+                return fail(
+                    400,
+                    "OPERATION_NOT_ALLOWED",
+                    "the workflow has no such stage",
+                );
+            };
+            for h in &hashes {
+                let task = match emu.store.task_of_label(&project, h) {
+                    Ok(Some(t)) => t,
+                    Ok(None) => {
+                        return fail(
+                            404,
+                            "RESOURCE_NOT_FOUND_ERROR",
+                            format!("no label row `{h}`"),
+                        )
+                    }
+                    Err(e) => return from_platform(e),
+                };
+                if let Err(e) = emu.store.force_stage(&project, &task, &dest.uuid) {
+                    return from_platform(e);
+                }
+            }
+            ok(json!(true))
+        }
         _ => fail(
             405,
             "METHOD_NOT_ALLOWED_ERROR",

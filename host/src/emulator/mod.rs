@@ -82,6 +82,10 @@ fn router(state: Shared) -> Router {
             post(v2::actions),
         )
         .route(
+            "/v2/public/projects/{project}/workflow/stages/{stage}/move-tasks",
+            post(v2::move_tasks),
+        )
+        .route(
             "/v2/public/projects/{project}/priorities",
             post(v2::priorities),
         )

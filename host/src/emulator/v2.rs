@@ -163,6 +163,43 @@ pub(crate) async fn actions(
     }
 }
 
+/// `move-tasks`: straight to a stage, as `AgentTask.move` does.
+pub(crate) async fn move_tasks(
+    State(emu): State<Shared>,
+    Path((project, stage)): Path<(String, String)>,
+    Json(body): Json<Value>,
+) -> Response {
+    let tasks: Vec<String> = body
+        .get("taskUuids")
+        .and_then(Value::as_array)
+        .map(|l| {
+            l.iter()
+                .filter_map(|t| t.as_str().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default();
+    let Some(dest) = body.get("destinationStageUuid").and_then(Value::as_str) else {
+        return error(
+            StatusCode::BAD_REQUEST,
+            "expected {\"taskUuids\": [...], \"destinationStageUuid\": ...}",
+        );
+    };
+    let workflow = match emu.store.project(&project).await {
+        Ok(p) => p.workflow,
+        Err(e) => return platform_error(e),
+    };
+    if workflow.stage(dest).is_none() {
+        return error(
+            StatusCode::BAD_REQUEST,
+            format!("no stage `{dest}` in project `{project}`"),
+        );
+    }
+    match emu.store.move_to_stage(&project, &stage, &tasks, dest) {
+        Ok(()) => StatusCode::NO_CONTENT.into_response(),
+        Err(e) => platform_error(e),
+    }
+}
+
 pub(crate) async fn priorities(
     State(emu): State<Shared>,
     Path(project): Path<String>,

@@ -289,6 +289,68 @@ impl LocalStore {
         Ok(n == 1)
     }
 
+    /// Moves tasks straight to a stage (the SDK's `move-tasks`, not a
+    /// pathway): all or none; each task must exist and not already be there.
+    pub fn move_to_stage(
+        &self,
+        project_hash: &str,
+        from_stage: &str,
+        task_uuids: &[String],
+        destination: &str,
+    ) -> Result<(), PlatformError> {
+        let mut conn = self.lock();
+        let tx = conn.transaction().map_err(|e| self.sql_err(e))?;
+        for t in task_uuids {
+            let n = tx
+                .execute(
+                    "UPDATE tasks SET stage_uuid = ?3, status = 'NEW', seq = (SELECT COALESCE(MAX(seq), 0) + 1 FROM tasks)
+                     WHERE project_hash = ?1 AND task_uuid = ?2 AND stage_uuid = ?4",
+                    params![project_hash, t, destination, from_stage],
+                )
+                .map_err(|e| self.sql_err(e))?;
+            if n != 1 {
+                return Err(PlatformError::Rejected(format!(
+                    "task `{t}` is not in stage `{from_stage}`"
+                )));
+            }
+        }
+        tx.commit().map_err(|e| self.sql_err(e))
+    }
+
+    /// Puts one task in a stage, wherever it is.
+    pub fn force_stage(
+        &self,
+        project_hash: &str,
+        task_uuid: &str,
+        destination: &str,
+    ) -> Result<(), PlatformError> {
+        self.lock()
+            .execute(
+                "UPDATE tasks SET stage_uuid = ?3, seq = (SELECT COALESCE(MAX(seq), 0) + 1 FROM tasks)
+                 WHERE project_hash = ?1 AND task_uuid = ?2",
+                params![project_hash, task_uuid, destination],
+            )
+            .map_err(|e| self.sql_err(e))?;
+        Ok(())
+    }
+
+    /// The task uuid of the data behind a label hash.
+    pub fn task_of_label(
+        &self,
+        project_hash: &str,
+        label_hash: &str,
+    ) -> Result<Option<String>, PlatformError> {
+        self.lock()
+            .query_row(
+                "SELECT t.task_uuid FROM label_rows l JOIN tasks t ON t.project_hash = l.project_hash AND t.data_hash = l.data_hash
+                 WHERE l.project_hash = ?1 AND l.label_hash = ?2",
+                params![project_hash, label_hash],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(|e| self.sql_err(e))
+    }
+
     /// Where the media files are.
     pub fn media_dir(&self) -> std::path::PathBuf {
         self.dir().join("media")
