@@ -7,15 +7,19 @@ use std::time::Duration;
 use anyhow::Context as _;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+use indicatif::MultiProgress;
+
 use crate::emulator::{EmulatorOptions, Fault, Faults};
-use crate::encord::{Credentials, EncordClient, RetryPolicy};
+use crate::encord::Credentials;
 use crate::engine::{Limits, LoadedAgent, Need, ProjectContext, StageSpec};
 use crate::local::{self, LocalStore};
-use crate::platform::Platform;
-use crate::runner::{RunOptions, Runner};
+use crate::progress::Bars;
+use crate::runner::{Runner, StopHandle};
 
 /// Exit code of a run that completed with failed tasks.
 pub const EXIT_TASKS_FAILED: i32 = 3;
+/// Exit code of a run stopped by Ctrl-C or SIGTERM.
+pub const EXIT_INTERRUPTED: i32 = 130;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -92,6 +96,18 @@ pub enum LocalCommand {
     Demo {
         #[arg(long)]
         store: PathBuf,
+        /// How many images (at least the 22 named ones); an image group and a video come too.
+        #[arg(long, default_value_t = 22)]
+        images: usize,
+    },
+    /// Add new images to a project, their tasks in its first agent stage.
+    AddData {
+        #[arg(long)]
+        store: PathBuf,
+        #[arg(long)]
+        project_hash: String,
+        #[arg(long, default_value_t = 1)]
+        images: usize,
     },
     /// Print task counts per stage.
     Status {
@@ -162,69 +178,110 @@ pub struct RunArgs {
     /// Wall-time limit per task attempt, in seconds.
     #[arg(long, default_value_t = 120)]
     pub task_timeout: u64,
+    /// Run the agents but save, prioritise and move nothing; the report shows what would have been done.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Write one JSON record per task to this file (task, stage, outcome, pathway, attempts, error, duration).
+    #[arg(long)]
+    pub report: Option<PathBuf>,
     /// Memory limit per instance, in MiB.
     #[arg(long, default_value_t = 1024)]
     pub memory_limit: usize,
 }
 
 /// Runs the CLI; returns the process exit code.
-pub async fn main(cli: Cli) -> anyhow::Result<i32> {
+pub async fn main(cli: Cli, bars: Option<MultiProgress>) -> anyhow::Result<i32> {
     match cli.command {
-        Some(Command::Run(args)) => run(args).await,
-        None => run(cli.run).await,
+        Some(Command::Run(args)) => run(args, bars).await,
+        None => run(cli.run, bars).await,
         Some(Command::Inspect { component, json }) => inspect(&component, json).await,
         Some(Command::Local(cmd)) => local_command(cmd).await,
         Some(Command::Emulator(args)) => emulator(args).await,
     }
 }
 
-async fn run(args: RunArgs) -> anyhow::Result<i32> {
+async fn run(args: RunArgs, bars: Option<MultiProgress>) -> anyhow::Result<i32> {
     let component = args.component.context("--component is required")?;
     let project_hash = args.project_hash.context("--project-hash is required")?;
-    let mut options = RunOptions::new(project_hash);
-    options.refresh_every = args.refresh_every;
-    options.num_retries = args.num_retries;
-    options.task_batch_size = args.task_batch_size;
-    options.max_tasks_per_stage = args.max_tasks_per_stage;
+    let mut builder = Runner::builder()
+        .component(component)
+        .project_hash(project_hash)
+        .refresh_every(args.refresh_every)
+        .num_retries(args.num_retries)
+        .task_batch_size(args.task_batch_size)
+        .max_tasks_per_stage(args.max_tasks_per_stage)
+        .dry_run(args.dry_run)
+        .task_timeout(Duration::from_secs(args.task_timeout.max(1)))
+        .memory_limit_mib(args.memory_limit.max(1))
+        .http_retries(args.http_retries);
     if let Some(c) = args.concurrency {
-        options.concurrency = c;
+        builder = builder.concurrency(c);
     }
-    options.stages = args.stages;
-    let limits = Limits {
-        timeout: Duration::from_secs(args.task_timeout.max(1)),
-        memory_bytes: args.memory_limit.max(1) << 20,
-    };
-
-    let platform: Arc<dyn Platform> = match &args.store {
-        Some(store) => Arc::new(LocalStore::open(store)?),
+    for s in args.stages {
+        builder = builder.stage(s);
+    }
+    if let Some(r) = args.report {
+        builder = builder.report(r);
+    }
+    builder = match args.store {
+        Some(store) => builder.store(store),
         None => {
             let creds = Credentials::resolve(
                 args.ssh_key_file.as_deref(),
                 args.bearer_token.clone(),
                 |k| std::env::var(k).ok(),
             )?;
-            Arc::new(
-                EncordClient::new(
-                    &args.domain,
-                    creds,
-                    RetryPolicy {
-                        max_retries: args.http_retries,
-                        ..RetryPolicy::default()
-                    },
-                )
-                .map_err(anyhow::Error::msg)?,
-            )
+            builder.encord(args.domain, creds)
         }
     };
-    let agent = LoadedAgent::load(&component, limits)?;
-    let runner = Runner::new(platform, agent, options);
+    let mut runner = builder.build()?;
+    if let Some(multi) = bars {
+        runner = runner.with_progress(Arc::new(Bars::new(multi)));
+    }
+    stop_on_signals(runner.stop_handle());
     let summary = runner.run().await?;
     print!("{summary}");
-    Ok(if summary.failed() > 0 {
+    Ok(if summary.interrupted {
+        EXIT_INTERRUPTED
+    } else if summary.failed() > 0 {
         EXIT_TASKS_FAILED
     } else {
         0
     })
+}
+
+/// First Ctrl-C or SIGTERM: stop cleanly. Second: abort at once.
+fn stop_on_signals(stop: StopHandle) {
+    tokio::spawn(async move {
+        signal().await;
+        tracing::warn!("stopping: no new task starts; tasks in flight finish and every decided save and move is written (press Ctrl-C again to abort at once)");
+        stop.stop();
+        signal().await;
+        eprintln!("aborted");
+        std::process::exit(EXIT_INTERRUPTED);
+    });
+}
+
+async fn signal() {
+    #[cfg(unix)]
+    {
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(t) => t,
+                Err(_) => {
+                    let _ = tokio::signal::ctrl_c().await;
+                    return;
+                }
+            };
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
 }
 
 fn need_name(n: &Need) -> &'static str {
@@ -306,8 +363,18 @@ async fn inspect(component: &Path, json: bool) -> anyhow::Result<i32> {
 
 async fn local_command(cmd: LocalCommand) -> anyhow::Result<i32> {
     match cmd {
-        LocalCommand::Demo { store } => {
-            let hash = local::create_demo(&store)?;
+        LocalCommand::AddData {
+            store,
+            project_hash,
+            images,
+        } => {
+            check_hash(&project_hash)?;
+            for title in local::add_images(&store, &project_hash, images)? {
+                println!("{title}");
+            }
+        }
+        LocalCommand::Demo { store, images } => {
+            let hash = local::create_demo(&store, images)?;
             eprintln!("created the demo project in store `{}`", store.display());
             println!("{hash}");
         }

@@ -14,4 +14,5 @@ pub mod encord;
 pub mod engine;
 pub mod local;
 pub mod platform;
+pub mod progress;
 pub mod runner;

@@ -20,7 +20,7 @@ use crate::platform::{
     Workflow,
 };
 
-pub use demo::create_demo;
+pub use demo::{add_images, create_demo};
 pub use serve::StorageItem;
 pub use status::{export_label_rows, stage_counts, StageCount};
 

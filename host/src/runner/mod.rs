@@ -3,6 +3,10 @@
 //! declared, run every task in a fresh instance (concurrently), check what
 //! each returned, save labels and priorities, and only then move tasks.
 
+mod builder;
+mod progress;
+mod report;
+mod stop;
 mod summary;
 pub mod validate;
 
@@ -21,6 +25,10 @@ use crate::platform::{
     LabelSave, MoveAction, Platform, PlatformError, Project, Task, WorkflowStage,
 };
 
+pub use builder::RunnerBuilder;
+pub use progress::{LogProgress, Progress};
+pub use report::Reporter;
+pub use stop::StopHandle;
 pub use summary::{StageSummary, Summary};
 
 /// Most label rows saved, or priorities set, per request.
@@ -41,6 +49,11 @@ pub struct RunOptions {
     pub concurrency: usize,
     /// Only these stages (title or uuid), if any.
     pub stages: Vec<String>,
+    /// Run the agents but write nothing: every intended save and move goes to
+    /// the report instead.
+    pub dry_run: bool,
+    /// One JSON record per task.
+    pub report: Option<std::path::PathBuf>,
 }
 
 impl RunOptions {
@@ -53,6 +66,8 @@ impl RunOptions {
             max_tasks_per_stage: None,
             concurrency: std::thread::available_parallelism().map_or(2, |n| n.get()),
             stages: vec![],
+            dry_run: false,
+            report: None,
         }
     }
 }
@@ -87,6 +102,11 @@ pub struct TaskReport {
     pub result: TaskResult,
     pub attempts: u32,
     pub duration: Duration,
+    /// Labels were saved (or, in a dry run, would have been).
+    pub labels_saved: bool,
+    /// The priority set (or, in a dry run, that would have been).
+    pub priority: Option<f32>,
+    pub dry_run: bool,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -97,6 +117,8 @@ pub enum TaskResult {
     AlreadyAdvanced(String),
     Stayed,
     Failed(String),
+    /// Not run: the run was stopped before the task started.
+    Abandoned,
 }
 
 /// The handler's decision, checked, before anything is written.
@@ -110,6 +132,9 @@ pub struct Runner {
     platform: Arc<dyn Platform>,
     agent: Arc<LoadedAgent>,
     options: RunOptions,
+    stop: StopHandle,
+    reporter: std::sync::OnceLock<Reporter>,
+    progress: Arc<dyn Progress>,
 }
 
 impl Runner {
@@ -118,7 +143,26 @@ impl Runner {
             platform,
             agent: Arc::new(agent),
             options,
+            stop: StopHandle::default(),
+            reporter: std::sync::OnceLock::new(),
+            progress: Arc::new(LogProgress),
         }
+    }
+
+    /// Reports progress to `progress` instead of log lines.
+    pub fn with_progress(mut self, progress: Arc<dyn Progress>) -> Runner {
+        self.progress = progress;
+        self
+    }
+
+    /// Starts building a runner (the library's equivalent of the CLI).
+    pub fn builder() -> RunnerBuilder {
+        RunnerBuilder::default()
+    }
+
+    /// A handle that stops the run cleanly (what Ctrl-C does).
+    pub fn stop_handle(&self) -> StopHandle {
+        self.stop.clone()
     }
 
     /// Checks the options that need no network.
@@ -173,17 +217,29 @@ impl Runner {
             .start(pcx.clone())
             .await
             .map_err(RunError::Start)?;
+        if let Some(path) = &self.options.report {
+            let reporter = Reporter::create(path).map_err(|e| {
+                RunError::Option(format!("cannot write the report `{}`: {e}", path.display()))
+            })?;
+            let _ = self.reporter.set(reporter);
+        }
 
         let mut summary = Summary::default();
         loop {
             let pass_start = Instant::now();
             for plan in &plans {
+                if self.stop.is_stopped() {
+                    break;
+                }
                 let s = self.drain_stage(&project, &pcx, &ontology, plan).await;
                 summary.add(s);
             }
             let Some(every) = self.options.refresh_every.filter(|s| *s > 0) else {
                 break;
             };
+            if self.stop.is_stopped() {
+                break;
+            }
             let next = pass_start + Duration::from_secs(every);
             let now = Instant::now();
             if next > now {
@@ -191,9 +247,14 @@ impl Runner {
                     "sleeping {:.0} s until the next pass",
                     (next - now).as_secs_f64()
                 );
-                tokio::time::sleep(next - now).await;
+                tokio::select! {
+                    _ = tokio::time::sleep(next - now) => {}
+                    _ = self.stop.stopped() => break,
+                }
             }
         }
+        summary.interrupted = self.stop.is_stopped();
+        summary.dry_run = self.options.dry_run;
         Ok(summary)
     }
 
@@ -272,7 +333,8 @@ impl Runner {
         Ok(plans)
     }
 
-    /// One pass over one stage.
+    /// One pass over one stage. While a batch runs, the next one is listed
+    /// and its label rows loaded.
     async fn drain_stage(
         &self,
         project: &Project,
@@ -282,67 +344,99 @@ impl Runner {
     ) -> StageSummary {
         let started = Instant::now();
         let mut summary = StageSummary::new(&plan.stage.title);
-        let mut buffer: VecDeque<Task> = VecDeque::new();
-        let mut token: Option<String> = None;
-        let mut exhausted = false;
-        let mut taken = 0usize;
-        loop {
-            let want = match self.options.max_tasks_per_stage {
-                Some(max) => self.options.task_batch_size.min(max - taken),
-                None => self.options.task_batch_size,
-            };
-            if want == 0 {
+        let mut cursor = Cursor::default();
+        self.progress.stage_started(&plan.stage.title);
+        let mut next = self.next_batch(project, plan, &mut cursor).await;
+        let mut index = 0;
+        while let Some(current) = next.take() {
+            index += 1;
+            self.progress
+                .batch_started(&plan.stage.title, index, current.tasks.len());
+            if self.stop.is_stopped() {
+                self.finish(&mut summary, abandoned(plan, current.tasks));
                 break;
             }
-            while buffer.len() < want && !exhausted {
-                match self
-                    .platform
-                    .list_tasks(&project.project_hash, &plan.stage.uuid, token.as_deref())
-                    .await
-                {
-                    Ok(page) => {
-                        buffer.extend(page.tasks);
-                        token = page.next_page_token;
-                        exhausted = token.is_none();
-                    }
-                    Err(e) => {
-                        tracing::error!(stage = %plan.stage.title, "listing tasks failed: {e}");
-                        summary.errors.push(format!("listing tasks failed: {e}"));
-                        exhausted = true;
-                    }
-                }
-            }
-            if buffer.is_empty() {
-                break;
-            }
-            let batch: Vec<Task> = buffer.drain(..want.min(buffer.len())).collect();
-            taken += batch.len();
-            let reports = self.run_batch(project, pcx, ontology, plan, batch).await;
-            for r in reports {
-                summary.record(&r);
-            }
+            let (reports, following) = tokio::join!(
+                self.run_batch(project, pcx, ontology, plan, current),
+                self.next_batch(project, plan, &mut cursor)
+            );
+            self.finish(&mut summary, reports);
+            next = following;
         }
+        summary.errors.extend(cursor.errors);
         summary.duration = started.elapsed();
+        self.progress.stage_finished(&summary);
         summary
     }
 
-    /// Loads, runs, saves and moves one batch.
-    async fn run_batch(
+    /// Counts and reports a batch's tasks.
+    fn finish(&self, summary: &mut StageSummary, reports: Vec<TaskReport>) {
+        for r in &reports {
+            summary.record(r);
+        }
+        if let Some(reporter) = self.reporter.get() {
+            if let Err(e) = reporter.write(&reports) {
+                tracing::error!("writing the report failed: {e}");
+            }
+        }
+    }
+
+    /// The next batch of the stage (at most `--task-batch-size`, and never
+    /// past `--max-tasks-per-stage`), with what the stage declared loaded.
+    async fn next_batch(
         &self,
         project: &Project,
-        pcx: &Arc<ProjectContext>,
-        ontology: &Arc<Ontology>,
         plan: &StagePlan,
-        batch: Vec<Task>,
-    ) -> Vec<TaskReport> {
-        let project_hash = project.project_hash.as_str();
-        // Bulk-load what the stage declared: one call for the whole batch.
-        let mut rows: Vec<Option<Arc<str>>> = vec![None; batch.len()];
-        if plan.labels || plan.metadata {
-            let hashes: Vec<String> = batch.iter().map(|t| t.data_hash.clone()).collect();
+        cursor: &mut Cursor,
+    ) -> Option<LoadedBatch> {
+        if self.stop.is_stopped() {
+            return None;
+        }
+        let want = match self.options.max_tasks_per_stage {
+            Some(max) => self.options.task_batch_size.min(max - cursor.taken),
+            None => self.options.task_batch_size,
+        };
+        if want == 0 {
+            return None;
+        }
+        while cursor.buffer.len() < want && !cursor.exhausted {
             match self
                 .platform
-                .label_rows(project_hash, &hashes, plan.labels)
+                .list_tasks(
+                    &project.project_hash,
+                    &plan.stage.uuid,
+                    cursor.token.as_deref(),
+                )
+                .await
+            {
+                Ok(page) => {
+                    cursor.buffer.extend(page.tasks);
+                    cursor.token = page.next_page_token;
+                    cursor.exhausted = cursor.token.is_none();
+                }
+                Err(e) => {
+                    tracing::error!(stage = %plan.stage.title, "listing tasks failed: {e}");
+                    cursor.errors.push(format!("listing tasks failed: {e}"));
+                    cursor.exhausted = true;
+                }
+            }
+        }
+        if cursor.buffer.is_empty() {
+            return None;
+        }
+        let tasks: Vec<Task> = cursor
+            .buffer
+            .drain(..want.min(cursor.buffer.len()))
+            .collect();
+        cursor.taken += tasks.len();
+        // Bulk-load what the stage declared: one call for the whole batch.
+        let mut rows: Vec<Option<Arc<str>>> = vec![None; tasks.len()];
+        let mut load_error = None;
+        if plan.labels || plan.metadata {
+            let hashes: Vec<String> = tasks.iter().map(|t| t.data_hash.clone()).collect();
+            match self
+                .platform
+                .label_rows(&project.project_hash, &hashes, plan.labels)
                 .await
             {
                 Ok(records) => {
@@ -350,45 +444,46 @@ impl Runner {
                         *slot = r.json.map(Arc::from);
                     }
                 }
-                Err(e) => {
-                    let reason = format!("loading label rows failed: {e}");
-                    return batch
-                        .into_iter()
-                        .map(|task| TaskReport {
-                            task,
-                            stage: plan.stage.title.clone(),
-                            result: TaskResult::Failed(reason.clone()),
-                            attempts: 0,
-                            duration: Duration::ZERO,
-                        })
-                        .collect();
-                }
+                Err(e) => load_error = Some(format!("loading label rows failed: {e}")),
             }
         }
+        Some(LoadedBatch {
+            tasks,
+            rows,
+            load_error,
+        })
+    }
 
+    /// Runs, saves and moves one loaded batch.
+    async fn run_batch(
+        &self,
+        project: &Project,
+        pcx: &Arc<ProjectContext>,
+        ontology: &Arc<Ontology>,
+        plan: &StagePlan,
+        batch: LoadedBatch,
+    ) -> Vec<TaskReport> {
+        if let Some(reason) = batch.load_error {
+            return batch
+                .tasks
+                .into_iter()
+                .map(|task| TaskReport::new(task, plan, TaskResult::Failed(reason.clone())))
+                .collect();
+        }
         // Run every task, each in fresh instances, `concurrency` at a time.
-        let jobs = batch.into_iter().zip(rows).map(|(task, row)| {
-            let agent = self.agent.clone();
-            let pcx = pcx.clone();
-            let ontology = ontology.clone();
-            let stage = plan.stage.clone();
-            let context = plan.context.clone();
-            let stage_ident = plan.spec.stage.clone();
-            let retries = self.options.num_retries;
-            tokio::spawn(async move {
-                run_task(
-                    agent,
-                    pcx,
-                    ontology,
-                    stage,
-                    context,
-                    stage_ident,
-                    task,
-                    row,
-                    retries,
-                )
-                .await
-            })
+        let jobs = batch.tasks.into_iter().zip(batch.rows).map(|(task, row)| {
+            let job = TaskJob {
+                agent: self.agent.clone(),
+                pcx: pcx.clone(),
+                ontology: ontology.clone(),
+                stage: plan.stage.clone(),
+                context: plan.context.clone(),
+                stage_ident: plan.spec.stage.clone(),
+                retries: self.options.num_retries,
+                stop: self.stop.clone(),
+                progress: self.progress.clone(),
+            };
+            tokio::spawn(job.run(task, row))
         });
         let results: Vec<(TaskReport, Option<Decision>)> = futures::stream::iter(jobs)
             .buffer_unordered(self.options.concurrency)
@@ -403,7 +498,7 @@ impl Runner {
             })
             .collect()
             .await;
-        self.write_batch(project_hash, plan, results).await
+        self.write_batch(&project.project_hash, plan, results).await
     }
 
     /// Saves labels and priorities, then moves the tasks whose writes
@@ -419,6 +514,20 @@ impl Runner {
         for (r, d) in results {
             reports.push(r);
             decisions.push(d);
+        }
+
+        if self.options.dry_run {
+            // Record what would have been written; write nothing.
+            for (r, d) in reports.iter_mut().zip(&decisions) {
+                let Some(d) = d else { continue };
+                r.dry_run = true;
+                r.labels_saved = d.save.is_some();
+                r.priority = d.priority;
+                if let Some((_, name)) = &d.pathway {
+                    r.result = TaskResult::Moved(name.clone());
+                }
+            }
+            return reports;
         }
 
         let fail = |reports: &mut Vec<TaskReport>,
@@ -453,6 +562,10 @@ impl Runner {
                         format!("saving labels failed: {e}"),
                     );
                 }
+            } else {
+                for &i in chunk {
+                    reports[i].labels_saved = true;
+                }
             }
         }
 
@@ -477,6 +590,10 @@ impl Runner {
                         i,
                         format!("setting the priority failed: {e}"),
                     );
+                }
+            } else {
+                for &i in chunk {
+                    reports[i].priority = decisions[i].as_ref().and_then(|d| d.priority);
                 }
             }
         }
@@ -534,55 +651,110 @@ impl Runner {
     }
 }
 
-/// Runs one task with retries, each attempt in a fresh instance, and checks
-/// what it returned. Returns the report and, on success, the decision.
-#[allow(clippy::too_many_arguments)]
-async fn run_task(
+/// Where a stage's listing is: the keyset token, tasks listed but not yet
+/// batched, and how many were taken (for `--max-tasks-per-stage`).
+#[derive(Default)]
+struct Cursor {
+    buffer: VecDeque<Task>,
+    token: Option<String>,
+    exhausted: bool,
+    taken: usize,
+    errors: Vec<String>,
+}
+
+/// A batch with what its stage declared loaded.
+struct LoadedBatch {
+    tasks: Vec<Task>,
+    rows: Vec<Option<Arc<str>>>,
+    load_error: Option<String>,
+}
+
+impl TaskReport {
+    fn new(task: Task, plan: &StagePlan, result: TaskResult) -> TaskReport {
+        TaskReport {
+            task,
+            stage: plan.stage.title.clone(),
+            result,
+            attempts: 0,
+            duration: Duration::ZERO,
+            labels_saved: false,
+            priority: None,
+            dry_run: false,
+        }
+    }
+}
+
+fn abandoned(plan: &StagePlan, tasks: Vec<Task>) -> Vec<TaskReport> {
+    tasks
+        .into_iter()
+        .map(|t| TaskReport::new(t, plan, TaskResult::Abandoned))
+        .collect()
+}
+
+/// Everything one task's run needs, owned, so it can run on its own tokio task.
+struct TaskJob {
     agent: Arc<LoadedAgent>,
     pcx: Arc<ProjectContext>,
     ontology: Arc<Ontology>,
     stage: WorkflowStage,
     context: Arc<StageContext>,
     stage_ident: String,
-    task: Task,
-    row: Option<Arc<str>>,
     retries: u32,
-) -> (TaskReport, Option<Decision>) {
-    let started = Instant::now();
-    let mut attempts = 0;
-    let outcome = loop {
-        attempts += 1;
-        let mut cx = CallContext::new(pcx.clone(), Some(context.clone()), row.clone());
-        cx.task_uuid = Some(task.uuid.clone());
-        let wit_task = WitTask {
-            uuid: task.uuid.clone(),
-            data_hash: task.data_hash.clone(),
-            data_title: task.data_title.clone(),
-            label_branch_name: task.label_branch_name.clone(),
-            status: task.status.clone(),
+    stop: StopHandle,
+    progress: Arc<dyn Progress>,
+}
+
+impl TaskJob {
+    /// Runs one task with retries, each attempt in a fresh instance, and
+    /// checks what it returned. Returns the report and, on success, the
+    /// decision. A task not yet started when the run is stopped is abandoned.
+    async fn run(self, task: Task, row: Option<Arc<str>>) -> (TaskReport, Option<Decision>) {
+        let started = Instant::now();
+        let report = |result, attempts| TaskReport {
+            task: task.clone(),
+            stage: self.stage.title.clone(),
+            result,
+            attempts,
+            duration: started.elapsed(),
+            labels_saved: false,
+            priority: None,
+            dry_run: false,
         };
-        match agent.run(cx, stage_ident.clone(), wit_task).await {
-            Ok(o) => break Ok(o),
-            Err(e) if attempts <= retries => {
-                tracing::warn!(task = %task.uuid, stage = %stage.title, "[attempt {attempts}/{}] agent failed: {e}", retries + 1);
-                tokio::time::sleep(backoff(attempts)).await;
-            }
-            Err(e) => break Err(e.to_string()),
+        if self.stop.is_stopped() {
+            return (report(TaskResult::Abandoned, 0), None);
         }
-    };
-    let checked = outcome.and_then(|o| check_outcome(&stage, &ontology, &task, o));
-    let report = |result| TaskReport {
-        task: task.clone(),
-        stage: stage.title.clone(),
-        result,
-        attempts,
-        duration: started.elapsed(),
-    };
-    match checked {
-        Ok(d) => (report(TaskResult::Stayed), Some(d)),
-        Err(why) => {
-            tracing::warn!(task = %task.uuid, stage = %stage.title, "task failed: {why}");
-            (report(TaskResult::Failed(why)), None)
+        let mut attempts = 0;
+        let outcome = loop {
+            attempts += 1;
+            let mut cx =
+                CallContext::new(self.pcx.clone(), Some(self.context.clone()), row.clone());
+            cx.task_uuid = Some(task.uuid.clone());
+            let wit_task = WitTask {
+                uuid: task.uuid.clone(),
+                data_hash: task.data_hash.clone(),
+                data_title: task.data_title.clone(),
+                label_branch_name: task.label_branch_name.clone(),
+                status: task.status.clone(),
+            };
+            match self.agent.run(cx, self.stage_ident.clone(), wit_task).await {
+                Ok(o) => break Ok(o),
+                Err(e) if attempts <= self.retries && !self.stop.is_stopped() => {
+                    tracing::warn!(task = %task.uuid, stage = %self.stage.title, "[attempt {attempts}/{}] agent failed: {e}", self.retries + 1);
+                    tokio::select! {
+                        _ = tokio::time::sleep(backoff(attempts)) => {}
+                        _ = self.stop.stopped() => {}
+                    }
+                }
+                Err(e) => break Err(e.to_string()),
+            }
+        };
+        self.progress.task_finished(&self.stage.title);
+        match outcome.and_then(|o| check_outcome(&self.stage, &self.ontology, &task, o)) {
+            Ok(d) => (report(TaskResult::Stayed, attempts), Some(d)),
+            Err(why) => {
+                tracing::warn!(task = %task.uuid, stage = %self.stage.title, "task failed: {why}");
+                (report(TaskResult::Failed(why), attempts), None)
+            }
         }
     }
 }

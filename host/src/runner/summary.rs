@@ -18,6 +18,8 @@ pub struct StageSummary {
     pub already_advanced: usize,
     pub stayed: usize,
     pub failed: usize,
+    /// Not run because the run was stopped.
+    pub abandoned: usize,
     /// Attempts beyond the first, over all tasks.
     pub retries: u32,
     #[serde(serialize_with = "secs")]
@@ -41,12 +43,17 @@ impl StageSummary {
     }
 
     pub fn record(&mut self, r: &TaskReport) {
+        if r.result == TaskResult::Abandoned {
+            self.abandoned += 1;
+            return;
+        }
         self.processed += 1;
         self.retries += r.attempts.saturating_sub(1);
         match &r.result {
             TaskResult::Moved(p) => *self.moved.entry(p.clone()).or_default() += 1,
             TaskResult::AlreadyAdvanced(_) => self.already_advanced += 1,
             TaskResult::Stayed => self.stayed += 1,
+            TaskResult::Abandoned => unreachable!("counted above"),
             TaskResult::Failed(why) => {
                 self.failed += 1;
                 self.failures
@@ -63,6 +70,7 @@ impl StageSummary {
         self.already_advanced += other.already_advanced;
         self.stayed += other.stayed;
         self.failed += other.failed;
+        self.abandoned += other.abandoned;
         self.retries += other.retries;
         self.duration += other.duration;
         self.failures.extend(other.failures);
@@ -83,6 +91,10 @@ impl StageSummary {
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct Summary {
     pub stages: Vec<StageSummary>,
+    /// The run was stopped (Ctrl-C / SIGTERM) before it finished.
+    pub interrupted: bool,
+    /// Nothing was written (`--dry-run`).
+    pub dry_run: bool,
 }
 
 impl Summary {
@@ -120,6 +132,34 @@ impl fmt::Display for Summary {
                 s.duration.as_secs_f64(),
                 s.tasks_per_second(),
                 per.join(", ")
+            )?;
+        }
+        for s in &self.stages {
+            if s.already_advanced > 0 {
+                writeln!(
+                    f,
+                    "{}: {} task(s) had already left the stage when moved",
+                    s.stage, s.already_advanced
+                )?;
+            }
+            if s.abandoned > 0 {
+                writeln!(
+                    f,
+                    "{}: {} task(s) not started because the run was stopped",
+                    s.stage, s.abandoned
+                )?;
+            }
+        }
+        if self.dry_run {
+            writeln!(
+                f,
+                "dry run: nothing was saved or moved; the report lists what would have been"
+            )?;
+        }
+        if self.interrupted {
+            writeln!(
+                f,
+                "interrupted: tasks in flight finished and every decided save and move was written"
             )?;
         }
         for s in &self.stages {

@@ -1,0 +1,53 @@
+//! `--report FILE`: one JSON record per task, written as batches finish.
+
+use std::io::Write;
+use std::path::Path;
+use std::sync::Mutex;
+
+use serde_json::json;
+
+use super::{TaskReport, TaskResult};
+
+pub struct Reporter {
+    out: Mutex<std::io::BufWriter<std::fs::File>>,
+}
+
+impl Reporter {
+    /// Creates (truncates) the report file.
+    pub fn create(path: &Path) -> std::io::Result<Reporter> {
+        Ok(Reporter {
+            out: Mutex::new(std::io::BufWriter::new(std::fs::File::create(path)?)),
+        })
+    }
+
+    /// Appends one record per task and flushes, so a killed run keeps what
+    /// it reported.
+    pub fn write(&self, reports: &[TaskReport]) -> std::io::Result<()> {
+        let mut out = self.out.lock().unwrap_or_else(|p| p.into_inner());
+        for r in reports {
+            let (outcome, pathway, error) = match &r.result {
+                TaskResult::Moved(p) => ("moved", Some(p.as_str()), None),
+                TaskResult::AlreadyAdvanced(p) => ("already_advanced", Some(p.as_str()), None),
+                TaskResult::Stayed => ("stayed", None, None),
+                TaskResult::Failed(e) => ("failed", None, Some(e.as_str())),
+                TaskResult::Abandoned => ("abandoned", None, None),
+            };
+            let line = json!({
+                "task_uuid": r.task.uuid,
+                "data_hash": r.task.data_hash,
+                "data_title": r.task.data_title,
+                "stage": r.stage,
+                "outcome": outcome,
+                "pathway": pathway,
+                "labels_saved": r.labels_saved,
+                "priority": r.priority,
+                "attempts": r.attempts,
+                "error": error,
+                "duration_ms": r.duration.as_millis() as u64,
+                "dry_run": r.dry_run,
+            });
+            writeln!(out, "{line}")?;
+        }
+        out.flush()
+    }
+}
