@@ -33,7 +33,7 @@ enum Target {
     Store(PathBuf),
     Encord {
         domain: String,
-        credentials: Credentials,
+        credentials: Box<Credentials>,
     },
     Platform(Arc<dyn Platform>),
 }
@@ -70,7 +70,7 @@ impl RunnerBuilder {
     pub fn encord(mut self, domain: impl Into<String>, credentials: Credentials) -> Self {
         self.target = Some(Target::Encord {
             domain: domain.into(),
-            credentials,
+            credentials: Box::new(credentials),
         });
         self
     }
@@ -159,7 +159,7 @@ impl RunnerBuilder {
                 domain,
                 credentials,
             }) => Arc::new(
-                EncordClient::new(&domain, credentials, self.retry).map_err(anyhow::Error::msg)?,
+                EncordClient::new(&domain, *credentials, self.retry).map_err(anyhow::Error::msg)?,
             ),
             Some(Target::Platform(p)) => p,
             None => anyhow::bail!(
