@@ -155,7 +155,7 @@ fn a_missing_store_is_not_created() {
     assert!(!store.exists(), "nothing written");
 }
 
-/// One component misbehaving on four tasks of the same batch: each of those
+/// One component misbehaving on five tasks of the same batch: each of those
 /// fails with its own reason; every other task is labelled and moved.
 #[test]
 fn misbehaving_tasks_fail_alone_and_the_rest_of_the_batch_lands() {
@@ -206,7 +206,13 @@ fn misbehaving_tasks_fail_alone_and_the_rest_of_the_batch_lands() {
     );
 
     let s = status(&store, &hash);
-    assert_eq!((count(&s, "pre-label"), count(&s, "triage")), (4, 20));
+    assert_eq!((count(&s, "pre-label"), count(&s, "triage")), (5, 19));
+
+    // A dependency that fails: that task only.
+    assert!(
+        text.contains("(street-07.png): dependency failed: no sensor data for street-07.png"),
+        "{text}"
+    );
 
     let after = export(&store, &hash);
     for failed in [
@@ -214,6 +220,7 @@ fn misbehaving_tasks_fail_alone_and_the_rest_of_the_batch_lands() {
         "street-03.png",
         "street-04.png",
         "street-05.png",
+        "street-07.png",
     ] {
         assert_eq!(
             exported(&after, failed),

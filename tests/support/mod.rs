@@ -15,6 +15,7 @@ const GUESTS: &[(&str, &str)] = &[
     ("guest-other-world", "guest_other_world"),
     ("guest-wrong-stage", "guest_wrong_stage"),
     ("guest-undeclared-pathway", "guest_undeclared_pathway"),
+    ("guest-slow", "guest_slow"),
 ];
 
 pub fn workspace() -> PathBuf {

@@ -57,6 +57,8 @@ impl LocalStore {
                 path: dir.display().to_string(),
                 reason: e.to_string(),
             })?;
+        // Other processes (an emulator, `local status`) may hold the lock briefly.
+        let _ = conn.busy_timeout(std::time::Duration::from_secs(30));
         schema::check(&conn).map_err(|reason| StoreError::NotAStore {
             path: dir.display().to_string(),
             reason,
@@ -79,6 +81,7 @@ impl LocalStore {
                 path: dir.display().to_string(),
                 reason: e.to_string(),
             })?;
+        let _ = conn.busy_timeout(std::time::Duration::from_secs(30));
         schema::create(&conn).map_err(|e| StoreError::Sql {
             path: dir.display().to_string(),
             message: e.to_string(),

@@ -4,13 +4,30 @@
 //! - `street-03.png`: saves a label row that does not match the ontology;
 //! - `street-04.png`: fails with an error (on every attempt);
 //! - `street-05.png`: returns a priority outside [0, 1];
+//! - `street-07.png`: a custom dependency fails before the handler runs;
 //! - anything else: labels Quality = Good, priority 0.0, goes "to triage".
 
 use encord_agent_sdk::labels::{Answer, FrameObject, Labels};
 use encord_agent_sdk::prelude::*;
 
+/// A custom dependency that cannot be had for `street-07.png`.
+struct Checked(Task);
+
+impl FromContext for Checked {
+    fn from_context(cx: &mut Context) -> Result<Self, AgentError> {
+        let task = Task::from_context(cx)?;
+        if task.data_title == "street-07.png" {
+            return Err(AgentError::msg(
+                "dependency failed: no sensor data for street-07.png",
+            ));
+        }
+        Ok(Checked(task))
+    }
+}
+
 #[stage("pre-label")]
-fn pre_label(task: Task, mut row: LabelRow) -> Result<Outcome, AgentError> {
+fn pre_label(checked: Checked, mut row: LabelRow) -> Result<Outcome, AgentError> {
+    let task = checked.0;
     match task.data_title.as_str() {
         "street-02.png" => Ok(Outcome::pathway("to nowhere")),
         "street-03.png" => {

@@ -1,0 +1,383 @@
+//! The runner's own behaviour with real components: reports and dry runs
+//! that match what happens, exactly-once routing under concurrency (on the
+//! store and over HTTP), a clean stop mid-batch, polling, and the library
+//! builder.
+
+#[path = "support/mod.rs"]
+mod support;
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+use support::*;
+
+fn read_report(path: &Path) -> Vec<Value> {
+    std::fs::read_to_string(path)
+        .unwrap_or_default()
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("a report line is JSON"))
+        .collect()
+}
+
+/// What a report says per task, without timings.
+fn decisions(report: &[Value]) -> HashMap<String, (Value, Value, Value, Value, Value)> {
+    report
+        .iter()
+        .map(|r| {
+            (
+                r["task_uuid"].as_str().unwrap().to_string(),
+                (
+                    r["outcome"].clone(),
+                    r["pathway"].clone(),
+                    r["labels_saved"].clone(),
+                    r["priority"].clone(),
+                    r["error"].clone(),
+                ),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn the_report_and_a_dry_run_match_what_happens() {
+    let (dir, store, hash) = demo_store();
+    let (status_before, export_before) = (status(&store, &hash), export(&store, &hash));
+    let dry = dir.path().join("dry.jsonl");
+    let out = run_agent(
+        &guest("guest-misbehave"),
+        &store,
+        &hash,
+        &[
+            "--dry-run",
+            "--report",
+            dry.to_str().unwrap(),
+            "--num-retries",
+            "0",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    assert!(stdout(&out).contains("dry run: nothing was saved or moved"));
+    assert_eq!(
+        status(&store, &hash),
+        status_before,
+        "a dry run moves nothing"
+    );
+    assert_eq!(
+        export(&store, &hash),
+        export_before,
+        "a dry run saves nothing"
+    );
+    let dry_report = read_report(&dry);
+    assert_eq!(dry_report.len(), 24);
+    assert!(dry_report
+        .iter()
+        .filter(|r| r["outcome"] == "moved")
+        .all(|r| r["dry_run"] == true));
+
+    let real = dir.path().join("real.jsonl");
+    let out = run_agent(
+        &guest("guest-misbehave"),
+        &store,
+        &hash,
+        &["--report", real.to_str().unwrap(), "--num-retries", "0"],
+    );
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    let real_report = read_report(&real);
+    assert_eq!(
+        decisions(&real_report),
+        decisions(&dry_report),
+        "the dry run predicted the real run"
+    );
+
+    // The store agrees with the report, task by task.
+    let rows = export(&store, &hash);
+    for r in &real_report {
+        let e = exported(&rows, r["data_title"].as_str().unwrap());
+        match r["outcome"].as_str().unwrap() {
+            "moved" => {
+                assert_eq!(e["stage"], "triage");
+                assert_eq!(r["pathway"], "to triage");
+                assert_eq!(
+                    e["label_row"]["label_hash"].is_string(),
+                    r["labels_saved"] == true
+                );
+                assert_eq!(e["priority"], r["priority"]);
+            }
+            "failed" => {
+                assert_eq!(e["stage"], "pre-label");
+                assert!(r["error"].is_string());
+                assert_eq!(r["attempts"], 1, "--num-retries 0: one attempt");
+            }
+            other => panic!("unexpected outcome {other}"),
+        }
+        assert!(r["duration_ms"].is_u64());
+    }
+    assert_eq!(
+        real_report
+            .iter()
+            .filter(|r| r["outcome"] == "failed")
+            .count(),
+        5
+    );
+}
+
+fn assert_exactly_once(report: &[Value], total: usize) {
+    let mut seen: HashMap<&str, usize> = HashMap::new();
+    for r in report {
+        *seen.entry(r["task_uuid"].as_str().unwrap()).or_default() += 1;
+        assert_eq!(r["outcome"], "moved", "{r}");
+    }
+    assert_eq!(seen.len(), total, "every task reported");
+    assert!(seen.values().all(|n| *n == 1), "no task reported twice");
+}
+
+#[test]
+fn a_thousand_tasks_are_routed_exactly_once_with_concurrency_4_and_batches_of_7() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("store");
+    let out = runner_host(&[
+        "local",
+        "demo",
+        "--store",
+        store.to_str().unwrap(),
+        "--images",
+        "1000",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let hash = stdout(&out).lines().last().unwrap().trim().to_string();
+    let served = dir.path().join("served");
+    copy_store(&store, &served);
+    let total = 1000 + 2;
+
+    // On the store.
+    let report = dir.path().join("store.jsonl");
+    let out = run_agent(
+        &guest("prelabel"),
+        &store,
+        &hash,
+        &[
+            "--concurrency",
+            "4",
+            "--task-batch-size",
+            "7",
+            "--report",
+            report.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let s = status(&store, &hash);
+    assert_eq!(
+        (count(&s, "pre-label"), count(&s, "triage")),
+        (0, total as u64)
+    );
+    assert_exactly_once(&read_report(&report), total);
+
+    // Over HTTP, through the emulator.
+    let (key, public) = keypair(dir.path(), "id_ed25519");
+    let out = runner_host(&[
+        "local",
+        "add-key",
+        "--store",
+        served.to_str().unwrap(),
+        "--public-key",
+        public.to_str().unwrap(),
+    ]);
+    assert!(out.status.success());
+    let emulator = Emulator::start(&served, &[]);
+    let report = dir.path().join("http.jsonl");
+    let wasm = guest("prelabel");
+    let out = runner_host(&[
+        "--component",
+        wasm.to_str().unwrap(),
+        "--project-hash",
+        &hash,
+        "--domain",
+        &emulator.url,
+        "--ssh-key-file",
+        key.to_str().unwrap(),
+        "--concurrency",
+        "4",
+        "--task-batch-size",
+        "7",
+        "--report",
+        report.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    drop(emulator);
+    let s = status(&served, &hash);
+    assert_eq!(
+        (count(&s, "pre-label"), count(&s, "triage")),
+        (0, total as u64)
+    );
+    assert_exactly_once(&read_report(&report), total);
+    assert_eq!(
+        comparable(export(&served, &hash)),
+        comparable(export(&store, &hash))
+    );
+}
+
+/// Sends SIGINT to a process.
+fn interrupt(pid: u32) {
+    let ok = Command::new("sh")
+        .arg("-c")
+        .arg(format!("kill -INT {pid}"))
+        .status()
+        .unwrap();
+    assert!(ok.success());
+}
+
+fn wait_for(what: &str, timeout: Duration, mut ready: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while !ready() {
+        assert!(start.elapsed() < timeout, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn ctrl_c_mid_batch_loses_no_decided_save_or_move() {
+    let (dir, store, hash) = demo_store();
+    let report = dir.path().join("report.jsonl");
+    let wasm = guest("guest-slow");
+    let child = Command::new(env!("CARGO_BIN_EXE_runner-host"))
+        .args([
+            "--component",
+            wasm.to_str().unwrap(),
+            "--project-hash",
+            &hash,
+            "--store",
+            store.to_str().unwrap(),
+        ])
+        .args([
+            "--concurrency",
+            "2",
+            "--task-batch-size",
+            "6",
+            "--report",
+            report.to_str().unwrap(),
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Stop once the first batch is written and the second is under way.
+    wait_for("the first batch", Duration::from_secs(60), || {
+        read_report(&report).len() >= 6
+    });
+    std::thread::sleep(Duration::from_millis(250));
+    interrupt(child.id());
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(130), "{}", stderr(&out));
+    assert!(
+        stdout(&out).contains("interrupted:"),
+        "the summary is printed: {}",
+        stdout(&out)
+    );
+
+    let report = read_report(&report);
+    let rows = export(&store, &hash);
+    let moved: Vec<&Value> = report.iter().filter(|r| r["outcome"] == "moved").collect();
+    assert!(
+        moved.len() >= 6 && moved.len() < 24,
+        "stopped mid-run: {} moved",
+        moved.len()
+    );
+    // Every task that was decided is fully written; nothing else was touched.
+    for r in &report {
+        let e = exported(&rows, r["data_title"].as_str().unwrap());
+        if r["outcome"] == "moved" {
+            assert_eq!(e["stage"], "triage", "{r}");
+            assert!(e["label_row"]["label_hash"].is_string(), "{r}");
+            assert_eq!(e["priority"], 0.5);
+        } else {
+            assert_eq!(r["outcome"], "abandoned", "{r}");
+        }
+    }
+    let in_triage = count(&status(&store, &hash), "triage") as usize;
+    assert_eq!(
+        in_triage,
+        moved.len(),
+        "no task moved that the report does not list"
+    );
+    let labelled = rows
+        .iter()
+        .filter(|e| e["label_row"]["label_hash"].is_string())
+        .count();
+    assert_eq!(labelled, moved.len(), "no label saved for a task not moved");
+}
+
+#[test]
+fn polling_picks_up_tasks_added_between_passes() {
+    let (dir, store, hash) = demo_store();
+    let report = dir.path().join("report.jsonl");
+    let wasm = guest("prelabel");
+    let child = Command::new(env!("CARGO_BIN_EXE_runner-host"))
+        .args([
+            "--component",
+            wasm.to_str().unwrap(),
+            "--project-hash",
+            &hash,
+            "--store",
+            store.to_str().unwrap(),
+        ])
+        .args(["--refresh-every", "1", "--report", report.to_str().unwrap()])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    wait_for("the first pass", Duration::from_secs(60), || {
+        count(&status(&store, &hash), "triage") == 24
+    });
+    let out = runner_host(&[
+        "local",
+        "add-data",
+        "--store",
+        store.to_str().unwrap(),
+        "--project-hash",
+        &hash,
+        "--images",
+        "3",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    wait_for("a later pass", Duration::from_secs(60), || {
+        count(&status(&store, &hash), "triage") == 27
+    });
+    interrupt(child.id());
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(130), "{}", stderr(&out));
+    let report = read_report(&report);
+    assert_eq!(report.len(), 27, "each task handled once across passes");
+    assert!(report
+        .iter()
+        .any(|r| r["data_title"].as_str().unwrap().starts_with("added-")));
+    assert!(
+        stderr(&out).contains("sleeping"),
+        "it waited between passes"
+    );
+}
+
+#[test]
+fn the_library_builder_runs_like_the_cli() {
+    let (_dir, store, hash) = demo_store();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let summary = rt.block_on(async {
+        runner_host::runner::Runner::builder()
+            .component(guest("prelabel"))
+            .store(&store)
+            .project_hash(&hash)
+            .task_batch_size(5)
+            .concurrency(2)
+            .max_tasks_per_stage(Some(10))
+            .build()
+            .unwrap()
+            .run()
+            .await
+            .unwrap()
+    });
+    assert_eq!(summary.stages[0].processed, 10);
+    assert_eq!(summary.stages[0].moved.get("to triage"), Some(&10));
+    assert_eq!(count(&status(&store, &hash), "triage"), 10);
+}
