@@ -381,3 +381,54 @@ fn the_library_builder_runs_like_the_cli() {
     assert_eq!(summary.stages[0].moved.get("to triage"), Some(&10));
     assert_eq!(count(&status(&store, &hash), "triage"), 10);
 }
+
+#[test]
+fn tasks_that_exhausted_their_retries_wait_for_new_data_or_retry_failed() {
+    let (dir, store, hash) = demo_store();
+    let report = dir.path().join("r.jsonl");
+    let run = |extra: &[&str]| {
+        let mut args = vec!["--num-retries", "0", "--report", report.to_str().unwrap()];
+        args.extend_from_slice(extra);
+        run_agent(&guest("guest-misbehave"), &store, &hash, &args)
+    };
+    let out = run(&[]);
+    assert_eq!(out.status.code(), Some(3));
+    assert_eq!(
+        read_report(&report)
+            .iter()
+            .filter(|r| r["outcome"] == "failed")
+            .count(),
+        5
+    );
+
+    // A later run (a restart) does not run them again.
+    let out = run(&[]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(
+        stdout(&out).contains("5 task(s) skipped: they failed before on the same data"),
+        "{}",
+        stdout(&out)
+    );
+    let r = read_report(&report);
+    assert_eq!(r.len(), 5);
+    assert!(
+        r.iter()
+            .all(|r| r["outcome"] == "skipped_failed" && r["attempts"] == 0),
+        "{r:?}"
+    );
+    assert!(
+        !stderr(&out).contains("deliberate failure"),
+        "the agent was not called"
+    );
+
+    // --retry-failed runs them again.
+    let out = run(&["--retry-failed"]);
+    assert_eq!(out.status.code(), Some(3));
+    assert_eq!(
+        read_report(&report)
+            .iter()
+            .filter(|r| r["outcome"] == "failed")
+            .count(),
+        5
+    );
+}

@@ -184,6 +184,13 @@ pub struct RunArgs {
     /// Write one JSON record per task to this file (task, stage, outcome, pathway, attempts, error, duration).
     #[arg(long)]
     pub report: Option<PathBuf>,
+    /// Where tasks that exhausted their retries are remembered (default: runner-state.sqlite in
+    /// the --store directory, else $XDG_STATE_HOME/runner-host/state.sqlite).
+    #[arg(long)]
+    pub state: Option<PathBuf>,
+    /// Run tasks that failed before on the same data again.
+    #[arg(long)]
+    pub retry_failed: bool,
     /// Memory limit per instance, in MiB.
     #[arg(long, default_value_t = 1024)]
     pub memory_limit: usize,
@@ -223,6 +230,14 @@ async fn run(args: RunArgs, bars: Option<MultiProgress>) -> anyhow::Result<i32> 
     if let Some(r) = args.report {
         builder = builder.report(r);
     }
+    builder = builder.retry_failed(args.retry_failed);
+    if let Some(state) = args
+        .state
+        .clone()
+        .or_else(|| default_state(args.store.as_deref()))
+    {
+        builder = builder.state(state);
+    }
     builder = match args.store {
         Some(store) => builder.store(store),
         None => {
@@ -248,6 +263,19 @@ async fn run(args: RunArgs, bars: Option<MultiProgress>) -> anyhow::Result<i32> 
     } else {
         0
     })
+}
+
+/// Where failed tasks are remembered when `--state` is not given.
+fn default_state(store: Option<&Path>) -> Option<PathBuf> {
+    if let Some(store) = store {
+        return Some(store.join("runner-state.sqlite"));
+    }
+    let base = std::env::var_os("XDG_STATE_HOME")
+        .map(PathBuf::from)
+        .or_else(|| {
+            std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local").join("state"))
+        })?;
+    Some(base.join("runner-host").join("state.sqlite"))
 }
 
 /// First Ctrl-C or SIGTERM: stop cleanly. Second: abort at once.

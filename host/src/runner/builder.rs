@@ -127,6 +127,19 @@ impl RunnerBuilder {
         self
     }
 
+    /// Remember tasks that exhausted their retries in this file, so later
+    /// polls and runs skip them until their data changes.
+    pub fn state(mut self, path: impl Into<PathBuf>) -> Self {
+        self.opts().state = Some(path.into());
+        self
+    }
+
+    /// Run remembered failed tasks again.
+    pub fn retry_failed(mut self, yes: bool) -> Self {
+        self.opts().retry_failed = yes;
+        self
+    }
+
     pub fn task_timeout(mut self, timeout: Duration) -> Self {
         self.limits.timeout = timeout;
         self

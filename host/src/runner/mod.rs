@@ -4,13 +4,14 @@
 //! each returned, save labels and priorities, and only then move tasks.
 
 mod builder;
+mod failures;
 mod progress;
 mod report;
 mod stop;
 mod summary;
 pub mod validate;
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -26,6 +27,7 @@ use crate::platform::{
 };
 
 pub use builder::RunnerBuilder;
+pub use failures::FailedTasks;
 pub use progress::{LogProgress, Progress};
 pub use report::Reporter;
 pub use stop::StopHandle;
@@ -54,6 +56,11 @@ pub struct RunOptions {
     pub dry_run: bool,
     /// One JSON record per task.
     pub report: Option<std::path::PathBuf>,
+    /// Where tasks that exhausted their retries are remembered (none: not
+    /// remembered beyond this pass).
+    pub state: Option<std::path::PathBuf>,
+    /// Run tasks again even if they failed before on the same data.
+    pub retry_failed: bool,
 }
 
 impl RunOptions {
@@ -68,6 +75,8 @@ impl RunOptions {
             stages: vec![],
             dry_run: false,
             report: None,
+            state: None,
+            retry_failed: false,
         }
     }
 }
@@ -119,6 +128,8 @@ pub enum TaskResult {
     Failed(String),
     /// Not run: the run was stopped before the task started.
     Abandoned,
+    /// Not run: it failed before on the same data (see `--retry-failed`).
+    SkippedFailed(String),
 }
 
 /// The handler's decision, checked, before anything is written.
@@ -134,6 +145,7 @@ pub struct Runner {
     options: RunOptions,
     stop: StopHandle,
     reporter: std::sync::OnceLock<Reporter>,
+    failures: std::sync::OnceLock<FailedTasks>,
     progress: Arc<dyn Progress>,
 }
 
@@ -145,6 +157,7 @@ impl Runner {
             options,
             stop: StopHandle::default(),
             reporter: std::sync::OnceLock::new(),
+            failures: std::sync::OnceLock::new(),
             progress: Arc::new(LogProgress),
         }
     }
@@ -222,6 +235,10 @@ impl Runner {
                 RunError::Option(format!("cannot write the report `{}`: {e}", path.display()))
             })?;
             let _ = self.reporter.set(reporter);
+        }
+        if let Some(path) = &self.options.state {
+            let failures = FailedTasks::open(path).map_err(RunError::Option)?;
+            let _ = self.failures.set(failures);
         }
 
         let mut summary = Summary::default();
@@ -470,8 +487,32 @@ impl Runner {
                 .map(|task| TaskReport::new(task, plan, TaskResult::Failed(reason.clone())))
                 .collect();
         }
+        // Tasks that failed before on the same data wait for new data.
+        let mut skipped = Vec::new();
+        let mut todo = Vec::with_capacity(batch.tasks.len());
+        for (task, row) in batch.tasks.into_iter().zip(batch.rows) {
+            let print = failures::fingerprint(&task.status, row.as_deref());
+            let recorded = match self.failures.get() {
+                Some(f) if !self.options.retry_failed => {
+                    f.recorded(&project.project_hash, &plan.stage.uuid, &task.uuid, &print)
+                }
+                _ => None,
+            };
+            match recorded {
+                Some(error) => skipped.push(TaskReport::new(
+                    task,
+                    plan,
+                    TaskResult::SkippedFailed(error),
+                )),
+                None => todo.push((task, row, print)),
+            }
+        }
+        let prints: HashMap<String, String> = todo
+            .iter()
+            .map(|(t, _, p)| (t.uuid.clone(), p.clone()))
+            .collect();
         // Run every task, each in fresh instances, `concurrency` at a time.
-        let jobs = batch.tasks.into_iter().zip(batch.rows).map(|(task, row)| {
+        let jobs = todo.into_iter().map(|(task, row, _)| {
             let job = TaskJob {
                 agent: self.agent.clone(),
                 pcx: pcx.clone(),
@@ -498,7 +539,36 @@ impl Runner {
             })
             .collect()
             .await;
-        self.write_batch(&project.project_hash, plan, results).await
+        // Only the agent's own failures are remembered, not failed writes.
+        let agent_failed: std::collections::HashSet<String> = results
+            .iter()
+            .filter(|(r, d)| d.is_none() && matches!(r.result, TaskResult::Failed(_)))
+            .map(|(r, _)| r.task.uuid.clone())
+            .collect();
+        let mut reports = self.write_batch(&project.project_hash, plan, results).await;
+        if let (Some(f), false) = (self.failures.get(), self.options.dry_run) {
+            for r in &reports {
+                match &r.result {
+                    TaskResult::Failed(e) if agent_failed.contains(&r.task.uuid) => {
+                        let print = prints.get(&r.task.uuid).map_or("", String::as_str);
+                        f.record(
+                            &project.project_hash,
+                            &plan.stage.uuid,
+                            &r.task.uuid,
+                            print,
+                            r.attempts,
+                            e,
+                        )
+                    }
+                    TaskResult::Moved(_) | TaskResult::Stayed | TaskResult::AlreadyAdvanced(_) => {
+                        f.clear(&project.project_hash, &plan.stage.uuid, &r.task.uuid)
+                    }
+                    _ => {}
+                }
+            }
+        }
+        reports.extend(skipped);
+        reports
     }
 
     /// Saves labels and priorities, then moves the tasks whose writes

@@ -31,6 +31,7 @@ impl Reporter {
                 TaskResult::Stayed => ("stayed", None, None),
                 TaskResult::Failed(e) => ("failed", None, Some(e.as_str())),
                 TaskResult::Abandoned => ("abandoned", None, None),
+                TaskResult::SkippedFailed(e) => ("skipped_failed", None, Some(e.as_str())),
             };
             let line = json!({
                 "task_uuid": r.task.uuid,

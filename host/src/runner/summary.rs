@@ -20,6 +20,8 @@ pub struct StageSummary {
     pub failed: usize,
     /// Not run because the run was stopped.
     pub abandoned: usize,
+    /// Not run because they failed before on the same data.
+    pub skipped_failed: usize,
     /// Attempts beyond the first, over all tasks.
     pub retries: u32,
     #[serde(serialize_with = "secs")]
@@ -43,9 +45,16 @@ impl StageSummary {
     }
 
     pub fn record(&mut self, r: &TaskReport) {
-        if r.result == TaskResult::Abandoned {
-            self.abandoned += 1;
-            return;
+        match r.result {
+            TaskResult::Abandoned => {
+                self.abandoned += 1;
+                return;
+            }
+            TaskResult::SkippedFailed(_) => {
+                self.skipped_failed += 1;
+                return;
+            }
+            _ => {}
         }
         self.processed += 1;
         self.retries += r.attempts.saturating_sub(1);
@@ -53,7 +62,7 @@ impl StageSummary {
             TaskResult::Moved(p) => *self.moved.entry(p.clone()).or_default() += 1,
             TaskResult::AlreadyAdvanced(_) => self.already_advanced += 1,
             TaskResult::Stayed => self.stayed += 1,
-            TaskResult::Abandoned => unreachable!("counted above"),
+            TaskResult::Abandoned | TaskResult::SkippedFailed(_) => unreachable!("counted above"),
             TaskResult::Failed(why) => {
                 self.failed += 1;
                 self.failures
@@ -71,6 +80,7 @@ impl StageSummary {
         self.stayed += other.stayed;
         self.failed += other.failed;
         self.abandoned += other.abandoned;
+        self.skipped_failed += other.skipped_failed;
         self.retries += other.retries;
         self.duration += other.duration;
         self.failures.extend(other.failures);
@@ -140,6 +150,13 @@ impl fmt::Display for Summary {
                     f,
                     "{}: {} task(s) had already left the stage when moved",
                     s.stage, s.already_advanced
+                )?;
+            }
+            if s.skipped_failed > 0 {
+                writeln!(
+                    f,
+                    "{}: {} task(s) skipped: they failed before on the same data (--retry-failed runs them)",
+                    s.stage, s.skipped_failed
                 )?;
             }
             if s.abandoned > 0 {

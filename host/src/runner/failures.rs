@@ -1,0 +1,147 @@
+//! The failed-task record: a task whose agent failed on every attempt is
+//! not run again on later polls (or later runs) until its data changes or
+//! `--retry-failed` is given. Kept in a small SQLite file, so it survives a
+//! restart.
+
+use std::path::Path;
+use std::sync::Mutex;
+
+use rusqlite::{params, Connection, OptionalExtension};
+
+pub struct FailedTasks {
+    conn: Mutex<Connection>,
+}
+
+impl FailedTasks {
+    /// Opens (or creates) the record at `path`.
+    pub fn open(path: &Path) -> Result<FailedTasks, String> {
+        if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+            std::fs::create_dir_all(parent)
+                .map_err(|e| format!("cannot create `{}`: {e}", parent.display()))?;
+        }
+        let conn = Connection::open(path)
+            .map_err(|e| format!("cannot open the state file `{}`: {e}", path.display()))?;
+        let _ = conn.busy_timeout(std::time::Duration::from_secs(30));
+        conn.execute_batch(
+            "CREATE TABLE IF NOT EXISTS failed_tasks (
+                 project_hash TEXT NOT NULL,
+                 stage_uuid TEXT NOT NULL,
+                 task_uuid TEXT NOT NULL,
+                 fingerprint TEXT NOT NULL,
+                 attempts INTEGER NOT NULL,
+                 error TEXT NOT NULL,
+                 failed_at TEXT NOT NULL,
+                 PRIMARY KEY (project_hash, stage_uuid, task_uuid))",
+        )
+        .map_err(|e| format!("the state file `{}` is not usable: {e}", path.display()))?;
+        Ok(FailedTasks {
+            conn: Mutex::new(conn),
+        })
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Connection> {
+        self.conn.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The error recorded for this task, if it failed on this very data.
+    pub fn recorded(
+        &self,
+        project: &str,
+        stage: &str,
+        task: &str,
+        fingerprint: &str,
+    ) -> Option<String> {
+        self.lock()
+            .query_row(
+                "SELECT error FROM failed_tasks WHERE project_hash = ?1 AND stage_uuid = ?2 AND task_uuid = ?3 AND fingerprint = ?4",
+                params![project, stage, task, fingerprint],
+                |r| r.get(0),
+            )
+            .optional()
+            .ok()
+            .flatten()
+    }
+
+    pub fn record(
+        &self,
+        project: &str,
+        stage: &str,
+        task: &str,
+        fingerprint: &str,
+        attempts: u32,
+        error: &str,
+    ) {
+        let r = self.lock().execute(
+            "INSERT OR REPLACE INTO failed_tasks (project_hash, stage_uuid, task_uuid, fingerprint, attempts, error, failed_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            params![project, stage, task, fingerprint, attempts, error, chrono::Utc::now().to_rfc3339()],
+        );
+        if let Err(e) = r {
+            tracing::warn!("could not record a failed task: {e}");
+        }
+    }
+
+    pub fn clear(&self, project: &str, stage: &str, task: &str) {
+        let _ = self.lock().execute(
+            "DELETE FROM failed_tasks WHERE project_hash = ?1 AND stage_uuid = ?2 AND task_uuid = ?3",
+            params![project, stage, task],
+        );
+    }
+}
+
+/// What identifies "the same data" for a task: when its label row was
+/// loaded, the row's `last_edited_at`; otherwise the task's status.
+pub fn fingerprint(status: &str, row: Option<&str>) -> String {
+    #[derive(serde::Deserialize)]
+    struct Edited {
+        last_edited_at: Option<serde_json::Value>,
+    }
+    match row.and_then(|r| serde_json::from_str::<Edited>(r).ok()) {
+        Some(Edited {
+            last_edited_at: Some(v),
+        }) => format!("edited:{v}"),
+        _ => format!("status:{status}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_fingerprint_follows_the_label_rows_last_edit() {
+        let a = fingerprint(
+            "NEW",
+            Some(r#"{"last_edited_at": "Sat, 21 Nov 2026 12:00:00 UTC", "data_hash": "x"}"#),
+        );
+        let b = fingerprint(
+            "NEW",
+            Some(r#"{"last_edited_at": "Sat, 21 Nov 2026 12:00:01 UTC", "data_hash": "x"}"#),
+        );
+        assert_ne!(a, b);
+        assert_eq!(fingerprint("NEW", None), "status:NEW");
+        assert_ne!(fingerprint("NEW", None), fingerprint("REOPENED", None));
+    }
+
+    #[test]
+    fn a_record_survives_reopening_and_is_keyed_by_data() {
+        let dir = std::env::temp_dir().join(format!("rh-failures-{}", std::process::id()));
+        let path = dir.join("state.sqlite");
+        FailedTasks::open(&path)
+            .unwrap()
+            .record("p", "s", "t", "edited:1", 4, "boom");
+        let again = FailedTasks::open(&path).unwrap();
+        assert_eq!(
+            again.recorded("p", "s", "t", "edited:1").as_deref(),
+            Some("boom")
+        );
+        assert_eq!(
+            again.recorded("p", "s", "t", "edited:2"),
+            None,
+            "new data runs again"
+        );
+        again.clear("p", "s", "t");
+        assert_eq!(again.recorded("p", "s", "t", "edited:1"), None);
+        std::fs::remove_dir_all(&dir).ok();
+    }
+}
