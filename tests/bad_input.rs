@@ -240,3 +240,11 @@ fn misbehaving_tasks_fail_alone_and_the_rest_of_the_batch_lands() {
         1
     );
 }
+
+#[test]
+fn a_failing_start_hook_aborts_before_any_task_with_its_message() {
+    refused(
+        &guest("guest-start-fails"),
+        &["the agent's start hook failed: model weights missing: run `make weights` first"],
+    );
+}

@@ -366,3 +366,60 @@ fn signed_media_downloads_survive_failures() {
         }
     });
 }
+
+/// Over HTTP too, misbehaving tasks fail alone, and a dry run changes no
+/// label, priority or task (it may give never-opened rows a label hash:
+/// Encord's create call, which is how label rows are read at all).
+#[test]
+fn over_http_failures_stay_isolated_and_a_dry_run_changes_nothing() {
+    let (dir, direct, served, hash, key) = two_copies();
+    let emulator = Emulator::start(&served, &[]);
+    let wasm = guest("guest-misbehave");
+    let report = dir.path().join("dry.jsonl");
+    let args = |extra: &[&'static str]| -> Vec<String> {
+        let mut v: Vec<String> = [
+            "--component",
+            wasm.to_str().unwrap(),
+            "--project-hash",
+            &hash,
+            "--domain",
+            &emulator.url,
+            "--ssh-key-file",
+            key.to_str().unwrap(),
+            "--num-retries",
+            "0",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        v.extend(extra.iter().map(|s| s.to_string()));
+        v
+    };
+    let dry: Vec<String> = args(&["--dry-run", "--report"])
+        .into_iter()
+        .chain([report.to_str().unwrap().to_string()])
+        .collect();
+    let out = runner_host(&dry.iter().map(String::as_str).collect::<Vec<_>>());
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    assert_eq!(status(&served, &hash), status(&direct, &hash));
+    assert_eq!(
+        comparable(export(&served, &hash)),
+        comparable(export(&direct, &hash))
+    );
+
+    let real = args(&[]);
+    let out = runner_host(&real.iter().map(String::as_str).collect::<Vec<_>>());
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    drop(emulator);
+    let s = status(&served, &hash);
+    assert_eq!((count(&s, "pre-label"), count(&s, "triage")), (5, 19));
+    let text = stdout(&out);
+    assert!(
+        text.contains("(street-07.png): dependency failed"),
+        "{text}"
+    );
+    assert!(
+        text.contains("(street-02.png): stage `pre-label` has no pathway `to nowhere`"),
+        "{text}"
+    );
+}

@@ -16,6 +16,7 @@ const GUESTS: &[(&str, &str)] = &[
     ("guest-wrong-stage", "guest_wrong_stage"),
     ("guest-undeclared-pathway", "guest_undeclared_pathway"),
     ("guest-slow", "guest_slow"),
+    ("guest-start-fails", "guest_start_fails"),
 ];
 
 pub fn workspace() -> PathBuf {
