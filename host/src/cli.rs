@@ -11,7 +11,7 @@ use indicatif::MultiProgress;
 
 use crate::emulator::{EmulatorOptions, Fault, Faults};
 use crate::encord::Credentials;
-use crate::engine::{Limits, LoadedAgent, Need, ProjectContext, StageSpec};
+use crate::engine::{DirGrant, Grants, LoadedAgent, Need, ProjectContext, Sandbox, StageSpec};
 use crate::local::{self, LocalStore};
 use crate::progress::Bars;
 use crate::runner::{Runner, StopHandle};
@@ -55,6 +55,15 @@ pub enum Command {
         component: PathBuf,
         #[arg(long)]
         json: bool,
+        #[command(flatten)]
+        cache: CacheArgs,
+    },
+    /// Compile a component ahead of time into the compiled-component cache.
+    Compile {
+        /// The component (.wasm).
+        component: PathBuf,
+        #[command(flatten)]
+        cache: CacheArgs,
     },
     /// Work with an embedded local store.
     #[command(subcommand)]
@@ -134,6 +143,49 @@ pub enum LocalCommand {
     },
 }
 
+/// The compiled-component cache.
+#[derive(Debug, Clone, Args)]
+pub struct CacheArgs {
+    /// Where compiled components are cached (default: $XDG_CACHE_HOME/runner-host).
+    #[arg(long)]
+    pub cache_dir: Option<PathBuf>,
+    /// Compile the component on every run instead.
+    #[arg(long)]
+    pub no_cache: bool,
+}
+
+fn cache_dir(c: &CacheArgs) -> Option<PathBuf> {
+    if c.no_cache {
+        None
+    } else {
+        c.cache_dir
+            .clone()
+            .or_else(crate::engine::cache::default_dir)
+    }
+}
+
+/// `runner-host compile`: compiles into the cache as a run would.
+fn compile(component: &Path, cache: &CacheArgs) -> anyhow::Result<i32> {
+    let dir = cache_dir(cache)
+        .context("no cache directory: pass --cache-dir (neither XDG_CACHE_HOME nor HOME is set)")?;
+    let started = std::time::Instant::now();
+    let sandbox = Sandbox {
+        cache_dir: Some(dir.clone()),
+        instances: std::thread::available_parallelism().map_or(2, |n| n.get()) + 2,
+        ..Sandbox::default()
+    };
+    let agent = LoadedAgent::load(component, &sandbox)?;
+    let bytes = std::fs::read(component)?;
+    let entry = crate::engine::cache::entry(&dir, agent.engine(), &bytes);
+    eprintln!(
+        "compiled `{}` in {:.2?}",
+        component.display(),
+        started.elapsed()
+    );
+    println!("{}", entry.display());
+    Ok(0)
+}
+
 #[derive(Debug, Args)]
 pub struct RunArgs {
     /// The agent component (.wasm built for wasm32-wasip2).
@@ -191,6 +243,20 @@ pub struct RunArgs {
     /// Run tasks that failed before on the same data again.
     #[arg(long)]
     pub retry_failed: bool,
+    /// A deterministic instruction budget per task attempt (fuel units).
+    #[arg(long)]
+    pub fuel: Option<u64>,
+    /// Pass this environment variable (its value here) to the agent; repeatable.
+    #[arg(long = "env", value_name = "NAME")]
+    pub env: Vec<String>,
+    /// Let the agent see a host directory: HOST_PATH:GUEST_PATH[:ro]; repeatable.
+    #[arg(long = "dir", value_name = "HOST:GUEST[:ro]")]
+    pub dirs: Vec<String>,
+    /// Let the agent open TCP connections to HOST[:PORT] (port 443 if omitted); repeatable.
+    #[arg(long = "allow-net", value_name = "HOST[:PORT]")]
+    pub allow_net: Vec<String>,
+    #[command(flatten)]
+    pub cache: CacheArgs,
     /// Memory limit per instance, in MiB.
     #[arg(long, default_value_t = 1024)]
     pub memory_limit: usize,
@@ -201,7 +267,12 @@ pub async fn main(cli: Cli, bars: Option<MultiProgress>) -> anyhow::Result<i32> 
     match cli.command {
         Some(Command::Run(args)) => run(args, bars).await,
         None => run(cli.run, bars).await,
-        Some(Command::Inspect { component, json }) => inspect(&component, json).await,
+        Some(Command::Inspect {
+            component,
+            json,
+            cache,
+        }) => inspect(&component, json, &cache).await,
+        Some(Command::Compile { component, cache }) => compile(&component, &cache),
         Some(Command::Local(cmd)) => local_command(cmd).await,
         Some(Command::Emulator(args)) => emulator(args).await,
     }
@@ -220,7 +291,16 @@ async fn run(args: RunArgs, bars: Option<MultiProgress>) -> anyhow::Result<i32> 
         .dry_run(args.dry_run)
         .task_timeout(Duration::from_secs(args.task_timeout.max(1)))
         .memory_limit_mib(args.memory_limit.max(1))
-        .http_retries(args.http_retries);
+        .http_retries(args.http_retries)
+        .fuel(args.fuel)
+        .cache_dir(cache_dir(&args.cache));
+    for (name, value) in Grants::env_from_host(&args.env).map_err(anyhow::Error::msg)? {
+        builder = builder.env(name, value);
+    }
+    for d in &args.dirs {
+        builder = builder.dir(d.parse::<DirGrant>().map_err(anyhow::Error::msg)?);
+    }
+    builder = builder.allow_net(Grants::resolve_net(&args.allow_net).map_err(anyhow::Error::msg)?);
     if let Some(c) = args.concurrency {
         builder = builder.concurrency(c);
     }
@@ -322,8 +402,12 @@ fn need_name(n: &Need) -> &'static str {
     }
 }
 
-async fn inspect(component: &Path, json: bool) -> anyhow::Result<i32> {
-    let agent = LoadedAgent::load(component, Limits::default())?;
+async fn inspect(component: &Path, json: bool, cache: &CacheArgs) -> anyhow::Result<i32> {
+    let sandbox = Sandbox {
+        cache_dir: cache_dir(cache),
+        ..Sandbox::default()
+    };
+    let agent = LoadedAgent::load(component, &sandbox)?;
     let project = Arc::new(ProjectContext {
         project_hash: String::new(),
         title: String::new(),

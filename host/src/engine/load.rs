@@ -27,7 +27,11 @@ pub enum LoadError {
 }
 
 /// Reads and compiles the component at `path`.
-pub(super) fn compile(engine: &Engine, path: &Path) -> Result<Component, LoadError> {
+pub(super) fn compile(
+    engine: &Engine,
+    path: &Path,
+    cache_dir: Option<&Path>,
+) -> Result<Component, LoadError> {
     let shown = path.display().to_string();
     let bytes = std::fs::read(path).map_err(|e| match e.kind() {
         std::io::ErrorKind::NotFound => LoadError::Missing(shown.clone()),
@@ -43,14 +47,22 @@ pub(super) fn compile(engine: &Engine, path: &Path) -> Result<Component, LoadErr
     if bytes[4..8] == [1, 0, 0, 0] {
         return Err(LoadError::CoreModule(shown));
     }
-    Component::from_binary(engine, &bytes).map_err(|e| LoadError::Invalid {
-        path: shown,
+    let invalid = |e: wasmtime::Error| LoadError::Invalid {
+        path: shown.clone(),
         message: format!("{e:#}")
             .lines()
             .next()
             .unwrap_or_default()
             .to_string(),
-    })
+    };
+    match cache_dir {
+        None => Component::from_binary(engine, &bytes).map_err(invalid),
+        Some(dir) => {
+            let (component, source) = super::cache::load(engine, &bytes, dir).map_err(invalid)?;
+            tracing::debug!(component = %shown, ?source, "component ready");
+            Ok(component)
+        }
+    }
 }
 
 /// Explains why linking or type-checking the exports failed.

@@ -7,7 +7,9 @@
 //! yields every tick; a timeout wraps the whole call) and a memory cap that
 //! reports itself as such.
 
+pub mod cache;
 mod load;
+mod sandbox;
 mod state;
 
 use std::path::Path;
@@ -19,6 +21,7 @@ use wasmtime::component::{Component, Linker};
 use wasmtime::{Config, Engine, Store};
 
 pub use load::LoadError;
+pub use sandbox::{DirGrant, Grants, Limits, Sandbox};
 pub use state::{CallContext, ProjectContext, StageContext};
 
 pub(crate) use state::TaskState;
@@ -34,22 +37,6 @@ pub use encord::agent::types::{LabelRowOptions, Need, Outcome, Route, StageSpec,
 /// How often the epoch ticks; the guest yields to the scheduler each tick.
 const EPOCH_TICK: Duration = Duration::from_millis(10);
 
-/// Per-call limits.
-#[derive(Debug, Clone, Copy)]
-pub struct Limits {
-    pub timeout: Duration,
-    pub memory_bytes: usize,
-}
-
-impl Default for Limits {
-    fn default() -> Self {
-        Limits {
-            timeout: Duration::from_secs(120),
-            memory_bytes: 1024 << 20,
-        }
-    }
-}
-
 /// Why a call into the guest failed.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum CallError {
@@ -60,6 +47,10 @@ pub enum CallError {
     Timeout(Duration),
     #[error("memory limit exceeded ({0} MiB)")]
     Memory(usize),
+    #[error("fuel exhausted ({0} units)")]
+    Fuel(u64),
+    #[error("stack overflow")]
+    StackOverflow,
     /// The guest trapped (a panic, an `unreachable`, ...).
     #[error("{0}")]
     Trap(String),
@@ -83,6 +74,7 @@ pub struct LoadedAgent {
     engine: Engine,
     pre: AgentPre<TaskState>,
     limits: Limits,
+    grants: Arc<Grants>,
     ticker_stop: Arc<AtomicBool>,
 }
 
@@ -93,12 +85,10 @@ impl Drop for LoadedAgent {
 }
 
 impl LoadedAgent {
-    /// Compiles and links the component at `path`.
-    pub fn load(path: &Path, limits: Limits) -> Result<LoadedAgent, LoadError> {
-        let mut config = Config::new();
-        config.epoch_interruption(true);
-        let engine = Engine::new(&config).map_err(|e| LoadError::Engine(e.to_string()))?;
-        let component: Component = load::compile(&engine, path)?;
+    /// Compiles (or loads from the cache) and links the component at `path`.
+    pub fn load(path: &Path, sandbox: &Sandbox) -> Result<LoadedAgent, LoadError> {
+        let engine = engine(sandbox)?;
+        let component: Component = load::compile(&engine, path, sandbox.cache_dir.as_deref())?;
         let mut linker: Linker<TaskState> = Linker::new(&engine);
         wasmtime_wasi::p2::add_to_linker_async(&mut linker)
             .map_err(|e| LoadError::Engine(e.to_string()))?;
@@ -126,9 +116,15 @@ impl LoadedAgent {
         Ok(LoadedAgent {
             engine,
             pre,
-            limits,
+            limits: sandbox.limits,
+            grants: Arc::new(sandbox.grants.clone()),
             ticker_stop,
         })
+    }
+
+    /// The engine the component was compiled for.
+    pub fn engine(&self) -> &Engine {
+        &self.engine
     }
 
     /// The stages the component serves (its manifest).
@@ -169,8 +165,16 @@ impl LoadedAgent {
     /// Instantiates a fresh store for `cx` and makes `call` under the limits.
     async fn call(&self, cx: CallContext, call: Call) -> Result<Returned, CallError> {
         let limits = self.limits;
-        let mut store = Store::new(&self.engine, TaskState::new(cx, limits.memory_bytes));
+        let mut store = Store::new(
+            &self.engine,
+            TaskState::new(cx, limits.memory_bytes, &self.grants),
+        );
         store.limiter(|s| &mut s.limits);
+        if let Some(fuel) = limits.fuel {
+            store
+                .set_fuel(fuel)
+                .map_err(|e| CallError::Trap(e.to_string()))?;
+        }
         store.epoch_deadline_async_yield_and_update(1);
         let fut = async {
             let agent = self.pre.instantiate_async(&mut store).await?;
@@ -186,7 +190,41 @@ impl LoadedAgent {
         match tokio::time::timeout(limits.timeout, fut).await {
             Err(_) => Err(CallError::Timeout(limits.timeout)),
             Ok(Ok(v)) => Ok(v),
-            Ok(Err(e)) => Err(state::classify_trap(e, store.data(), limits.memory_bytes)),
+            Ok(Err(e)) => Err(state::classify_trap(e, store.data(), &limits)),
         }
     }
+}
+
+/// The engine: epoch interruption always, fuel when asked, and a pooling
+/// allocator sized to the instances alive at once, falling back to
+/// on-demand allocation where the pool cannot be reserved.
+fn engine(sandbox: &Sandbox) -> Result<Engine, LoadError> {
+    let base = || {
+        let mut config = Config::new();
+        config.epoch_interruption(true);
+        if sandbox.limits.fuel.is_some() {
+            config.consume_fuel(true);
+        }
+        config
+    };
+    if sandbox.instances > 0 {
+        let mut pool = wasmtime::PoolingAllocationConfig::default();
+        let n = sandbox.instances as u32;
+        pool.total_component_instances(n)
+            .total_core_instances(n * 16)
+            .total_memories(n * 4)
+            .total_tables(n * 16)
+            .total_stacks(n)
+            // A little above the limiter's cap, so the limiter reports first.
+            .max_memory_size(sandbox.limits.memory_bytes + (1 << 20));
+        let mut config = base();
+        config.allocation_strategy(wasmtime::InstanceAllocationStrategy::Pooling(pool));
+        match Engine::new(&config) {
+            Ok(e) => return Ok(e),
+            Err(e) => tracing::warn!(
+                "the pooling allocator is unavailable ({e}); allocating instances on demand"
+            ),
+        }
+    }
+    Engine::new(&base()).map_err(|e| LoadError::Engine(e.to_string()))
 }

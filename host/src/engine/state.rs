@@ -6,7 +6,7 @@ use wasmtime::{StoreLimits, StoreLimitsBuilder};
 use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 use wasmtime_wasi::{ResourceTable, WasiCtx, WasiCtxView, WasiView};
 
-use super::CallError;
+use super::{CallError, Grants, Limits};
 
 /// What every call of one run shares: the project.
 #[derive(Debug)]
@@ -65,10 +65,10 @@ pub(crate) struct TaskState {
 }
 
 impl TaskState {
-    pub(crate) fn new(cx: CallContext, memory_bytes: usize) -> TaskState {
+    pub(crate) fn new(cx: CallContext, memory_bytes: usize, grants: &Grants) -> TaskState {
         let stderr = MemoryOutputPipe::new(STDERR_CAPACITY);
         // Nothing by default: no environment, no filesystem, no network.
-        let wasi = WasiCtx::builder().stderr(stderr.clone()).build();
+        let wasi = grants.wasi(stderr.clone());
         TaskState {
             wasi,
             table: ResourceTable::new(),
@@ -100,14 +100,15 @@ impl WasiView for TaskState {
 
 /// Names what stopped the guest: the memory cap, or a trap with the
 /// guest's own panic message when it printed one.
-pub(crate) fn classify_trap(
-    e: wasmtime::Error,
-    state: &TaskState,
-    memory_bytes: usize,
-) -> CallError {
+pub(crate) fn classify_trap(e: wasmtime::Error, state: &TaskState, limits: &Limits) -> CallError {
     let text = format!("{e:#}");
     if text.contains("forcing trap when growing memory") {
-        return CallError::Memory(memory_bytes >> 20);
+        return CallError::Memory(limits.memory_bytes >> 20);
+    }
+    match e.downcast_ref::<wasmtime::Trap>() {
+        Some(wasmtime::Trap::OutOfFuel) => return CallError::Fuel(limits.fuel.unwrap_or(0)),
+        Some(wasmtime::Trap::StackOverflow) => return CallError::StackOverflow,
+        _ => {}
     }
     let stderr = state.stderr_text();
     let panic = stderr

@@ -24,7 +24,7 @@ use std::time::Duration;
 
 use super::{RunOptions, Runner};
 use crate::encord::{Credentials, EncordClient, RetryPolicy};
-use crate::engine::{Limits, LoadedAgent};
+use crate::engine::{DirGrant, LoadedAgent, Sandbox};
 use crate::local::LocalStore;
 use crate::platform::Platform;
 
@@ -45,7 +45,7 @@ pub struct RunnerBuilder {
     target: Option<Target>,
     options: Option<RunOptions>,
     project_hash: Option<String>,
-    limits: Limits,
+    sandbox: Sandbox,
     retry: RetryPolicy,
 }
 
@@ -141,12 +141,42 @@ impl RunnerBuilder {
     }
 
     pub fn task_timeout(mut self, timeout: Duration) -> Self {
-        self.limits.timeout = timeout;
+        self.sandbox.limits.timeout = timeout;
         self
     }
 
     pub fn memory_limit_mib(mut self, mib: usize) -> Self {
-        self.limits.memory_bytes = mib << 20;
+        self.sandbox.limits.memory_bytes = mib << 20;
+        self
+    }
+
+    /// A deterministic instruction budget per task attempt.
+    pub fn fuel(mut self, fuel: Option<u64>) -> Self {
+        self.sandbox.limits.fuel = fuel;
+        self
+    }
+
+    /// Passes an environment variable (name, value) to guests.
+    pub fn env(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        self.sandbox.grants.env.push((name.into(), value.into()));
+        self
+    }
+
+    /// Makes a host directory visible to guests.
+    pub fn dir(mut self, grant: DirGrant) -> Self {
+        self.sandbox.grants.dirs.push(grant);
+        self
+    }
+
+    /// Lets guests open TCP connections to these addresses.
+    pub fn allow_net(mut self, addrs: impl IntoIterator<Item = std::net::SocketAddr>) -> Self {
+        self.sandbox.grants.net.extend(addrs);
+        self
+    }
+
+    /// Caches compiled components in `dir` (none: compile every run).
+    pub fn cache_dir(mut self, dir: Option<PathBuf>) -> Self {
+        self.sandbox.cache_dir = dir;
         self
     }
 
@@ -179,7 +209,9 @@ impl RunnerBuilder {
                 "no project source: call .store(path) or .encord(domain, credentials)"
             ),
         };
-        let agent = LoadedAgent::load(&component, self.limits)?;
+        // The pool holds the tasks in flight, plus the manifest and start calls.
+        self.sandbox.instances = options.concurrency + 2;
+        let agent = LoadedAgent::load(&component, &self.sandbox)?;
         Ok(Runner::new(platform, agent, options))
     }
 }

@@ -1,0 +1,155 @@
+//! What a guest may use: limits per call and capabilities granted on the
+//! command line. Nothing is granted by default.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
+use wasmtime_wasi::{FsPerms, WasiCtx};
+
+/// Per-call limits.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// Wall time of one call (instantiation included).
+    pub timeout: Duration,
+    /// Linear memory of one instance, all memories together.
+    pub memory_bytes: usize,
+    /// A deterministic instruction budget per call, when set.
+    pub fuel: Option<u64>,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            timeout: Duration::from_secs(120),
+            memory_bytes: 1024 << 20,
+            fuel: None,
+        }
+    }
+}
+
+/// A host directory made visible to guests.
+#[derive(Debug, Clone)]
+pub struct DirGrant {
+    pub host: PathBuf,
+    pub guest: String,
+    pub read_only: bool,
+}
+
+impl std::str::FromStr for DirGrant {
+    type Err = String;
+    /// `HOST_PATH:GUEST_PATH[:ro]`
+    fn from_str(s: &str) -> Result<DirGrant, String> {
+        let parts: Vec<&str> = s.split(':').collect();
+        let (host, guest, read_only) = match parts.as_slice() {
+            [h, g] => (*h, *g, false),
+            [h, g, "ro"] => (*h, *g, true),
+            [h, g, "rw"] => (*h, *g, false),
+            _ => return Err(format!("--dir `{s}` is not HOST_PATH:GUEST_PATH[:ro]")),
+        };
+        let host = PathBuf::from(host);
+        if !host.is_dir() {
+            return Err(format!(
+                "--dir `{s}`: `{}` is not a directory",
+                host.display()
+            ));
+        }
+        if !guest.starts_with('/') {
+            return Err(format!(
+                "--dir `{s}`: the guest path must be absolute, e.g. /data"
+            ));
+        }
+        Ok(DirGrant {
+            host,
+            guest: guest.to_string(),
+            read_only,
+        })
+    }
+}
+
+/// Capabilities granted to every guest call.
+#[derive(Debug, Clone, Default)]
+pub struct Grants {
+    /// Environment variables (name, value) passed in.
+    pub env: Vec<(String, String)>,
+    pub dirs: Vec<DirGrant>,
+    /// Addresses a guest may open TCP connections to.
+    pub net: Vec<SocketAddr>,
+}
+
+impl Grants {
+    /// `--env NAME`: passes the host's value of NAME (it must be set).
+    pub fn env_from_host(names: &[String]) -> Result<Vec<(String, String)>, String> {
+        names
+            .iter()
+            .map(|n| {
+                std::env::var(n).map(|v| (n.clone(), v)).map_err(|_| {
+                    format!("--env {n}: the variable is not set in runner-host's environment")
+                })
+            })
+            .collect()
+    }
+
+    /// `--allow-net HOST[:PORT]`, resolved now (port 443 when omitted).
+    pub fn resolve_net(specs: &[String]) -> Result<Vec<SocketAddr>, String> {
+        use std::net::ToSocketAddrs;
+        let mut out = Vec::new();
+        for spec in specs {
+            let with_port = if spec
+                .rsplit_once(':')
+                .is_some_and(|(_, p)| p.parse::<u16>().is_ok())
+            {
+                spec.clone()
+            } else {
+                format!("{spec}:443")
+            };
+            let addrs = with_port
+                .to_socket_addrs()
+                .map_err(|e| format!("--allow-net {spec}: cannot resolve it ({e})"))?;
+            out.extend(addrs);
+        }
+        Ok(out)
+    }
+
+    /// A WASI context with exactly these grants: no environment, files or
+    /// network beyond them; stdout discarded, stderr captured.
+    pub(crate) fn wasi(&self, stderr: MemoryOutputPipe) -> WasiCtx {
+        let mut b = WasiCtx::builder();
+        b.stderr(stderr);
+        for (k, v) in &self.env {
+            b.env(k, v);
+        }
+        for d in &self.dirs {
+            let perms = if d.read_only {
+                FsPerms::ReadOnly
+            } else {
+                FsPerms::ReadWrite
+            };
+            if let Err(e) = b.preopened_dir(&d.host, &d.guest, perms) {
+                tracing::error!("cannot grant `{}`: {e}", d.host.display());
+            }
+        }
+        if !self.net.is_empty() {
+            let allowed = self.net.clone();
+            b.allow_tcp(true);
+            b.allow_ip_name_lookup(true);
+            b.socket_addr_check(move |addr, _use| {
+                let ok = allowed.contains(&addr);
+                Box::pin(async move { ok })
+            });
+        }
+        b.build()
+    }
+}
+
+/// Everything that shapes the sandbox.
+#[derive(Debug, Clone, Default)]
+pub struct Sandbox {
+    pub limits: Limits,
+    pub grants: Grants,
+    /// Instances alive at once (sizes the pooling allocator).
+    pub instances: usize,
+    /// Where compiled components are cached (none: compile every time).
+    pub cache_dir: Option<PathBuf>,
+}
