@@ -17,6 +17,7 @@ const GUESTS: &[(&str, &str)] = &[
     ("guest-undeclared-pathway", "guest_undeclared_pathway"),
     ("guest-slow", "guest_slow"),
     ("guest-start-fails", "guest_start_fails"),
+    ("guest-hostile", "guest_hostile"),
 ];
 
 pub fn workspace() -> PathBuf {

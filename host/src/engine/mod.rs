@@ -75,6 +75,7 @@ pub struct LoadedAgent {
     pre: AgentPre<TaskState>,
     limits: Limits,
     grants: Arc<Grants>,
+    interruptible: bool,
     ticker_stop: Arc<AtomicBool>,
 }
 
@@ -118,6 +119,7 @@ impl LoadedAgent {
             pre,
             limits: sandbox.limits,
             grants: Arc::new(sandbox.grants.clone()),
+            interruptible: sandbox.interruptible,
             ticker_stop,
         })
     }
@@ -175,7 +177,9 @@ impl LoadedAgent {
                 .set_fuel(fuel)
                 .map_err(|e| CallError::Trap(e.to_string()))?;
         }
-        store.epoch_deadline_async_yield_and_update(1);
+        if self.interruptible {
+            store.epoch_deadline_async_yield_and_update(1);
+        }
         let fut = async {
             let agent = self.pre.instantiate_async(&mut store).await?;
             let h = agent.encord_agent_handler();
@@ -201,7 +205,7 @@ impl LoadedAgent {
 fn engine(sandbox: &Sandbox) -> Result<Engine, LoadError> {
     let base = || {
         let mut config = Config::new();
-        config.epoch_interruption(true);
+        config.epoch_interruption(sandbox.interruptible);
         if sandbox.limits.fuel.is_some() {
             config.consume_fuel(true);
         }

@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
+use wasmtime_wasi::sockets::SocketAddrUse;
 use wasmtime_wasi::{FsPerms, WasiCtx};
 
 /// Per-call limits.
@@ -134,8 +135,14 @@ impl Grants {
             let allowed = self.net.clone();
             b.allow_tcp(true);
             b.allow_ip_name_lookup(true);
-            b.socket_addr_check(move |addr, _use| {
-                let ok = allowed.contains(&addr);
+            b.socket_addr_check(move |addr, use_| {
+                let ok = match use_ {
+                    SocketAddrUse::TcpConnect => allowed.contains(&addr),
+                    // The implicit bind of an outgoing connection: any local
+                    // address, ephemeral port. Listening is never granted.
+                    SocketAddrUse::TcpBind => addr.port() == 0,
+                    _ => false,
+                };
                 Box::pin(async move { ok })
             });
         }
@@ -144,12 +151,27 @@ impl Grants {
 }
 
 /// Everything that shapes the sandbox.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct Sandbox {
     pub limits: Limits,
     pub grants: Grants,
-    /// Instances alive at once (sizes the pooling allocator).
+    /// Instances alive at once (sizes the pooling allocator; 0: on demand).
     pub instances: usize,
     /// Where compiled components are cached (none: compile every time).
     pub cache_dir: Option<PathBuf>,
+    /// Epoch interruption (the wall-time limit). Only benchmarks turn it off,
+    /// to measure what it costs.
+    pub interruptible: bool,
+}
+
+impl Default for Sandbox {
+    fn default() -> Self {
+        Sandbox {
+            limits: Limits::default(),
+            grants: Grants::default(),
+            instances: 0,
+            cache_dir: None,
+            interruptible: true,
+        }
+    }
 }

@@ -111,12 +111,20 @@ pub(crate) fn classify_trap(e: wasmtime::Error, state: &TaskState, limits: &Limi
         _ => {}
     }
     let stderr = state.stderr_text();
-    let panic = stderr
-        .lines()
-        .skip_while(|l| !l.contains("panicked at"))
-        .take(2)
-        .collect::<Vec<_>>()
-        .join(": ");
+    // "thread '<unnamed>' (1) panicked at src/lib.rs:3:5:\nmessage" →
+    // "at src/lib.rs:3:5: message" (guest source paths, never host ones).
+    let mut lines = stderr.lines().skip_while(|l| !l.contains("panicked at"));
+    let panic = match lines.next() {
+        Some(first) => {
+            let place = first
+                .split_once("panicked ")
+                .map_or(first, |(_, p)| p)
+                .trim_end_matches(':');
+            let message: Vec<&str> = lines.take_while(|l| !l.starts_with("note:")).collect();
+            format!("{place}: {}", message.join(" "))
+        }
+        None => String::new(),
+    };
     let trap = e
         .downcast_ref::<wasmtime::Trap>()
         .map(|t| t.to_string())
@@ -124,6 +132,6 @@ pub(crate) fn classify_trap(e: wasmtime::Error, state: &TaskState, limits: &Limi
     if panic.is_empty() {
         CallError::Trap(format!("agent trapped: {trap}"))
     } else {
-        CallError::Trap(format!("agent panicked: {panic}"))
+        CallError::Trap(format!("agent panicked {panic}"))
     }
 }

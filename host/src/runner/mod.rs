@@ -37,6 +37,8 @@ pub use summary::{StageSummary, Summary};
 pub const SAVE_BUNDLE: usize = 100;
 /// Most pathway actions per request.
 pub const MOVE_BUNDLE: usize = 1000;
+/// The largest label row a guest may return (Encord's own rows are far smaller).
+pub const MAX_LABEL_ROW_BYTES: usize = 32 << 20;
 
 /// The runner's options, named as encord-agents names them.
 #[derive(Debug, Clone)]
@@ -861,6 +863,13 @@ fn check_outcome(
         }
     }
     if let Some(json) = &o.label_row {
+        if json.len() > MAX_LABEL_ROW_BYTES {
+            return Err(format!(
+                "the label row returned is {} MiB, over the {} MiB limit; nothing was saved",
+                json.len() >> 20,
+                MAX_LABEL_ROW_BYTES >> 20
+            ));
+        }
         let row = LabelRow::parse(json, ontology.clone())
             .map_err(|e| format!("the label row returned is invalid: {e}"))?;
         if row.data_hash() != task.data_hash {

@@ -1,0 +1,264 @@
+//! The hostile-guest suite: a real component that tries to exhaust or
+//! escape the sandbox on chosen tasks. Each attempt fails that task with its
+//! own reason; the host stays up; every other task is labelled and moved.
+//! Plus the compiled-component cache: used when warm, rebuilt when corrupt.
+
+#[path = "support/mod.rs"]
+mod support;
+
+use std::io::{Read, Write};
+use std::net::TcpListener;
+
+use support::*;
+
+/// A TCP server answering "pong" to every connection, on a free port.
+fn pong_server() -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for mut conn in listener.incoming().flatten() {
+            let mut buf = [0u8; 4];
+            let _ = conn.read_exact(&mut buf);
+            let _ = conn.write_all(b"pong");
+        }
+    });
+    port
+}
+
+#[test]
+fn hostile_tasks_fail_with_their_own_reason_and_the_rest_lands() {
+    let (dir, store, hash) = demo_store();
+    let granted_dir = dir.path().join("granted");
+    std::fs::create_dir(&granted_dir).unwrap();
+    let (granted, denied) = (pong_server(), pong_server());
+    let wasm = guest("guest-hostile");
+    let dir_grant = format!("{}:/data", granted_dir.display());
+    let allow = format!("127.0.0.1:{granted}");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_runner-host"))
+        .args([
+            "--component",
+            wasm.to_str().unwrap(),
+            "--project-hash",
+            &hash,
+            "--store",
+            store.to_str().unwrap(),
+        ])
+        .args([
+            "--task-timeout",
+            "2",
+            "--memory-limit",
+            "512",
+            "--num-retries",
+            "0",
+            "--concurrency",
+            "2",
+        ])
+        .args([
+            "--dir",
+            &dir_grant,
+            "--env",
+            "NET_GRANTED",
+            "--env",
+            "NET_DENIED",
+            "--allow-net",
+            &allow,
+        ])
+        .env("NET_GRANTED", format!("127.0.0.1:{granted}"))
+        .env("NET_DENIED", format!("127.0.0.1:{denied}"))
+        .env("HOME", "/root")
+        .env("RUST_LOG", "info")
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(3),
+        "the host finished the run: {}",
+        stderr(&out)
+    );
+    let text = stdout(&out);
+    let reason = |title: &str| -> String {
+        text.lines()
+            .find(|l| l.starts_with("failed:") && l.contains(&format!("({title})")))
+            .unwrap_or_else(|| panic!("no failure for {title}:\n{text}"))
+            .to_string()
+    };
+    assert!(
+        reason("street-01.png").ends_with("timed out after 2s"),
+        "loop forever"
+    );
+    assert!(
+        reason("street-02.png").ends_with("memory limit exceeded (512 MiB)"),
+        "allocate until death"
+    );
+    assert!(
+        reason("street-03.png").ends_with("stack overflow"),
+        "recurse forever"
+    );
+    assert!(
+        reason("street-04.png").ends_with(
+            "agent panicked at tests/guests/hostile/src/lib.rs:24:28: hostile panic on street-04"
+        ),
+        "{}",
+        reason("street-04.png")
+    );
+    assert!(reason("street-05.png")
+        .contains("the label row returned is 100 MiB, over the 32 MiB limit"));
+    assert!(
+        reason("street-06.png").contains("denied: read /etc/passwd"),
+        "no filesystem"
+    );
+    assert!(
+        reason("street-07.png")
+            .ends_with("denied: HOME not visible; visible: [NET_GRANTED, NET_DENIED]"),
+        "{}",
+        reason("street-07.png")
+    );
+    let net = reason("street-08.png");
+    assert!(
+        net.contains(&format!("granted 127.0.0.1:{granted}: pong")),
+        "{net}"
+    );
+    assert!(
+        net.contains(&format!("denied 127.0.0.1:{denied}: Permission denied")),
+        "{net}"
+    );
+    assert!(
+        reason("portrait-02.png").ends_with("timed out after 2s"),
+        "sleep in a host call"
+    );
+    assert!(!text.contains("SANDBOX BREACH"), "{text}");
+
+    // The granted directory was writable; nothing escaped it.
+    assert_eq!(
+        std::fs::read_to_string(granted_dir.join("inside.txt")).unwrap(),
+        "granted"
+    );
+    assert!(!dir.path().join("escaped.txt").exists());
+    // A 32 MiB log line reached the log cut short.
+    let longest = stderr(&out).lines().map(str::len).max().unwrap_or(0);
+    assert!(
+        longest < 64 << 10,
+        "log lines are bounded ({longest} bytes)"
+    );
+
+    // Everything else landed: 9 failures, 15 moved with labels.
+    let s = status(&store, &hash);
+    assert_eq!((count(&s, "pre-label"), count(&s, "triage")), (9, 15));
+    let rows = export(&store, &hash);
+    for title in [
+        "portrait-01.png",
+        "portrait-03.png",
+        "park-01.png",
+        "walk-01.y4m",
+    ] {
+        let e = exported(&rows, title);
+        assert_eq!(e["stage"], "triage", "{title}");
+        assert_eq!(
+            e["label_row"]["classification_answers"]
+                .as_object()
+                .unwrap()
+                .len(),
+            1
+        );
+    }
+    for title in ["street-02.png", "street-05.png"] {
+        assert!(
+            exported(&rows, title)["label_row"]["label_hash"].is_null(),
+            "{title}: nothing saved"
+        );
+    }
+}
+
+#[test]
+fn fuel_is_a_deterministic_budget_with_its_own_reason() {
+    let (_dir, store, hash) = demo_store();
+    let out = run_agent(
+        &guest("prelabel"),
+        &store,
+        &hash,
+        &["--fuel", "20000", "--num-retries", "0"],
+    );
+    assert_eq!(out.status.code(), Some(3));
+    assert!(
+        stdout(&out).contains("fuel exhausted (20000 units)"),
+        "{}",
+        stdout(&out)
+    );
+    let out = run_agent(
+        &guest("prelabel"),
+        &store,
+        &hash,
+        &["--fuel", "500000000", "--retry-failed"],
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "a normal agent fits a sane budget: {}",
+        stdout(&out)
+    );
+}
+
+#[test]
+fn compiled_components_are_cached_and_a_corrupt_entry_is_rebuilt() {
+    let (dir, store, hash) = demo_store();
+    let cache = dir.path().join("cache");
+    let wasm = guest("prelabel");
+    let out = runner_host(&[
+        "compile",
+        wasm.to_str().unwrap(),
+        "--cache-dir",
+        cache.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let entry = std::path::PathBuf::from(stdout(&out).trim());
+    assert!(entry.starts_with(&cache) && entry.exists(), "{entry:?}");
+
+    let run = |extra: &[&str]| {
+        let mut args = vec![
+            "--cache-dir",
+            cache.to_str().unwrap(),
+            "--max-tasks-per-stage",
+            "1",
+        ];
+        args.extend_from_slice(extra);
+        std::process::Command::new(env!("CARGO_BIN_EXE_runner-host"))
+            .args([
+                "--component",
+                wasm.to_str().unwrap(),
+                "--project-hash",
+                &hash,
+                "--store",
+                store.to_str().unwrap(),
+            ])
+            .args(&args)
+            .env("RUST_LOG", "runner_host=debug")
+            .output()
+            .unwrap()
+    };
+    let out = run(&[]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("source=Cached"),
+        "the warm cache was used: {}",
+        stderr(&out)
+    );
+
+    // Corrupt the entry: detected, rebuilt, and the run still works.
+    let mut bytes = std::fs::read(&entry).unwrap();
+    let mid = bytes.len() / 2;
+    bytes[mid] ^= 0xff;
+    std::fs::write(&entry, &bytes).unwrap();
+    let out = run(&[]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("does not match its checksum; recompiling"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(stderr(&out).contains("source=Rebuilt"));
+    let out = run(&[]);
+    assert!(
+        stderr(&out).contains("source=Cached"),
+        "the rebuilt entry is good again"
+    );
+}
