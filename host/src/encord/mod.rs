@@ -50,6 +50,64 @@ impl EncordClient {
 }
 
 impl EncordClient {
+    /// Label row metadata (§3d) of these data units, with the Runner's
+    /// default include arguments.
+    async fn metadata(
+        &self,
+        project_hash: &str,
+        data_hashes: &[String],
+    ) -> Result<Vec<Value>, PlatformError> {
+        let payload = json!({
+            "edited_before": null, "edited_after": null, "label_statuses": null, "shadow_data_state": null,
+            "include_uninitialised_labels": true, "data_hashes": data_hashes, "label_hashes": null,
+            "data_title_eq": null, "data_title_like": null, "workflow_graph_node_title_eq": null,
+            "workflow_graph_node_title_like": null, "include_client_metadata": false, "include_images_data": false,
+            "include_children": false, "include_workflow_graph_node": true, "include_all_label_branches": false,
+            "branch_name": null, "client_metadata_as_signed_url": false,
+        });
+        let meta = self
+            .http
+            .legacy(
+                project_hash,
+                "labelrowmetadata",
+                "GET",
+                Value::Null,
+                payload,
+                true,
+            )
+            .await
+            .map_err(|e| self.err("listing label rows", e))?;
+        match meta {
+            Value::Array(list) => Ok(list),
+            _ => Err(PlatformError::Remote(
+                "label row metadata is not a list".into(),
+            )),
+        }
+    }
+
+    /// Fetches full label rows by label hash into `rows` (keyed by data hash).
+    async fn fetch_rows(
+        &self,
+        project_hash: &str,
+        label_hashes: &[String],
+        rows: &mut HashMap<String, Value>,
+    ) -> Result<(), PlatformError> {
+        for chunk in label_hashes.chunks(LABEL_FETCH_BUNDLE) {
+            let payload = json!({"get_signed_url": false, "multi_request": true, "include_object_feature_hashes": null,
+                "include_classification_feature_hashes": null, "include_reviews": false,
+                "include_export_history": false, "include_archived": false});
+            let got = self
+                .http
+                .legacy(project_hash, "labelrow", "GET", json!(chunk), payload, true)
+                .await
+                .map_err(|e| self.err("fetching labels", e))?;
+            for row in got.as_array().into_iter().flatten() {
+                rows.insert(str_field(row, "data_hash"), row.clone());
+            }
+        }
+        Ok(())
+    }
+
     /// Creates (initialises) label rows with a `labelrow` PUT. The PUT is not
     /// idempotent, so it is not blindly retried: after a failure the rows'
     /// metadata is read again, rows that were created after all are fetched,
@@ -93,49 +151,17 @@ impl EncordClient {
                 Err(e) if rounds > 3 => return Err(self.err("creating label rows", e)),
                 Err(e) => {
                     tracing::warn!("creating label rows failed ({e}); checking which were created");
-                    let payload = json!({"include_uninitialised_labels": true, "data_hashes": pending, "include_workflow_graph_node": true});
-                    let meta = self
-                        .http
-                        .legacy(
-                            project_hash,
-                            "labelrowmetadata",
-                            "GET",
-                            Value::Null,
-                            payload,
-                            true,
-                        )
-                        .await
-                        .map_err(|e| self.err("listing label rows", e))?;
-                    let created: Vec<String> = meta
-                        .as_array()
-                        .into_iter()
-                        .flatten()
+                    let created: Vec<String> = self
+                        .metadata(project_hash, &pending)
+                        .await?
+                        .iter()
                         .filter_map(|m| {
                             m.get("label_hash")
                                 .and_then(Value::as_str)
                                 .map(str::to_string)
                         })
                         .collect();
-                    if !created.is_empty() {
-                        let payload = json!({"get_signed_url": false, "multi_request": true, "include_object_feature_hashes": null,
-                            "include_classification_feature_hashes": null, "include_reviews": false,
-                            "include_export_history": false, "include_archived": false});
-                        let got = self
-                            .http
-                            .legacy(
-                                project_hash,
-                                "labelrow",
-                                "GET",
-                                json!(created),
-                                payload,
-                                true,
-                            )
-                            .await
-                            .map_err(|e| self.err("fetching labels", e))?;
-                        for row in got.as_array().into_iter().flatten() {
-                            rows.insert(str_field(row, "data_hash"), row.clone());
-                        }
-                    }
+                    self.fetch_rows(project_hash, &created, rows).await?;
                     pending.retain(|h| !rows.contains_key(h));
                 }
             }
@@ -263,29 +289,8 @@ impl Platform for EncordClient {
         data_hashes: &[String],
         with_labels: bool,
     ) -> Result<Vec<LabelRowRecord>, PlatformError> {
-        let payload = json!({
-            "edited_before": null, "edited_after": null, "label_statuses": null, "shadow_data_state": null,
-            "include_uninitialised_labels": true, "data_hashes": data_hashes, "label_hashes": null,
-            "data_title_eq": null, "data_title_like": null, "workflow_graph_node_title_eq": null,
-            "workflow_graph_node_title_like": null, "include_client_metadata": false, "include_images_data": false,
-            "include_children": false, "include_workflow_graph_node": true, "include_all_label_branches": false,
-            "branch_name": null, "client_metadata_as_signed_url": false,
-        });
-        let meta = self
-            .http
-            .legacy(
-                project_hash,
-                "labelrowmetadata",
-                "GET",
-                Value::Null,
-                payload,
-                true,
-            )
-            .await
-            .map_err(|e| self.err("listing label rows", e))?;
+        let meta = self.metadata(project_hash, data_hashes).await?;
         let by_data: HashMap<String, Value> = meta
-            .as_array()
-            .ok_or_else(|| PlatformError::Remote("label row metadata is not a list".into()))?
             .iter()
             .map(|m| (str_field(m, "data_hash"), m.clone()))
             .collect();
@@ -313,19 +318,7 @@ impl Platform for EncordClient {
                 .filter(|m| m.get("label_hash").is_none_or(Value::is_null))
                 .map(|m| str_field(m, "data_hash"))
                 .collect();
-            for chunk in existing.chunks(LABEL_FETCH_BUNDLE) {
-                let payload = json!({"get_signed_url": false, "multi_request": true, "include_object_feature_hashes": null,
-                    "include_classification_feature_hashes": null, "include_reviews": false,
-                    "include_export_history": false, "include_archived": false});
-                let got = self
-                    .http
-                    .legacy(project_hash, "labelrow", "GET", json!(chunk), payload, true)
-                    .await
-                    .map_err(|e| self.err("fetching labels", e))?;
-                for row in got.as_array().into_iter().flatten() {
-                    rows.insert(str_field(row, "data_hash"), row.clone());
-                }
-            }
+            self.fetch_rows(project_hash, &existing, &mut rows).await?;
             for chunk in missing.chunks(LABEL_FETCH_BUNDLE) {
                 self.create_rows(project_hash, chunk, &mut rows).await?;
             }
