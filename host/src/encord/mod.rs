@@ -11,8 +11,8 @@ use reqwest::Method;
 use serde_json::{json, Value};
 
 use crate::platform::{
-    LabelRowRecord, LabelSave, MoveAction, Platform, PlatformError, Project, Task, TaskPage,
-    Workflow,
+    LabelRowQuery, LabelRowRecord, LabelSave, MoveAction, Platform, PlatformError, Project, Task,
+    TaskPage, Workflow,
 };
 pub use auth::{AuthError, Credentials};
 pub use http::{ApiError, Http, RetryPolicy};
@@ -56,14 +56,17 @@ impl EncordClient {
         &self,
         project_hash: &str,
         data_hashes: &[String],
+        q: &LabelRowQuery,
     ) -> Result<Vec<Value>, PlatformError> {
         let payload = json!({
             "edited_before": null, "edited_after": null, "label_statuses": null, "shadow_data_state": null,
             "include_uninitialised_labels": true, "data_hashes": data_hashes, "label_hashes": null,
             "data_title_eq": null, "data_title_like": null, "workflow_graph_node_title_eq": null,
-            "workflow_graph_node_title_like": null, "include_client_metadata": false, "include_images_data": false,
-            "include_children": false, "include_workflow_graph_node": true, "include_all_label_branches": false,
-            "branch_name": null, "client_metadata_as_signed_url": false,
+            "workflow_graph_node_title_like": null, "include_client_metadata": q.include_client_metadata,
+            "include_images_data": q.include_images_data, "include_children": q.include_children,
+            "include_workflow_graph_node": q.include_workflow_graph_node,
+            "include_all_label_branches": q.include_all_label_branches,
+            "branch_name": q.branch_name, "client_metadata_as_signed_url": false,
         });
         let meta = self
             .http
@@ -90,12 +93,14 @@ impl EncordClient {
         &self,
         project_hash: &str,
         label_hashes: &[String],
+        q: &LabelRowQuery,
         rows: &mut HashMap<String, Value>,
     ) -> Result<(), PlatformError> {
         for chunk in label_hashes.chunks(LABEL_FETCH_BUNDLE) {
-            let payload = json!({"get_signed_url": false, "multi_request": true, "include_object_feature_hashes": null,
-                "include_classification_feature_hashes": null, "include_reviews": false,
-                "include_export_history": false, "include_archived": false});
+            let payload = json!({"get_signed_url": q.include_signed_url, "multi_request": true,
+                "include_object_feature_hashes": q.include_object_feature_hashes,
+                "include_classification_feature_hashes": q.include_classification_feature_hashes,
+                "include_reviews": q.include_reviews, "include_export_history": false, "include_archived": false});
             let got = self
                 .http
                 .legacy(project_hash, "labelrow", "GET", json!(chunk), payload, true)
@@ -116,14 +121,14 @@ impl EncordClient {
         &self,
         project_hash: &str,
         data_hashes: &[String],
+        q: &LabelRowQuery,
         rows: &mut HashMap<String, Value>,
     ) -> Result<(), PlatformError> {
         let mut pending: Vec<String> = data_hashes.to_vec();
         let mut rounds = 0;
         while !pending.is_empty() {
             rounds += 1;
-            let payload =
-                json!({"multi_request": true, "get_signed_url": false, "branch_name": "main"});
+            let payload = json!({"multi_request": true, "get_signed_url": q.include_signed_url, "branch_name": q.branch_name.as_deref().unwrap_or("main")});
             match self
                 .http
                 .legacy(
@@ -152,7 +157,7 @@ impl EncordClient {
                 Err(e) => {
                     tracing::warn!("creating label rows failed ({e}); checking which were created");
                     let created: Vec<String> = self
-                        .metadata(project_hash, &pending)
+                        .metadata(project_hash, &pending, q)
                         .await?
                         .iter()
                         .filter_map(|m| {
@@ -161,7 +166,7 @@ impl EncordClient {
                                 .map(str::to_string)
                         })
                         .collect();
-                    self.fetch_rows(project_hash, &created, rows).await?;
+                    self.fetch_rows(project_hash, &created, q, rows).await?;
                     pending.retain(|h| !rows.contains_key(h));
                 }
             }
@@ -287,9 +292,10 @@ impl Platform for EncordClient {
         &self,
         project_hash: &str,
         data_hashes: &[String],
-        with_labels: bool,
+        query: &LabelRowQuery,
     ) -> Result<Vec<LabelRowRecord>, PlatformError> {
-        let meta = self.metadata(project_hash, data_hashes).await?;
+        let with_labels = query.with_labels;
+        let meta = self.metadata(project_hash, data_hashes, query).await?;
         let by_data: HashMap<String, Value> = meta
             .iter()
             .map(|m| (str_field(m, "data_hash"), m.clone()))
@@ -318,9 +324,11 @@ impl Platform for EncordClient {
                 .filter(|m| m.get("label_hash").is_none_or(Value::is_null))
                 .map(|m| str_field(m, "data_hash"))
                 .collect();
-            self.fetch_rows(project_hash, &existing, &mut rows).await?;
+            self.fetch_rows(project_hash, &existing, query, &mut rows)
+                .await?;
             for chunk in missing.chunks(LABEL_FETCH_BUNDLE) {
-                self.create_rows(project_hash, chunk, &mut rows).await?;
+                self.create_rows(project_hash, chunk, query, &mut rows)
+                    .await?;
             }
         }
         metas

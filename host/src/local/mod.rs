@@ -16,8 +16,8 @@ use async_trait::async_trait;
 use rusqlite::{params, Connection, OptionalExtension};
 
 use crate::platform::{
-    LabelRowRecord, LabelSave, MoveAction, Platform, PlatformError, Project, Task, TaskPage,
-    Workflow,
+    LabelRowQuery, LabelRowRecord, LabelSave, MoveAction, Platform, PlatformError, Project, Task,
+    TaskPage, Workflow,
 };
 
 pub use demo::{add_images, create_demo};
@@ -231,7 +231,7 @@ impl Platform for LocalStore {
         &self,
         project_hash: &str,
         data_hashes: &[String],
-        with_labels: bool,
+        query: &LabelRowQuery,
     ) -> Result<Vec<LabelRowRecord>, PlatformError> {
         let conn = self.lock();
         let mut st = conn
@@ -263,7 +263,7 @@ impl Platform for LocalStore {
                     data_hash: h.clone(),
                     label_hash,
                     priority: priority.map(|p| p as f32),
-                    json: with_labels.then_some(json),
+                    json: query.with_labels.then_some(json),
                 })
             })
             .collect()

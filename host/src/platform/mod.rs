@@ -85,6 +85,44 @@ pub struct LabelRowRecord {
     pub json: Option<String>,
 }
 
+/// Which label rows to load and how: a stage's label-row options
+/// (encord-agents' `LabelRowMetadataIncludeArgs` and
+/// `LabelRowInitialiseLabelsArgs`), plus whether labels are wanted at all.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LabelRowQuery {
+    /// Full rows (labels), or metadata only.
+    pub with_labels: bool,
+    pub include_workflow_graph_node: bool,
+    pub include_client_metadata: bool,
+    pub include_images_data: bool,
+    pub include_all_label_branches: bool,
+    pub branch_name: Option<String>,
+    pub include_children: bool,
+    pub include_object_feature_hashes: Option<Vec<String>>,
+    pub include_classification_feature_hashes: Option<Vec<String>>,
+    pub include_reviews: bool,
+    pub include_signed_url: bool,
+}
+
+impl Default for LabelRowQuery {
+    /// encord-agents' defaults, with labels.
+    fn default() -> Self {
+        LabelRowQuery {
+            with_labels: true,
+            include_workflow_graph_node: true,
+            include_client_metadata: false,
+            include_images_data: false,
+            include_all_label_branches: false,
+            branch_name: None,
+            include_children: false,
+            include_object_feature_hashes: None,
+            include_classification_feature_hashes: None,
+            include_reviews: false,
+            include_signed_url: false,
+        }
+    }
+}
+
 /// A label row to save: the whole row replaces what was stored.
 #[derive(Debug, Clone)]
 pub struct LabelSave {
@@ -129,13 +167,13 @@ pub trait Platform: Send + Sync {
         stage_uuid: &str,
         page_token: Option<&str>,
     ) -> Result<TaskPage, PlatformError>;
-    /// The label rows of these data units, in the same order; with labels
-    /// when `with_labels`, metadata only otherwise.
+    /// The label rows of these data units, in the same order, as `query`
+    /// asks (full rows, or metadata only).
     async fn label_rows(
         &self,
         project_hash: &str,
         data_hashes: &[String],
-        with_labels: bool,
+        query: &LabelRowQuery,
     ) -> Result<Vec<LabelRowRecord>, PlatformError>;
     /// Saves whole label rows.
     async fn save_labels(

@@ -23,7 +23,7 @@ use crate::engine::{
     WitTask,
 };
 use crate::platform::{
-    LabelSave, MoveAction, Platform, PlatformError, Project, Task, WorkflowStage,
+    LabelRowQuery, LabelSave, MoveAction, Platform, PlatformError, Project, Task, WorkflowStage,
 };
 
 pub use builder::RunnerBuilder;
@@ -98,6 +98,8 @@ pub enum RunError {
 
 /// One stage to drain: the manifest entry and the workflow stage it names.
 struct StagePlan {
+    /// How this stage's label rows are loaded.
+    query: LabelRowQuery,
     spec: StageSpec,
     stage: WorkflowStage,
     context: Arc<StageContext>,
@@ -321,7 +323,24 @@ impl Runner {
                     .map(|p| (p.uuid.clone(), p.title.clone(), p.destination_uuid.clone()))
                     .collect(),
             });
+            let o = &spec.label_row_options;
+            let query = LabelRowQuery {
+                with_labels: spec.needs.contains(&Need::LabelRow),
+                include_workflow_graph_node: o.include_workflow_graph_node,
+                include_client_metadata: o.include_client_metadata,
+                include_images_data: o.include_images_data,
+                include_all_label_branches: o.include_all_label_branches,
+                branch_name: o.branch_name.clone(),
+                include_children: o.include_children,
+                include_object_feature_hashes: o.include_object_feature_hashes.clone(),
+                include_classification_feature_hashes: o
+                    .include_classification_feature_hashes
+                    .clone(),
+                include_reviews: o.include_reviews,
+                include_signed_url: o.include_signed_url,
+            };
             plans.push(StagePlan {
+                query,
                 labels: spec.needs.contains(&Need::LabelRow),
                 metadata: spec.needs.contains(&Need::LabelRowMetadata),
                 spec,
@@ -455,7 +474,7 @@ impl Runner {
             let hashes: Vec<String> = tasks.iter().map(|t| t.data_hash.clone()).collect();
             match self
                 .platform
-                .label_rows(&project.project_hash, &hashes, plan.labels)
+                .label_rows(&project.project_hash, &hashes, &plan.query)
                 .await
             {
                 Ok(records) => {
