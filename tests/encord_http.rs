@@ -47,18 +47,6 @@ fn run_demo_on_store(store: &Path, hash: &str) {
     }
 }
 
-fn add_key(store: &Path, public: &Path) {
-    let out = runner_host(&[
-        "local",
-        "add-key",
-        "--store",
-        store.to_str().unwrap(),
-        "--public-key",
-        public.to_str().unwrap(),
-    ]);
-    assert!(out.status.success(), "add-key failed: {}", stderr(&out));
-}
-
 /// Two copies of one demo store: (guard, direct copy, served copy, hash, key).
 fn two_copies() -> (
     tempfile::TempDir,

@@ -58,15 +58,7 @@ fn an_encord_agents_runner_works_against_the_emulator() {
     let py = python();
     let (dir, store, hash) = demo_store();
     let (key, public) = keypair(dir.path(), "id_ed25519");
-    let out = runner_host(&[
-        "local",
-        "add-key",
-        "--store",
-        store.to_str().unwrap(),
-        "--public-key",
-        public.to_str().unwrap(),
-    ]);
-    assert!(out.status.success(), "{}", stderr(&out));
+    add_key(&store, &public);
     let emulator = Emulator::start(&store, &[]);
 
     let out = Command::new(&py)

@@ -177,15 +177,7 @@ fn a_thousand_tasks_are_routed_exactly_once_with_concurrency_4_and_batches_of_7(
 
     // Over HTTP, through the emulator.
     let (key, public) = keypair(dir.path(), "id_ed25519");
-    let out = runner_host(&[
-        "local",
-        "add-key",
-        "--store",
-        served.to_str().unwrap(),
-        "--public-key",
-        public.to_str().unwrap(),
-    ]);
-    assert!(out.status.success());
+    add_key(&served, &public);
     let emulator = Emulator::start(&served, &[]);
     let report = dir.path().join("http.jsonl");
     let wasm = guest("prelabel");
@@ -244,15 +236,7 @@ fn source(dir: &Path, store: &Path, over_http: bool) -> (Option<Emulator>, Vec<S
         return (None, vec!["--store".into(), store.to_str().unwrap().into()]);
     }
     let (key, public) = keypair(dir, "id_ed25519");
-    let out = runner_host(&[
-        "local",
-        "add-key",
-        "--store",
-        store.to_str().unwrap(),
-        "--public-key",
-        public.to_str().unwrap(),
-    ]);
-    assert!(out.status.success(), "{}", stderr(&out));
+    add_key(store, &public);
     let emulator = Emulator::start(store, &[]);
     let args = vec![
         "--domain".into(),

@@ -326,3 +326,16 @@ pub fn comparable(rows: Vec<serde_json::Value>) -> Vec<serde_json::Value> {
     rows.iter_mut().for_each(strip);
     rows
 }
+
+/// Registers a public key with a store (`local add-key`).
+pub fn add_key(store: &Path, public: &Path) {
+    let out = runner_host(&[
+        "local",
+        "add-key",
+        "--store",
+        store.to_str().unwrap(),
+        "--public-key",
+        public.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "add-key failed: {}", stderr(&out));
+}
