@@ -37,5 +37,6 @@ for e in json.load(sys.stdin):
             for f in ([u["labels"]] if "objects" in u.get("labels", {}) else u.get("labels", {}).values())
             for o in f.get("objects", [])]
     cls = [c["classifications"][0]["answers"][0]["name"] for c in row["classification_answers"].values()]
-    print(f"{row[\"data_title\"]:<24} stage={e[\"stage\"]:<10} priority={e[\"priority\"]!s:<5} objects={objs} classifications={cls}")
+    title, stage, priority = row["data_title"], e["stage"], str(e["priority"])
+    print(f"{title:<24} stage={stage:<10} priority={priority:<5} objects={objs} classifications={cls}")
 '

@@ -16,6 +16,19 @@ use crate::local::{self, LocalStore};
 use crate::progress::Bars;
 use crate::runner::{Runner, StopHandle};
 
+/// Prints a line on stdout; a reader that went away (`| head`) ends the
+/// process quietly instead of a panic.
+macro_rules! out {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        if let Err(e) = writeln!(std::io::stdout().lock(), $($arg)*) {
+            if e.kind() == std::io::ErrorKind::BrokenPipe {
+                std::process::exit(0);
+            }
+        }
+    }};
+}
+
 /// Exit code of a run that completed with failed tasks.
 pub const EXIT_TASKS_FAILED: i32 = 3;
 /// Exit code of a run stopped by Ctrl-C or SIGTERM.
@@ -447,15 +460,15 @@ async fn inspect(component: &Path, json: bool, cache: &CacheArgs) -> anyhow::Res
                 })
             })
             .collect();
-        println!(
+        out!(
             "{}",
             serde_json::to_string_pretty(&serde_json::json!({"stages": v}))?
         );
     } else {
-        println!("{}: {} stage(s)", component.display(), stages.len());
+        out!("{}: {} stage(s)", component.display(), stages.len());
         for s in &stages {
             let needs: Vec<&str> = s.needs.iter().map(need_name).collect();
-            println!(
+            out!(
                 "  stage `{}` (handler `{}`)\n    needs: {}\n    pathways: {}",
                 s.stage,
                 s.handler,
@@ -484,13 +497,13 @@ async fn local_command(cmd: LocalCommand) -> anyhow::Result<i32> {
         } => {
             check_hash(&project_hash)?;
             for title in local::add_images(&store, &project_hash, images)? {
-                println!("{title}");
+                out!("{title}");
             }
         }
         LocalCommand::Demo { store, images } => {
             let hash = local::create_demo(&store, images)?;
             eprintln!("created the demo project in store `{}`", store.display());
-            println!("{hash}");
+            out!("{hash}");
         }
         LocalCommand::Status {
             store,
@@ -502,11 +515,11 @@ async fn local_command(cmd: LocalCommand) -> anyhow::Result<i32> {
             let counts = local::stage_counts(&s, &project_hash).await?;
             if json {
                 let v = serde_json::json!({"project_hash": project_hash, "stages": counts});
-                println!("{}", serde_json::to_string_pretty(&v)?);
+                out!("{}", serde_json::to_string_pretty(&v)?);
             } else {
-                println!("{:<20} {:<12} {:>6}", "stage", "type", "tasks");
+                out!("{:<20} {:<12} {:>6}", "stage", "type", "tasks");
                 for c in counts {
-                    println!("{:<20} {:<12} {:>6}", c.title, c.stage_type, c.tasks);
+                    out!("{:<20} {:<12} {:>6}", c.title, c.stage_type, c.tasks);
                 }
             }
         }
@@ -523,7 +536,7 @@ async fn local_command(cmd: LocalCommand) -> anyhow::Result<i32> {
             })?;
             let comment = text.split_whitespace().nth(2).unwrap_or("").to_string();
             let id = s.add_public_key(&key, &comment)?;
-            println!("{id}");
+            out!("{id}");
         }
         LocalCommand::Export {
             store,
@@ -532,7 +545,7 @@ async fn local_command(cmd: LocalCommand) -> anyhow::Result<i32> {
             let s = LocalStore::open(&store)?;
             check_hash(&project_hash)?;
             let rows = local::export_label_rows(&s, &project_hash).await?;
-            println!("{}", serde_json::to_string_pretty(&rows)?);
+            out!("{}", serde_json::to_string_pretty(&rows)?);
         }
     }
     Ok(0)

@@ -326,7 +326,7 @@ impl Platform for LocalStore {
         for (data_hash, p) in priorities {
             tx.execute(
                 "UPDATE tasks SET priority = ?3 WHERE project_hash = ?1 AND data_hash = ?2",
-                params![project_hash, data_hash, f64::from(*p)],
+                params![project_hash, data_hash, shortest_f64(*p)],
             )
             .map_err(|e| self.sql_err(e))?;
         }
@@ -393,4 +393,10 @@ pub(crate) fn encord_now() -> String {
     chrono::Utc::now()
         .format("%a, %d %b %Y %H:%M:%S UTC")
         .to_string()
+}
+
+/// An f32 as the f64 with the same shortest decimal form (0.8, not
+/// 0.800000011920929), so stored priorities read as they were set.
+fn shortest_f64(p: f32) -> f64 {
+    p.to_string().parse().unwrap_or(f64::from(p))
 }
