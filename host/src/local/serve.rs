@@ -92,25 +92,30 @@ impl LocalStore {
         include_client_metadata: bool,
     ) -> Result<Vec<Value>, PlatformError> {
         let project = crate::platform::Platform::project(self, project_hash).await?;
+        // Only the rows asked for, filtered in SQL (a JSON array of data hashes).
+        let wanted: Option<String> =
+            data_hashes.map(|h| serde_json::to_string(h).expect("strings serialise"));
         let conn = self.lock();
         let mut st = conn
             .prepare(
                 "SELECT d.data_hash, d.dataset_hash, d.title, d.data_type, d.mime_type, d.file, d.width, d.height,
-                        d.frames, d.fps, d.item_uuid, l.label_hash, l.row_json, t.task_uuid, t.stage_uuid, t.priority,
-                        s.client_metadata
+                        d.frames, d.fps, d.item_uuid, l.label_hash,
+                        json_extract(l.row_json, '$.created_at'), json_extract(l.row_json, '$.last_edited_at'),
+                        t.task_uuid, t.stage_uuid, t.priority, s.client_metadata,
+                        json_extract(l.row_json, '$.label_status')
                  FROM data_units d JOIN label_rows l ON l.project_hash = d.project_hash AND l.data_hash = d.data_hash
                  LEFT JOIN tasks t ON t.project_hash = d.project_hash AND t.data_hash = d.data_hash
                  LEFT JOIN storage_items s ON s.uuid = d.item_uuid
-                 WHERE d.project_hash = ?1 ORDER BY t.seq",
+                 WHERE d.project_hash = ?1
+                   AND (?2 IS NULL OR d.data_hash IN (SELECT value FROM json_each(?2)))
+                 ORDER BY t.seq",
             )
             .map_err(|e| self.sql_err(e))?;
         let rows = st
-            .query_map([project_hash], |r| {
+            .query_map(params![project_hash, wanted], |r| {
                 let data_hash: String = r.get(0)?;
                 let data_type: String = r.get(3)?;
-                let row_json: String = r.get(12)?;
-                let row: Value = serde_json::from_str(&row_json).unwrap_or(Value::Null);
-                let stage_uuid: Option<String> = r.get(14)?;
+                let stage_uuid: Option<String> = r.get(15)?;
                 let frames: i64 = r.get(8)?;
                 let fps: Option<f64> = r.get(9)?;
                 let label_hash: Option<String> = r.get(11)?;
@@ -118,15 +123,15 @@ impl LocalStore {
                 let mut m = json!({
                     "label_hash": label_hash,
                     "branch_name": "main",
-                    "created_at": row.get("created_at").cloned().unwrap_or(Value::Null),
-                    "last_edited_at": row.get("last_edited_at").cloned().unwrap_or(Value::Null),
+                    "created_at": r.get::<_, Option<String>>(12)?,
+                    "last_edited_at": r.get::<_, Option<String>>(13)?,
                     "data_hash": data_hash,
                     "dataset_hash": r.get::<_, String>(1)?,
                     "dataset_title": "Demo dataset",
                     "data_title": r.get::<_, String>(2)?,
                     "data_type": data_type.to_uppercase(),
                     "data_link": if file.is_empty() { Value::Null } else { json!(format!("media/{file}")) },
-                    "label_status": row.get("label_status").cloned().unwrap_or(json!("NOT_LABELLED")),
+                    "label_status": r.get::<_, Option<String>>(18)?.unwrap_or_else(|| "NOT_LABELLED".into()),
                     "annotation_task_status": "QUEUED",
                     "workflow_graph_node": stage_uuid.as_ref().and_then(|u| project.workflow.stage(u)).map(|s| json!({"uuid": s.uuid, "title": s.title})),
                     "is_shadow_data": false,
@@ -137,13 +142,13 @@ impl LocalStore {
                     "height": r.get::<_, i64>(7)?,
                     "file_type": r.get::<_, String>(4)?,
                     "spaces": {},
-                    "task_uuid": r.get::<_, Option<String>>(13)?,
-                    "priority": r.get::<_, Option<f64>>(15)?,
+                    "task_uuid": r.get::<_, Option<String>>(14)?,
+                    "priority": r.get::<_, Option<f64>>(16)?,
                     "backing_item_uuid": r.get::<_, String>(10)?,
                     "is_valid": true,
                 });
                 if include_client_metadata {
-                    let cm: Option<String> = r.get(16)?;
+                    let cm: Option<String> = r.get(17)?;
                     m["client_metadata"] = cm.and_then(|c| serde_json::from_str(&c).ok()).unwrap_or(json!({}));
                 }
                 Ok(m)
@@ -151,13 +156,7 @@ impl LocalStore {
             .map_err(|e| self.sql_err(e))?
             .collect::<Result<Vec<Value>, _>>()
             .map_err(|e| self.sql_err(e))?;
-        Ok(match data_hashes {
-            None => rows,
-            Some(wanted) => rows
-                .into_iter()
-                .filter(|m| wanted.iter().any(|w| m["data_hash"] == w.as_str()))
-                .collect(),
-        })
+        Ok(rows)
     }
 
     /// Full label rows (§3j) by label hash.
