@@ -171,13 +171,13 @@ impl LabelRow {
         frame: u32,
         shape: Shape,
     ) -> Result<(), LabelError> {
+        let feature = self.feature_of(object_hash)?;
         let name = self
-            .objects()
-            .into_iter()
-            .find(|o| o.object_hash == object_hash)
-            .map(|o| o.name)
+            .ontology
+            .object_by_hash(&feature)
+            .map(|d| d.name.clone())
             .ok_or_else(|| {
-                LabelError::Invalid(format!("no object `{object_hash}` in this label row"))
+                LabelError::Invalid(format!("object `{object_hash}` is not in the ontology"))
             })?;
         self.place_object(&name, object_hash, frame, shape)
     }
@@ -225,14 +225,7 @@ impl LabelRow {
         attribute: &str,
         answer: Answer,
     ) -> Result<(), LabelError> {
-        let feature = self
-            .objects()
-            .into_iter()
-            .find(|o| o.object_hash == object_hash)
-            .map(|o| o.feature_hash)
-            .ok_or_else(|| {
-                LabelError::Invalid(format!("no object `{object_hash}` in this label row"))
-            })?;
+        let feature = self.feature_of(object_hash)?;
         let def = self.ontology.object_by_hash(&feature).ok_or_else(|| {
             LabelError::Invalid(format!("object `{object_hash}` is not in the ontology"))
         })?;
@@ -385,7 +378,7 @@ impl LabelRow {
         let taken = |h: &str| {
             self.data.object_answers.contains_key(h)
                 || self.data.classification_answers.contains_key(h)
-                || self.objects_hashes().iter().any(|o| o == h)
+                || self.frame_objects().any(|o| o.object_hash == h)
         };
         let mut counter: u64 = 0;
         loop {
@@ -411,8 +404,26 @@ impl LabelRow {
         }
     }
 
-    fn objects_hashes(&self) -> Vec<String> {
-        self.objects().into_iter().map(|o| o.object_hash).collect()
+    /// Every object on every frame, as stored (no geometry parsed).
+    fn frame_objects(&self) -> impl Iterator<Item = &FrameObject> {
+        self.data.data_units.values().flat_map(|u| {
+            let frames: Vec<&FrameLabels> = match &u.labels {
+                Some(Labels::Frame(f)) => vec![f],
+                Some(Labels::Frames(m)) => m.values().collect(),
+                None => vec![],
+            };
+            frames.into_iter().flat_map(|f| f.objects.iter())
+        })
+    }
+
+    /// The feature hash of an object in this row.
+    fn feature_of(&self, object_hash: &str) -> Result<String, LabelError> {
+        self.frame_objects()
+            .find(|o| o.object_hash == object_hash)
+            .map(|o| o.feature_hash.clone())
+            .ok_or_else(|| {
+                LabelError::Invalid(format!("no object `{object_hash}` in this label row"))
+            })
     }
 }
 
