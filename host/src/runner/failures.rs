@@ -43,19 +43,13 @@ impl FailedTasks {
         self.conn.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// The error recorded for this task, if it failed on this very data.
-    pub fn recorded(
-        &self,
-        project: &str,
-        stage: &str,
-        task: &str,
-        fingerprint: &str,
-    ) -> Option<String> {
+    /// The record of this task, if it has one: (fingerprint, error).
+    pub fn recorded(&self, project: &str, stage: &str, task: &str) -> Option<(String, String)> {
         self.lock()
             .query_row(
-                "SELECT error FROM failed_tasks WHERE project_hash = ?1 AND stage_uuid = ?2 AND task_uuid = ?3 AND fingerprint = ?4",
-                params![project, stage, task, fingerprint],
-                |r| r.get(0),
+                "SELECT fingerprint, error FROM failed_tasks WHERE project_hash = ?1 AND stage_uuid = ?2 AND task_uuid = ?3",
+                params![project, stage, task],
+                |r| Ok((r.get(0)?, r.get(1)?)),
             )
             .optional()
             .ok()
@@ -132,16 +126,11 @@ mod tests {
             .record("p", "s", "t", "edited:1", 4, "boom");
         let again = FailedTasks::open(&path).unwrap();
         assert_eq!(
-            again.recorded("p", "s", "t", "edited:1").as_deref(),
-            Some("boom")
-        );
-        assert_eq!(
-            again.recorded("p", "s", "t", "edited:2"),
-            None,
-            "new data runs again"
+            again.recorded("p", "s", "t"),
+            Some(("edited:1".to_string(), "boom".to_string()))
         );
         again.clear("p", "s", "t");
-        assert_eq!(again.recorded("p", "s", "t", "edited:1"), None);
+        assert_eq!(again.recorded("p", "s", "t"), None);
         std::fs::remove_dir_all(&dir).ok();
     }
 }

@@ -508,32 +508,37 @@ impl Runner {
                 .map(|task| TaskReport::new(task, plan, TaskResult::Failed(reason.clone())))
                 .collect();
         }
-        // Tasks that failed before on the same data wait for new data.
+        // Tasks that failed before on the same data wait for new data. The
+        // fingerprint is computed only for tasks that have a record.
         let mut skipped = Vec::new();
         let mut todo = Vec::with_capacity(batch.tasks.len());
+        let mut had_record: std::collections::HashSet<String> = std::collections::HashSet::new();
         for (task, row) in batch.tasks.into_iter().zip(batch.rows) {
-            let print = failures::fingerprint(&task.status, row.as_deref());
-            let recorded = match self.failures.get() {
-                Some(f) if !self.options.retry_failed => {
-                    f.recorded(&project.project_hash, &plan.stage.uuid, &task.uuid, &print)
+            let record = self
+                .failures
+                .get()
+                .and_then(|f| f.recorded(&project.project_hash, &plan.stage.uuid, &task.uuid));
+            if let Some((print, error)) = record {
+                let same_data = print == failures::fingerprint(&task.status, row.as_deref());
+                if same_data && !self.options.retry_failed {
+                    skipped.push(TaskReport::new(
+                        task,
+                        plan,
+                        TaskResult::SkippedFailed(error),
+                    ));
+                    continue;
                 }
-                _ => None,
-            };
-            match recorded {
-                Some(error) => skipped.push(TaskReport::new(
-                    task,
-                    plan,
-                    TaskResult::SkippedFailed(error),
-                )),
-                None => todo.push((task, row, print)),
+                had_record.insert(task.uuid.clone());
             }
+            todo.push((task, row));
         }
-        let prints: HashMap<String, String> = todo
+        // What a failed task's record needs: its status and row.
+        let inputs: HashMap<String, (String, Option<Arc<str>>)> = todo
             .iter()
-            .map(|(t, _, p)| (t.uuid.clone(), p.clone()))
+            .map(|(t, r)| (t.uuid.clone(), (t.status.clone(), r.clone())))
             .collect();
         // Run every task, each in fresh instances, `concurrency` at a time.
-        let jobs = todo.into_iter().map(|(task, row, _)| {
+        let jobs = todo.into_iter().map(|(task, row)| {
             let job = TaskJob {
                 agent: self.agent.clone(),
                 pcx: pcx.clone(),
@@ -571,17 +576,23 @@ impl Runner {
             for r in &reports {
                 match &r.result {
                     TaskResult::Failed(e) if agent_failed.contains(&r.task.uuid) => {
-                        let print = prints.get(&r.task.uuid).map_or("", String::as_str);
+                        let print = inputs
+                            .get(&r.task.uuid)
+                            .map(|(status, row)| failures::fingerprint(status, row.as_deref()))
+                            .unwrap_or_default();
                         f.record(
                             &project.project_hash,
                             &plan.stage.uuid,
                             &r.task.uuid,
-                            print,
+                            &print,
                             r.attempts,
                             e,
                         )
                     }
-                    TaskResult::Moved(_) | TaskResult::Stayed | TaskResult::AlreadyAdvanced(_) => {
+                    // Only tasks that had a record need a write (no write per task).
+                    TaskResult::Moved(_) | TaskResult::Stayed | TaskResult::AlreadyAdvanced(_)
+                        if had_record.contains(&r.task.uuid) =>
+                    {
                         f.clear(&project.project_hash, &plan.stage.uuid, &r.task.uuid)
                     }
                     _ => {}
