@@ -211,6 +211,23 @@ fn a_thousand_tasks_are_routed_exactly_once_with_concurrency_4_and_batches_of_7(
     );
 }
 
+/// Starts a run in the background: `from` says where the project is.
+fn spawn_run(wasm: &Path, hash: &str, from: &[String], extra: &[&str]) -> std::process::Child {
+    Command::new(env!("CARGO_BIN_EXE_runner-host"))
+        .args([
+            "--component",
+            wasm.to_str().unwrap(),
+            "--project-hash",
+            hash,
+        ])
+        .args(from)
+        .args(extra)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
 /// Sends SIGINT to a process.
 fn interrupt(pid: u32) {
     let ok = Command::new("sh")
@@ -262,26 +279,19 @@ fn ctrl_c_mid_batch(over_http: bool) {
     let report = dir.path().join("report.jsonl");
     let wasm = guest("guest-slow");
     let (_emulator, from) = source(dir.path(), &store, over_http);
-    let child = Command::new(env!("CARGO_BIN_EXE_runner-host"))
-        .args([
-            "--component",
-            wasm.to_str().unwrap(),
-            "--project-hash",
-            &hash,
-        ])
-        .args(&from)
-        .args([
+    let child = spawn_run(
+        &wasm,
+        &hash,
+        &from,
+        &[
             "--concurrency",
             "2",
             "--task-batch-size",
             "6",
             "--report",
             report.to_str().unwrap(),
-        ])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+        ],
+    );
     // Stop once the first batch is written and the second is under way.
     wait_for("the first batch", Duration::from_secs(60), || {
         read_report(&report).len() >= 6
@@ -340,19 +350,12 @@ fn polling(over_http: bool) {
     let report = dir.path().join("report.jsonl");
     let wasm = guest("prelabel");
     let (_emulator, from) = source(dir.path(), &store, over_http);
-    let child = Command::new(env!("CARGO_BIN_EXE_runner-host"))
-        .args([
-            "--component",
-            wasm.to_str().unwrap(),
-            "--project-hash",
-            &hash,
-        ])
-        .args(&from)
-        .args(["--refresh-every", "1", "--report", report.to_str().unwrap()])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let child = spawn_run(
+        &wasm,
+        &hash,
+        &from,
+        &["--refresh-every", "1", "--report", report.to_str().unwrap()],
+    );
     wait_for("the first pass", Duration::from_secs(60), || {
         count(&status(&store, &hash), "triage") == 24
     });

@@ -243,9 +243,7 @@ impl Emulator {
     pub fn requests(&self, fragment: &str) -> usize {
         self.log()
             .lines()
-            .filter(|l| {
-                l.contains("emulator: request") || (l.contains(" request ") && l.contains("path="))
-            })
+            .filter(|l| l.contains("emulator: request"))
             .filter(|l| l.contains(fragment))
             .count()
     }

@@ -234,17 +234,13 @@ pub(crate) async fn priorities(
 
 /// A storage item in the SDK's shape: every nullable key present.
 fn item_json(emu: &Emulator, item: &StorageItem, sign: bool) -> Value {
-    let item_type = match item.item_type.as_str() {
-        "imageGroup" | "image" | "video" | "group" | "imageSequence" => item.item_type.clone(),
-        other => other.to_string(),
-    };
     let has_bytes = item.file.as_deref().is_some_and(|f| !f.is_empty());
     let duration = match (item.frames, item.fps) {
         (Some(n), Some(f)) if f > 0.0 => Some(n as f64 / f),
         _ => None,
     };
     json!({
-        "uuid": item.uuid, "parent": item.folder_uuid, "itemType": item_type, "name": item.name,
+        "uuid": item.uuid, "parent": item.folder_uuid, "itemType": item.item_type, "name": item.name,
         "description": "", "clientMetadata": item.client_metadata, "owner": "emulator@localhost",
         "createdAt": item.created_at, "lastEditedAt": item.created_at, "isTombstone": false,
         "isPlaceholder": false, "backedDataUnitsCount": 1, "storageLocation": "encord",
