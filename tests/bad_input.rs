@@ -77,7 +77,7 @@ fn a_component_of_another_world() {
     refused(
         &guest("guest-other-world"),
         &[
-            "does not implement the encord:agent/agent@0.1.0 world",
+            "does not implement the encord:agent/agent@0.2.0 world",
             "encord-agent-sdk",
         ],
     );

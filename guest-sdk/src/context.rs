@@ -1,6 +1,8 @@
 use std::any::{Any, TypeId};
 use std::collections::HashMap;
+use std::rc::Rc;
 
+use crate::data::{FrameSource, ItemInfo, Selection, TwinInfo};
 use crate::extract::{ProjectInfo, Stage, Task};
 
 /// Where a handler's inputs come from: the host's imports inside a
@@ -10,6 +12,13 @@ pub(crate) trait Source {
     fn ontology(&self) -> String;
     fn project(&self) -> ProjectInfo;
     fn stage(&self) -> Option<Stage>;
+    fn item(&self) -> Result<ItemInfo, String>;
+    fn set_client_metadata(&self, json: &str) -> Result<(), String>;
+    fn asset_bytes(&self, frame: Option<u32>) -> Result<Vec<u8>, String>;
+    fn asset_path(&self) -> Result<String, String>;
+    fn first_frame(&self) -> Result<crate::data::Frame, String>;
+    fn frames(&self, which: Selection) -> Result<Box<dyn FrameSource>, String>;
+    fn twin(&self, project_hash: &str) -> Result<Option<TwinInfo>, String>;
 }
 
 /// Everything an extractor can draw on for one task. Values computed by
@@ -17,7 +26,7 @@ pub(crate) trait Source {
 /// resolved once per task.
 pub struct Context {
     task: Task,
-    source: Box<dyn Source>,
+    source: Rc<dyn Source>,
     cache: HashMap<TypeId, Box<dyn Any>>,
 }
 
@@ -25,7 +34,7 @@ impl Context {
     pub(crate) fn new(task: Task, source: Box<dyn Source>) -> Context {
         Context {
             task,
-            source,
+            source: Rc::from(source),
             cache: HashMap::new(),
         }
     }
@@ -37,6 +46,10 @@ impl Context {
 
     pub(crate) fn source(&self) -> &dyn Source {
         self.source.as_ref()
+    }
+
+    pub(crate) fn source_rc(&self) -> Rc<dyn Source> {
+        self.source.clone()
     }
 
     /// Returns the cached value of type `T`, computing it with `make` the

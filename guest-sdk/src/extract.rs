@@ -8,12 +8,30 @@ use crate::{AgentError, Context};
 
 /// What a stage needs loaded before its handler runs, derived from its
 /// parameters' types.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Needs {
     /// The task's label row, with its labels.
     pub label_row: bool,
     /// The label row's metadata only (e.g. to set a priority).
     pub label_row_metadata: bool,
+    /// The storage item behind the data.
+    pub storage_item: bool,
+    /// The data's bytes.
+    pub asset: bool,
+    /// Decoded frames.
+    pub frames: bool,
+    /// Twin projects: (project hash, include the twin's task).
+    pub twins: Vec<(&'static str, bool)>,
+}
+
+impl Needs {
+    /// Adds a twin project (once; asking for its task wins).
+    pub fn add_twin(&mut self, project_hash: &'static str, include_task: bool) {
+        match self.twins.iter_mut().find(|(h, _)| *h == project_hash) {
+            Some((_, t)) => *t |= include_task,
+            None => self.twins.push((project_hash, include_task)),
+        }
+    }
 }
 
 /// A type a stage handler can take as a parameter.
@@ -36,7 +54,7 @@ pub struct Needs {
 #[diagnostic::on_unimplemented(
     message = "`{Self}` cannot be a stage handler parameter",
     label = "not an extractor",
-    note = "parameters must implement `encord_agent_sdk::FromContext`: use Task, LabelRow, Project, Ontology, Stage or Pathways, or implement FromContext for your own type"
+    note = "parameters must implement `encord_agent_sdk::FromContext`: use Task, LabelRow, Project, Ontology, Stage, Pathways, StorageItem, Asset, AssetPath, Frame, VideoFrames, VideoSampler or Twin<P>, or implement FromContext for your own type"
 )]
 pub trait FromContext: Sized {
     /// Adds what this extractor needs loaded.

@@ -24,6 +24,7 @@
 #[doc(hidden)]
 pub mod bindings;
 mod context;
+mod data;
 mod error;
 mod extract;
 pub mod log;
@@ -33,6 +34,9 @@ pub mod runtime;
 pub mod testing;
 
 pub use context::Context;
+pub use data::{
+    Asset, AssetPath, Frame, GroupAssets, StorageItem, Twin, TwinProject, VideoFrames, VideoSampler,
+};
 pub use encord_agent_macros::stage;
 pub use encord_labels as labels;
 pub use encord_labels::{
@@ -46,9 +50,10 @@ pub use runtime::{LabelRowOptions, StageDef, StageHandler};
 /// Everything a handler usually needs.
 pub mod prelude {
     pub use crate::{
-        export_agent, stage, AgentError, Answer, Bitmask, BoundingBox, Context, FromContext,
-        LabelRow, Needs, Ontology, Outcome, Pathways, Point, Project, RotatableBoundingBox, Shape,
-        Stage, Task,
+        export_agent, stage, AgentError, Answer, Asset, AssetPath, Bitmask, BoundingBox, Context,
+        Frame, FromContext, GroupAssets, LabelRow, Needs, Ontology, Outcome, Pathways, Point,
+        Project, RotatableBoundingBox, Shape, Stage, StorageItem, Task, Twin, TwinProject,
+        VideoFrames, VideoSampler,
     };
 }
 

@@ -86,6 +86,15 @@ pub fn manifest(stages: &[StageDef]) -> Vec<wit::StageSpec> {
             if n.label_row_metadata && !n.label_row {
                 needs.push(wit::Need::LabelRowMetadata);
             }
+            if n.storage_item {
+                needs.push(wit::Need::StorageItem);
+            }
+            if n.asset {
+                needs.push(wit::Need::Asset);
+            }
+            if n.frames {
+                needs.push(wit::Need::Frames);
+            }
             let o = &s.label_row_options;
             let list = |l: Option<&'static [&'static str]>| {
                 l.map(|l| l.iter().map(|s| s.to_string()).collect())
@@ -109,6 +118,14 @@ pub fn manifest(stages: &[StageDef]) -> Vec<wit::StageSpec> {
                     include_signed_url: o.include_signed_url,
                 },
                 pathways: s.pathways.iter().map(|p| p.to_string()).collect(),
+                twins: n
+                    .twins
+                    .iter()
+                    .map(|(hash, task)| wit::TwinSpec {
+                        project_hash: hash.to_string(),
+                        include_task: *task,
+                    })
+                    .collect(),
             }
         })
         .collect()
@@ -149,11 +166,79 @@ pub(crate) fn call(def: &StageDef, cx: &mut Context) -> Result<Outcome, AgentErr
 /// The host's imports, when running inside a component.
 mod host {
     use super::*;
-    use crate::bindings::encord::agent::{labels, log as wlog, project};
+    use crate::bindings::encord::agent::{data, labels, log as wlog, project, twins};
+    use crate::data::{Frame, FrameSource, ItemInfo, Selection, TwinInfo};
 
     pub(super) struct HostSource;
 
+    fn frame(f: data::Frame) -> Frame {
+        Frame {
+            index: f.index,
+            width: f.width,
+            height: f.height,
+            rgb: f.rgb,
+        }
+    }
+
+    struct HostFrames(data::Frames);
+
+    impl FrameSource for HostFrames {
+        fn next_frame(&mut self) -> Result<Option<Frame>, String> {
+            Ok(self.0.next()?.map(frame))
+        }
+    }
+
     impl Source for HostSource {
+        fn item(&self) -> Result<ItemInfo, String> {
+            let i = data::item()?;
+            Ok(ItemInfo {
+                uuid: i.uuid,
+                name: i.name,
+                item_type: i.item_type,
+                mime_type: i.mime_type,
+                file_size: i.file_size,
+                width: i.width,
+                height: i.height,
+                fps: i.fps,
+                duration: i.duration,
+                frame_count: i.frame_count,
+                client_metadata: i.client_metadata,
+                children: i.children,
+            })
+        }
+        fn set_client_metadata(&self, json: &str) -> Result<(), String> {
+            data::set_client_metadata(json)
+        }
+        fn asset_bytes(&self, frame: Option<u32>) -> Result<Vec<u8>, String> {
+            data::asset_bytes(frame)
+        }
+        fn asset_path(&self) -> Result<String, String> {
+            data::asset_path()
+        }
+        fn first_frame(&self) -> Result<Frame, String> {
+            data::first_frame().map(frame)
+        }
+        fn frames(&self, which: Selection) -> Result<Box<dyn FrameSource>, String> {
+            let stream = match which {
+                Selection::All => data::all_frames()?,
+                Selection::Rate(r) => data::sample_rate(r)?,
+                Selection::Indices(i) => data::sample_frames(&i)?,
+            };
+            Ok(Box::new(HostFrames(stream)))
+        }
+        fn twin(&self, project_hash: &str) -> Result<Option<TwinInfo>, String> {
+            Ok(twins::find(project_hash)?.map(|t| TwinInfo {
+                label_row: t.label_row,
+                task: t.task.map(|t| Task {
+                    uuid: t.uuid,
+                    data_hash: t.data_hash,
+                    data_title: t.data_title,
+                    label_branch_name: t.label_branch_name,
+                    status: t.status,
+                }),
+                stage_uuid: t.stage_uuid,
+            }))
+        }
         fn label_row(&self) -> Result<String, String> {
             labels::label_row()
         }

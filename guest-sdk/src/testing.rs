@@ -28,7 +28,8 @@ use std::cell::RefCell;
 use std::rc::Rc;
 
 use crate::context::{Context, Source};
-use crate::extract::{Pathway, ProjectInfo, Stage, Task};
+use crate::data::{Frame, FrameSource, ItemInfo, Selection, TwinInfo};
+use crate::extract::{Needs, Pathway, ProjectInfo, Stage, Task};
 use crate::log::{set_sink, Level};
 use crate::runtime::{call, StageDef, StageHandler};
 use crate::{AgentError, Outcome, Route};
@@ -41,6 +42,10 @@ pub struct TestRun {
     ontology: String,
     project: ProjectInfo,
     stage: Option<Stage>,
+    item: Option<ItemInfo>,
+    asset: Option<Vec<u8>>,
+    frames: Vec<Frame>,
+    twins: Vec<(String, TwinInfo)>,
 }
 
 /// What a native run produced.
@@ -49,6 +54,8 @@ pub struct TestOutcome {
     pub outcome: Outcome,
     /// The lines the handler logged.
     pub logs: Vec<(Level, String)>,
+    /// The client metadata the handler set on the storage item.
+    pub client_metadata: Option<serde_json::Value>,
 }
 
 impl Default for TestRun {
@@ -72,7 +79,61 @@ impl TestRun {
             ontology: r#"{"objects": [], "classifications": []}"#.into(),
             project: ProjectInfo::default(),
             stage: None,
+            item: None,
+            asset: None,
+            frames: Vec::new(),
+            twins: Vec::new(),
         }
+    }
+
+    /// The storage item: its name, Encord item type and client metadata.
+    pub fn storage_item(
+        mut self,
+        name: &str,
+        item_type: &str,
+        client_metadata: serde_json::Value,
+    ) -> TestRun {
+        self.item = Some(ItemInfo {
+            uuid: "00000000-0000-4000-8000-000000000003".into(),
+            name: name.into(),
+            item_type: item_type.into(),
+            client_metadata: client_metadata.to_string(),
+            frame_count: (!self.frames.is_empty()).then_some(self.frames.len() as u32),
+            ..ItemInfo::default()
+        });
+        self
+    }
+
+    /// The data's bytes.
+    pub fn asset(mut self, bytes: &[u8]) -> TestRun {
+        self.asset = Some(bytes.to_vec());
+        self
+    }
+
+    /// The data's frames, in order (their `index` is set to their position).
+    pub fn frames(mut self, frames: Vec<Frame>) -> TestRun {
+        self.frames = frames
+            .into_iter()
+            .enumerate()
+            .map(|(i, f)| Frame {
+                index: i as u32,
+                ..f
+            })
+            .collect();
+        self
+    }
+
+    /// The label row of the same data in twin project `project_hash`.
+    pub fn twin(mut self, project_hash: &str, label_row_json: &str, task: Option<Task>) -> TestRun {
+        self.twins.push((
+            project_hash.to_string(),
+            TwinInfo {
+                label_row: label_row_json.to_string(),
+                task,
+                stage_uuid: None,
+            },
+        ));
+        self
     }
 
     pub fn task(mut self, task: Task) -> TestRun {
@@ -138,9 +199,11 @@ impl TestRun {
         set_sink(Some(Box::new(move |level, msg| {
             sink.borrow_mut().push((level, msg.to_string()))
         })));
+        let metadata = Rc::new(RefCell::new(None));
         let source = TestSource {
-            declared_label_row: def.needs().label_row,
+            needs: def.needs(),
             run: self.clone(),
+            metadata: metadata.clone(),
         };
         let mut cx = Context::new(self.task.clone(), Box::new(source));
         let result = call(def, &mut cx);
@@ -148,7 +211,12 @@ impl TestRun {
         let outcome = result?;
         self.check(&outcome)?;
         let logs = logs.borrow().clone();
-        Ok(TestOutcome { outcome, logs })
+        let client_metadata = metadata.borrow().clone();
+        Ok(TestOutcome {
+            outcome,
+            logs,
+            client_metadata,
+        })
     }
 
     /// The checks the host makes on an outcome before acting on it.
@@ -176,13 +244,110 @@ impl TestRun {
 }
 
 struct TestSource {
-    declared_label_row: bool,
+    needs: Needs,
     run: TestRun,
+    metadata: Rc<RefCell<Option<serde_json::Value>>>,
+}
+
+impl TestSource {
+    fn need(&self, declared: bool, name: &str) -> Result<(), String> {
+        if declared {
+            Ok(())
+        } else {
+            Err(format!("this stage did not declare the {name} need"))
+        }
+    }
+}
+
+struct VecFrames(std::collections::VecDeque<Frame>);
+
+impl FrameSource for VecFrames {
+    fn next_frame(&mut self) -> Result<Option<Frame>, String> {
+        Ok(self.0.pop_front())
+    }
 }
 
 impl Source for TestSource {
+    fn item(&self) -> Result<ItemInfo, String> {
+        let n = &self.needs;
+        self.need(n.storage_item || n.asset || n.frames, "storage-item")?;
+        self.run
+            .item
+            .clone()
+            .ok_or_else(|| "TestRun has no storage item: call .storage_item(...)".into())
+    }
+    fn set_client_metadata(&self, json: &str) -> Result<(), String> {
+        self.item()?;
+        let v = serde_json::from_str(json).map_err(|e| e.to_string())?;
+        *self.metadata.borrow_mut() = Some(v);
+        Ok(())
+    }
+    fn asset_bytes(&self, frame: Option<u32>) -> Result<Vec<u8>, String> {
+        self.need(self.needs.asset, "asset")?;
+        if frame.unwrap_or(0) > 0 {
+            return Err("TestRun has one asset only".into());
+        }
+        self.run
+            .asset
+            .clone()
+            .ok_or_else(|| "TestRun has no asset: call .asset(...)".into())
+    }
+    fn asset_path(&self) -> Result<String, String> {
+        self.need(self.needs.asset, "asset")?;
+        Err("TestRun has no sandbox file system: test AssetPath handlers in a component".into())
+    }
+    fn first_frame(&self) -> Result<Frame, String> {
+        self.need(self.needs.frames, "frames")?;
+        self.run
+            .frames
+            .first()
+            .cloned()
+            .ok_or_else(|| "TestRun has no frames: call .frames(...)".into())
+    }
+    fn frames(&self, which: Selection) -> Result<Box<dyn FrameSource>, String> {
+        self.need(self.needs.frames, "frames")?;
+        let all = &self.run.frames;
+        let picked: Vec<Frame> = match which {
+            Selection::All => all.clone(),
+            Selection::Rate(r) => {
+                if !(r.is_finite() && r > 0.0 && r <= 1.0) {
+                    return Err(format!("sample rate {r} is outside (0, 1]"));
+                }
+                let mut out = Vec::new();
+                let mut k = 0u64;
+                while let Some(f) = all.get((k as f64 / r).floor() as usize) {
+                    out.push(f.clone());
+                    k += 1;
+                }
+                out
+            }
+            Selection::Indices(mut i) => {
+                i.sort_unstable();
+                i.dedup();
+                i.iter()
+                    .map(|&n| {
+                        all.get(n as usize).cloned().ok_or_else(|| {
+                            format!("frame {n} is past the end ({} frames)", all.len())
+                        })
+                    })
+                    .collect::<Result<_, _>>()?
+            }
+        };
+        Ok(Box::new(VecFrames(picked.into())))
+    }
+    fn twin(&self, project_hash: &str) -> Result<Option<TwinInfo>, String> {
+        if !self.needs.twins.iter().any(|(h, _)| *h == project_hash) {
+            return Err(format!("twin project `{project_hash}` was not declared"));
+        }
+        Ok(self
+            .run
+            .twins
+            .iter()
+            .find(|(h, _)| h == project_hash)
+            .map(|(_, t)| t.clone()))
+    }
     fn label_row(&self) -> Result<String, String> {
-        if !self.declared_label_row {
+        if !self.needs.label_row {
             return Err("this stage did not declare the label-row need".into());
         }
         self.run

@@ -130,8 +130,12 @@ pub enum LocalCommand {
         store: PathBuf,
         #[arg(long)]
         project_hash: String,
+        /// Generated images to add.
         #[arg(long, default_value_t = 1)]
         images: usize,
+        /// Media files to add (images or videos, copied into the store); repeatable.
+        #[arg(long = "file")]
+        files: Vec<PathBuf>,
     },
     /// Print task counts per stage.
     Status {
@@ -275,6 +279,9 @@ pub struct RunArgs {
     /// Memory limit per instance, in MiB.
     #[arg(long, default_value_t = 1024)]
     pub memory_limit: usize,
+    /// Bound of the downloaded-media cache (in the cache directory), in MiB.
+    #[arg(long, default_value_t = 4096)]
+    pub media_cache_mib: u64,
 }
 
 /// Runs the CLI; returns the process exit code.
@@ -308,7 +315,8 @@ async fn run(args: RunArgs, bars: Option<MultiProgress>) -> anyhow::Result<i32> 
         .memory_limit_mib(args.memory_limit.max(1))
         .http_retries(args.http_retries)
         .fuel(args.fuel)
-        .cache_dir(cache_dir(&args.cache));
+        .cache_dir(cache_dir(&args.cache))
+        .media_cache_mib(args.media_cache_mib);
     for (name, value) in Grants::env_from_host(&args.env).map_err(anyhow::Error::msg)? {
         builder = builder.env(name, value);
     }
@@ -445,6 +453,7 @@ async fn inspect(component: &Path, json: bool, cache: &CacheArgs) -> anyhow::Res
                     "handler": s.handler,
                     "needs": s.needs.iter().map(need_name).collect::<Vec<_>>(),
                     "pathways": s.pathways,
+                    "twins": s.twins.iter().map(|t| serde_json::json!({"project_hash": t.project_hash, "include_task": t.include_task})).collect::<Vec<_>>(),
                     "label_row_options": {
                         "include_workflow_graph_node": s.label_row_options.include_workflow_graph_node,
                         "include_client_metadata": s.label_row_options.include_client_metadata,
@@ -494,9 +503,11 @@ async fn local_command(cmd: LocalCommand) -> anyhow::Result<i32> {
             store,
             project_hash,
             images,
+            files,
         } => {
             check_hash(&project_hash)?;
-            for title in local::add_images(&store, &project_hash, images)? {
+            let images = if files.is_empty() { images } else { 0 };
+            for title in local::add_data(&store, &project_hash, images, &files)? {
                 out!("{title}");
             }
         }

@@ -13,6 +13,7 @@ pub mod emulator;
 pub mod encord;
 pub mod engine;
 pub mod local;
+pub mod media;
 pub mod platform;
 pub mod progress;
 pub mod runner;

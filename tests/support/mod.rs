@@ -18,6 +18,7 @@ const GUESTS: &[(&str, &str)] = &[
     ("guest-slow", "guest_slow"),
     ("guest-start-fails", "guest_start_fails"),
     ("guest-hostile", "guest_hostile"),
+    ("guest-media", "guest_media"),
 ];
 
 pub fn workspace() -> PathBuf {

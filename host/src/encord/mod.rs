@@ -11,8 +11,8 @@ use reqwest::Method;
 use serde_json::{json, Value};
 
 use crate::platform::{
-    LabelRowQuery, LabelRowRecord, LabelSave, MoveAction, Platform, PlatformError, Project, Task,
-    TaskPage, Workflow,
+    DataItem, LabelRowQuery, LabelRowRecord, LabelSave, Media, MoveAction, Platform, PlatformError,
+    Project, Task, TaskPage, TwinRecord, Workflow,
 };
 pub use auth::{AuthError, Credentials};
 pub use http::{ApiError, Http, RetryPolicy};
@@ -175,6 +175,156 @@ impl EncordClient {
     }
 }
 
+impl EncordClient {
+    /// Storage items by uuid (`get-bulk`, signed URLs), with the children of
+    /// groups (`child-items`).
+    async fn items(&self, uuids: &[String]) -> Result<Vec<DataItem>, PlatformError> {
+        let mut out = Vec::with_capacity(uuids.len());
+        for chunk in uuids.chunks(ITEM_BUNDLE) {
+            let got = self
+                .http
+                .v2(
+                    Method::POST,
+                    "storage/items/get-bulk",
+                    &[],
+                    Some(&json!({"itemUuids": chunk, "signUrls": true})),
+                    true,
+                )
+                .await
+                .map_err(|e| self.err("reading storage items", e))?;
+            let results = got
+                .get("results")
+                .and_then(Value::as_array)
+                .ok_or_else(|| PlatformError::Remote("storage items: no `results`".into()))?;
+            for v in results {
+                let mut item = item_from_json(v);
+                if item.is_group() || item.item_type == "imageSequence" {
+                    let parent = str_field(v, "parent");
+                    let kids = self
+                        .http
+                        .v2(
+                            Method::GET,
+                            &format!("storage/folders/{parent}/items/{}/child-items", item.uuid),
+                            &[("signUrls", "True".into())],
+                            None,
+                            true,
+                        )
+                        .await
+                        .map_err(|e| self.err("reading child items", e))?;
+                    item.children = kids
+                        .get("results")
+                        .and_then(Value::as_array)
+                        .into_iter()
+                        .flatten()
+                        .map(item_from_json)
+                        .collect();
+                    if item.is_group() && item.frame_count.is_none() {
+                        item.frame_count = u32::try_from(item.children.len()).ok();
+                    }
+                }
+                out.push(item);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Tasks of these data units sitting in `stage_uuid` (the `dataHashes`
+    /// filter, every page).
+    async fn tasks_of(
+        &self,
+        project_hash: &str,
+        stage_uuid: &str,
+        data_hashes: &[String],
+    ) -> Result<Vec<Task>, PlatformError> {
+        let mut tasks = Vec::new();
+        for chunk in data_hashes.chunks(100) {
+            let mut token: Option<String> = None;
+            loop {
+                let mut query: Vec<(&str, String)> =
+                    chunk.iter().map(|h| ("dataHashes", h.clone())).collect();
+                if let Some(t) = &token {
+                    query.push(("pageToken", t.clone()));
+                }
+                let page = self
+                    .http
+                    .v2(
+                        Method::GET,
+                        &format!("projects/{project_hash}/workflow/stages/{stage_uuid}/tasks"),
+                        &query,
+                        None,
+                        true,
+                    )
+                    .await
+                    .map_err(|e| self.err("finding twin tasks", e))?;
+                tasks.extend(
+                    page.get("results")
+                        .and_then(Value::as_array)
+                        .into_iter()
+                        .flatten()
+                        .map(task_from_json),
+                );
+                // A filtered page may be empty and still have a next page.
+                token = page
+                    .get("nextPageToken")
+                    .and_then(Value::as_str)
+                    .filter(|t| !t.is_empty())
+                    .map(str::to_string);
+                if token.is_none() {
+                    break;
+                }
+            }
+        }
+        Ok(tasks)
+    }
+}
+
+/// Most storage items per `get-bulk`.
+const ITEM_BUNDLE: usize = 100;
+
+fn item_from_json(v: &Value) -> DataItem {
+    let u32_of = |k: &str| {
+        v.get(k)
+            .and_then(Value::as_u64)
+            .and_then(|n| u32::try_from(n).ok())
+    };
+    let client_metadata = match v.get("clientMetadata") {
+        Some(Value::String(s)) => s.clone(),
+        Some(Value::Object(o)) => Value::Object(o.clone()).to_string(),
+        _ => "{}".into(),
+    };
+    DataItem {
+        uuid: str_field(v, "uuid"),
+        name: str_field(v, "name"),
+        item_type: str_field(v, "itemType"),
+        mime_type: v
+            .get("mimeType")
+            .and_then(Value::as_str)
+            .map(str::to_string),
+        file_size: v.get("fileSize").and_then(Value::as_u64),
+        width: u32_of("width"),
+        height: u32_of("height"),
+        fps: v.get("fps").and_then(Value::as_f64),
+        duration: v.get("duration").and_then(Value::as_f64),
+        frame_count: u32_of("frameCount"),
+        client_metadata,
+        media: v
+            .get("signedUrl")
+            .and_then(Value::as_str)
+            .map(|u| Media::Url(u.to_string())),
+        children: Vec::new(),
+    }
+}
+
+fn task_from_json(t: &Value) -> Task {
+    Task {
+        uuid: str_field(t, "uuid"),
+        data_hash: str_field(t, "dataHash"),
+        data_title: str_field(t, "dataTitle"),
+        label_branch_name: str_field(t, "labelBranchName"),
+        status: str_field(t, "status"),
+    }
+}
+
 fn str_field(v: &Value, key: &str) -> String {
     v.get(key)
         .and_then(Value::as_str)
@@ -269,13 +419,7 @@ impl Platform for EncordClient {
             .and_then(Value::as_array)
             .ok_or_else(|| PlatformError::Remote("a task page has no `results`".into()))?
             .iter()
-            .map(|t| Task {
-                uuid: str_field(t, "uuid"),
-                data_hash: str_field(t, "dataHash"),
-                data_title: str_field(t, "dataTitle"),
-                label_branch_name: str_field(t, "labelBranchName"),
-                status: str_field(t, "status"),
-            })
+            .map(task_from_json)
             .collect();
         let next_page_token = page
             .get("nextPageToken")
@@ -408,6 +552,124 @@ impl Platform for EncordClient {
             .await
             .map_err(|e| self.err("setting priorities", e))?;
         Ok(())
+    }
+
+    async fn data_items(
+        &self,
+        project_hash: &str,
+        data_hashes: &[String],
+    ) -> Result<Vec<Option<DataItem>>, PlatformError> {
+        // data hash → label row metadata `backing_item_uuid` → storage item,
+        // as the Runner maps it.
+        let meta = self
+            .metadata(project_hash, data_hashes, &LabelRowQuery::default())
+            .await?;
+        let backing: HashMap<String, String> = meta
+            .iter()
+            .filter_map(|m| {
+                let item = m.get("backing_item_uuid")?.as_str()?;
+                Some((str_field(m, "data_hash"), item.to_string()))
+            })
+            .collect();
+        let uuids: Vec<String> = data_hashes
+            .iter()
+            .filter_map(|h| backing.get(h).cloned())
+            .collect();
+        let mut items: HashMap<String, DataItem> = self
+            .items(&uuids)
+            .await?
+            .into_iter()
+            .map(|i| (i.uuid.clone(), i))
+            .collect();
+        Ok(data_hashes
+            .iter()
+            .map(|h| backing.get(h).and_then(|u| items.remove(u)))
+            .collect())
+    }
+
+    async fn set_client_metadata(&self, updates: &[(String, String)]) -> Result<(), PlatformError> {
+        for chunk in updates.chunks(ITEM_BUNDLE) {
+            let mut patches = serde_json::Map::new();
+            for (uuid, json) in chunk {
+                let meta: Value = serde_json::from_str(json).map_err(|e| {
+                    PlatformError::Rejected(format!("client metadata of `{uuid}`: {e}"))
+                })?;
+                patches.insert(uuid.clone(), json!({ "clientMetadata": meta }));
+            }
+            // PATCH is never status-retried (as the SDK).
+            self.http
+                .v2(
+                    Method::PATCH,
+                    "storage/items/patch-bulk",
+                    &[],
+                    Some(&json!({ "itemPatches": patches })),
+                    false,
+                )
+                .await
+                .map_err(|e| self.err("updating client metadata", e))?;
+        }
+        Ok(())
+    }
+
+    async fn download(&self, url: &str, dest: &std::path::Path) -> Result<u64, PlatformError> {
+        self.http
+            .download(url, dest)
+            .await
+            .map_err(|e| self.err("downloading media", e))
+    }
+
+    async fn twins(
+        &self,
+        project_hash: &str,
+        data_hashes: &[String],
+        include_task: bool,
+    ) -> Result<Vec<Option<TwinRecord>>, PlatformError> {
+        let query = LabelRowQuery::default();
+        let meta = self.metadata(project_hash, data_hashes, &query).await?;
+        let stage_of: HashMap<String, Option<String>> = meta
+            .iter()
+            .map(|m| {
+                let stage = m
+                    .get("workflow_graph_node")
+                    .and_then(|n| n.get("uuid"))
+                    .and_then(Value::as_str)
+                    .map(str::to_string);
+                (str_field(m, "data_hash"), stage)
+            })
+            .collect();
+        let present: Vec<String> = data_hashes
+            .iter()
+            .filter(|h| stage_of.contains_key(*h))
+            .cloned()
+            .collect();
+        let rows = self.label_rows(project_hash, &present, &query).await?;
+        let mut rows: HashMap<String, String> = rows
+            .into_iter()
+            .filter_map(|r| Some((r.data_hash, r.json?)))
+            .collect();
+        let mut tasks: HashMap<String, (Task, String)> = HashMap::new();
+        if include_task {
+            let mut by_stage: HashMap<&str, Vec<String>> = HashMap::new();
+            for (h, stage) in &stage_of {
+                if let Some(stage) = stage {
+                    by_stage.entry(stage.as_str()).or_default().push(h.clone());
+                }
+            }
+            for (stage, hashes) in by_stage {
+                for t in self.tasks_of(project_hash, stage, &hashes).await? {
+                    tasks.insert(t.data_hash.clone(), (t, stage.to_string()));
+                }
+            }
+        }
+        Ok(data_hashes
+            .iter()
+            .map(|h| {
+                rows.remove(h).map(|label_row| TwinRecord {
+                    label_row,
+                    task: tasks.remove(h),
+                })
+            })
+            .collect())
     }
 
     async fn move_tasks(

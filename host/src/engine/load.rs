@@ -6,7 +6,7 @@ use wasmtime::component::Component;
 use wasmtime::Engine;
 
 /// The WIT world this host implements.
-pub const WORLD: &str = "encord:agent/agent@0.1.0";
+pub const WORLD: &str = "encord:agent/agent@0.2.0";
 
 #[derive(Debug, thiserror::Error)]
 pub enum LoadError {

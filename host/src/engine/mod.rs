@@ -21,18 +21,33 @@ use wasmtime::component::{Component, Linker};
 use wasmtime::{Config, Engine, Store};
 
 pub use load::LoadError;
-pub use sandbox::{DirGrant, Grants, Limits, Sandbox};
-pub use state::{CallContext, ProjectContext, StageContext};
+pub use sandbox::{DirGrant, Grants, Limits, Sandbox, ASSET_DIR};
+pub use state::{CallContext, Effects, ProjectContext, StageContext, TaskData};
 
 pub(crate) use state::TaskState;
 
 wasmtime::component::bindgen!({
     world: "agent",
     path: "../wit",
+    // Decoding and file reads wait on ffmpeg and the disk: async, so they
+    // never block the runtime's threads.
+    imports: {
+        "encord:agent/data.asset-bytes": async,
+        "encord:agent/data.first-frame": async,
+        "encord:agent/data.[method]frames.next": async,
+        "encord:agent/data.all-frames": async,
+        "encord:agent/data.sample-rate": async,
+        "encord:agent/data.sample-frames": async,
+    },
     exports: { default: async },
+    with: {
+        "encord:agent/data.frames": crate::media::FrameStream,
+    },
 });
 
-pub use encord::agent::types::{LabelRowOptions, Need, Outcome, Route, StageSpec, Task as WitTask};
+pub use encord::agent::types::{
+    LabelRowOptions, Need, Outcome, Route, StageSpec, Task as WitTask, TwinSpec,
+};
 
 /// How often the epoch ticks; the guest yields to the scheduler each tick.
 const EPOCH_TICK: Duration = Duration::from_millis(10);

@@ -9,6 +9,9 @@ use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 use wasmtime_wasi::sockets::SocketAddrUse;
 use wasmtime_wasi::{FsPerms, WasiCtx};
 
+/// Where a task's asset file appears inside the sandbox.
+pub const ASSET_DIR: &str = "/asset";
+
 /// Per-call limits.
 #[derive(Debug, Clone, Copy)]
 pub struct Limits {
@@ -115,9 +118,19 @@ impl Grants {
 
     /// A WASI context with exactly these grants: no environment, files or
     /// network beyond them; stdout discarded, stderr captured.
-    pub(crate) fn wasi(&self, stderr: MemoryOutputPipe) -> WasiCtx {
+    pub(crate) fn wasi(
+        &self,
+        stderr: MemoryOutputPipe,
+        asset: Option<&std::path::Path>,
+    ) -> WasiCtx {
         let mut b = WasiCtx::builder();
         b.stderr(stderr);
+        if let Some(dir) = asset {
+            // This task's asset only, read-only.
+            if let Err(e) = b.preopened_dir(dir, ASSET_DIR, FsPerms::ReadOnly) {
+                tracing::error!("cannot mount the task's asset: {e}");
+            }
+        }
         for (k, v) in &self.env {
             b.env(k, v);
         }

@@ -1,12 +1,15 @@
 //! The data of one Store: the context of one call into the guest.
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
 
 use wasmtime::{StoreLimits, StoreLimitsBuilder};
 use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 use wasmtime_wasi::{ResourceTable, WasiCtx, WasiCtxView, WasiView};
 
 use super::{CallError, Grants, Limits};
+use crate::platform::{DataItem, TwinRecord};
 
 /// What every call of one run shares: the project.
 #[derive(Debug)]
@@ -27,6 +30,26 @@ pub struct StageContext {
     pub pathways: Vec<(String, String, String)>,
 }
 
+/// The data behind one task, as its stage declared it.
+#[derive(Debug, Clone)]
+pub struct TaskData {
+    pub item: DataItem,
+    /// The data's bytes on local disk (when `asset` or `frames` was declared).
+    pub file: Option<PathBuf>,
+    /// A group's children on local disk, in frame order.
+    pub children: Vec<PathBuf>,
+    pub asset: bool,
+    pub frames: bool,
+}
+
+/// What a call decided besides its outcome, written with it if the task
+/// succeeds.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Effects {
+    /// New client metadata (a JSON object) for the task's storage item.
+    pub client_metadata: Option<String>,
+}
+
 /// What one call may read through the imports.
 #[derive(Debug, Clone)]
 pub struct CallContext {
@@ -36,6 +59,15 @@ pub struct CallContext {
     pub label_row: Option<Arc<str>>,
     /// The task uuid, for log lines.
     pub task_uuid: Option<String>,
+    /// The storage item and media, when the stage declared them.
+    pub data: Option<Arc<TaskData>>,
+    /// A read-only directory holding only this task's asset file, mounted
+    /// at `/asset`, and the file's name in it.
+    pub asset_dir: Option<(PathBuf, String)>,
+    /// Twin label rows by project hash, for the twins the stage declared.
+    pub twins: Arc<HashMap<String, Option<TwinRecord>>>,
+    /// Collected during the call; read by the runner after it.
+    pub effects: Arc<Mutex<Effects>>,
 }
 
 impl CallContext {
@@ -49,6 +81,10 @@ impl CallContext {
             stage,
             label_row,
             task_uuid: None,
+            data: None,
+            asset_dir: None,
+            twins: Arc::default(),
+            effects: Arc::default(),
         }
     }
 }
@@ -62,13 +98,15 @@ pub(crate) struct TaskState {
     pub(crate) limits: StoreLimits,
     pub(crate) cx: CallContext,
     stderr: MemoryOutputPipe,
+    memory_bytes: usize,
 }
 
 impl TaskState {
     pub(crate) fn new(cx: CallContext, memory_bytes: usize, grants: &Grants) -> TaskState {
         let stderr = MemoryOutputPipe::new(STDERR_CAPACITY);
         // Nothing by default: no environment, no filesystem, no network.
-        let wasi = grants.wasi(stderr.clone());
+        let asset = cx.asset_dir.as_ref().map(|(dir, _)| dir.as_path());
+        let wasi = grants.wasi(stderr.clone(), asset);
         TaskState {
             wasi,
             table: ResourceTable::new(),
@@ -78,7 +116,13 @@ impl TaskState {
                 .build(),
             cx,
             stderr,
+            memory_bytes,
         }
+    }
+
+    /// The memory cap of this call's instance.
+    pub(crate) fn memory_cap(&self) -> usize {
+        self.memory_bytes
     }
 
     /// What the guest wrote to stderr (a panic message, typically).

@@ -118,6 +118,7 @@ pub fn create_demo(dir: &Path, images: usize) -> Result<String, StoreError> {
         folder: new_uuid(),
         stage: pre_label,
         seq: 0,
+        dims: (WIDTH, HEIGHT),
     };
     for (i, title) in IMAGE_TITLES.iter().enumerate() {
         w.image(title, i as u32, title.contains("blurry"))?;
@@ -137,6 +138,17 @@ pub fn add_images(
     dir: &Path,
     project_hash: &str,
     images: usize,
+) -> Result<Vec<String>, StoreError> {
+    add_data(dir, project_hash, images, &[])
+}
+
+/// Adds `images` generated images and copies of `files` (images or videos)
+/// to a project, their tasks in its first agent stage. Returns the titles.
+pub fn add_data(
+    dir: &Path,
+    project_hash: &str,
+    images: usize,
+    files: &[std::path::PathBuf],
 ) -> Result<Vec<String>, StoreError> {
     let store = LocalStore::open(dir)?;
     let project =
@@ -179,12 +191,16 @@ pub fn add_images(
         folder,
         stage,
         seq,
+        dims: (WIDTH, HEIGHT),
     };
     let mut titles = Vec::with_capacity(images);
     for i in 0..images {
         let title = format!("added-{:05}.png", existing as usize + i);
         w.image(&title, 1000 + i as u32, false)?;
         titles.push(title);
+    }
+    for f in files {
+        titles.push(w.file(f)?);
     }
     tx.commit().map_err(|e| sql(dir, e))?;
     Ok(titles)
@@ -214,6 +230,8 @@ struct DataWriter<'a> {
     /// The stage new tasks start in.
     stage: String,
     seq: i64,
+    /// Width and height of the media being written.
+    dims: (u32, u32),
 }
 
 impl DataWriter<'_> {
@@ -234,7 +252,7 @@ impl DataWriter<'_> {
         mime: Option<&str>,
         file: Option<&str>,
         frames: u32,
-        fps: Option<u32>,
+        fps: Option<f64>,
         group: Option<(&str, u32)>,
     ) -> Result<String, StoreError> {
         let uuid = new_uuid();
@@ -245,7 +263,7 @@ impl DataWriter<'_> {
             .execute(
                 "INSERT INTO storage_items (uuid, folder_uuid, name, item_type, mime_type, file, width, height, frames, fps, file_size, client_metadata, group_uuid, group_seq, created_at)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, '{}', ?12, ?13, ?14)",
-                params![uuid, self.folder, name, item_type, mime, file, WIDTH, HEIGHT, frames, fps, size, group.map(|g| g.0), group.map(|g| g.1), chrono::Utc::now().to_rfc3339()],
+                params![uuid, self.folder, name, item_type, mime, file, self.dims.0, self.dims.1, frames, fps, size, group.map(|g| g.0), group.map(|g| g.1), chrono::Utc::now().to_rfc3339()],
             )
             .map_err(|e| sql(self.dir, e))?;
         Ok(uuid)
@@ -278,7 +296,7 @@ impl DataWriter<'_> {
         mime: &str,
         file: &str,
         frames: u32,
-        fps: Option<u32>,
+        fps: Option<f64>,
         item: &str,
         row: serde_json::Value,
     ) -> Result<(), StoreError> {
@@ -287,7 +305,7 @@ impl DataWriter<'_> {
             .execute(
                 "INSERT INTO data_units (data_hash, project_hash, dataset_hash, title, data_type, mime_type, file, width, height, frames, fps, item_uuid)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
-                params![data_hash, self.project_hash, self.dataset_hash, title, data_type, mime, file, WIDTH, HEIGHT, frames, fps, item],
+                params![data_hash, self.project_hash, self.dataset_hash, title, data_type, mime, file, self.dims.0, self.dims.1, frames, fps, item],
             )
             .map_err(e)?;
         self.tx
@@ -339,6 +357,95 @@ impl DataWriter<'_> {
             &item,
             row,
         )
+    }
+
+    /// A media file copied into the store: an image, or a video (anything
+    /// ffprobe reads), with its size, rate and frame count probed.
+    fn file(&mut self, src: &Path) -> Result<String, StoreError> {
+        let bad = |reason: String| StoreError::Io {
+            path: src.display().to_string(),
+            message: reason,
+        };
+        let title = src
+            .file_name()
+            .and_then(|n| n.to_str())
+            .ok_or_else(|| bad("the file name is not UTF-8".into()))?
+            .to_string();
+        let ext = src
+            .extension()
+            .and_then(|e| e.to_str())
+            .unwrap_or_default()
+            .to_lowercase();
+        let (kind, mime) = match ext.as_str() {
+            "png" => ("image", "image/png"),
+            "jpg" | "jpeg" => ("image", "image/jpeg"),
+            "webp" => ("image", "image/webp"),
+            "mp4" | "m4v" => ("video", "video/mp4"),
+            "webm" => ("video", "video/webm"),
+            "mov" => ("video", "video/quicktime"),
+            "mkv" => ("video", "video/x-matroska"),
+            "avi" => ("video", "video/x-msvideo"),
+            "y4m" => ("video", "video/x-yuv4mpeg"),
+            _ => {
+                return Err(bad(format!(
+                    "`.{ext}` files are not supported: add images (.png, .jpg, .webp) or videos (.mp4, .webm, .mov, .mkv, .avi, .y4m)"
+                )))
+            }
+        };
+        let info = crate::media::probe(src, kind == "video").map_err(bad)?;
+        self.dims = (info.width, info.height);
+        let (rel, path) = self.media(&format!("{}-{title}", new_uuid()))?;
+        std::fs::copy(src, &path).map_err(|e| io(self.dir, e))?;
+        let data_hash = new_uuid();
+        let result = if kind == "image" {
+            let item = self.item(&title, "image", Some(mime), Some(&rel), 1, None, None)?;
+            let mut unit = Self::image_unit(&data_hash, &title, &rel, json!(0));
+            unit["data_type"] = json!(mime);
+            unit["width"] = json!(info.width);
+            unit["height"] = json!(info.height);
+            let row = self.label_row(
+                &data_hash,
+                &title,
+                "image",
+                json!({ data_hash.clone(): unit }),
+            );
+            self.unit(&data_hash, &title, "image", mime, &rel, 1, None, &item, row)
+        } else {
+            let frames = info.frames.unwrap_or(0);
+            let item = self.item(
+                &title,
+                "video",
+                Some(mime),
+                Some(&rel),
+                frames,
+                Some(info.fps),
+                None,
+            )?;
+            let unit = json!({
+                "data_hash": data_hash, "data_title": title, "data_link": format!("media/{rel}"),
+                "data_type": mime, "data_sequence": 0, "width": info.width, "height": info.height, "labels": {},
+                "data_fps": info.fps, "data_duration": f64::from(frames) / info.fps,
+            });
+            let row = self.label_row(
+                &data_hash,
+                &title,
+                "video",
+                json!({ data_hash.clone(): unit }),
+            );
+            self.unit(
+                &data_hash,
+                &title,
+                "video",
+                mime,
+                &rel,
+                frames,
+                Some(info.fps),
+                &item,
+                row,
+            )
+        };
+        self.dims = (WIDTH, HEIGHT);
+        result.map(|()| title)
     }
 
     /// An image group: frame n is child item n.
@@ -402,7 +509,7 @@ impl DataWriter<'_> {
             Some(mime),
             Some(&rel),
             VIDEO_FRAMES,
-            Some(VIDEO_FPS),
+            Some(f64::from(VIDEO_FPS)),
             None,
         )?;
         let data_hash = new_uuid();
@@ -424,7 +531,7 @@ impl DataWriter<'_> {
             mime,
             &rel,
             VIDEO_FRAMES,
-            Some(VIDEO_FPS),
+            Some(f64::from(VIDEO_FPS)),
             &item,
             row,
         )

@@ -16,11 +16,11 @@ use async_trait::async_trait;
 use rusqlite::{params, Connection, OptionalExtension};
 
 use crate::platform::{
-    LabelRowQuery, LabelRowRecord, LabelSave, MoveAction, Platform, PlatformError, Project, Task,
-    TaskPage, Workflow,
+    DataItem, LabelRowQuery, LabelRowRecord, LabelSave, MoveAction, Platform, PlatformError,
+    Project, Task, TaskPage, TwinRecord, Workflow,
 };
 
-pub use demo::{add_images, create_demo};
+pub use demo::{add_data, add_images, create_demo};
 pub use serve::StorageItem;
 pub use status::{export_label_rows, stage_counts, StageCount};
 
@@ -331,6 +331,101 @@ impl Platform for LocalStore {
             .map_err(|e| self.sql_err(e))?;
         }
         tx.commit().map_err(|e| self.sql_err(e))
+    }
+
+    async fn data_items(
+        &self,
+        _project_hash: &str,
+        data_hashes: &[String],
+    ) -> Result<Vec<Option<DataItem>>, PlatformError> {
+        let uuids: Vec<Option<String>> = {
+            let conn = self.lock();
+            let mut st = conn
+                .prepare("SELECT item_uuid FROM data_units WHERE data_hash = ?1")
+                .map_err(|e| self.sql_err(e))?;
+            data_hashes
+                .iter()
+                .map(|h| {
+                    st.query_row([h], |r| r.get(0))
+                        .optional()
+                        .map_err(|e| self.sql_err(e))
+                })
+                .collect::<Result<_, _>>()?
+        };
+        uuids
+            .into_iter()
+            .map(|uuid| {
+                let Some(uuid) = uuid else { return Ok(None) };
+                let Some(item) = self.storage_items(&[uuid])?.pop().flatten() else {
+                    return Ok(None);
+                };
+                let children = self.child_items(&item.uuid)?;
+                Ok(Some(self.data_item(item, children)))
+            })
+            .collect()
+    }
+
+    async fn set_client_metadata(&self, updates: &[(String, String)]) -> Result<(), PlatformError> {
+        let mut conn = self.lock();
+        let tx = conn.transaction().map_err(|e| self.sql_err(e))?;
+        for (uuid, json) in updates {
+            let n = tx
+                .execute(
+                    "UPDATE storage_items SET client_metadata = ?2 WHERE uuid = ?1",
+                    params![uuid, json],
+                )
+                .map_err(|e| self.sql_err(e))?;
+            if n != 1 {
+                return Err(PlatformError::Rejected(format!("no storage item `{uuid}`")));
+            }
+        }
+        tx.commit().map_err(|e| self.sql_err(e))
+    }
+
+    async fn twins(
+        &self,
+        project_hash: &str,
+        data_hashes: &[String],
+        include_task: bool,
+    ) -> Result<Vec<Option<TwinRecord>>, PlatformError> {
+        // The twin project must exist: a typo is an error, not "no twins".
+        self.project(project_hash).await?;
+        let conn = self.lock();
+        let mut st = conn
+            .prepare(
+                "SELECT l.row_json, t.task_uuid, t.stage_uuid, t.status, t.branch_name, d.title
+                 FROM label_rows l JOIN data_units d ON d.data_hash = l.data_hash
+                 LEFT JOIN tasks t ON t.project_hash = l.project_hash AND t.data_hash = l.data_hash
+                 WHERE l.project_hash = ?1 AND l.data_hash = ?2",
+            )
+            .map_err(|e| self.sql_err(e))?;
+        data_hashes
+            .iter()
+            .map(|h| {
+                st.query_row(params![project_hash, h], |r| {
+                    let task_uuid: Option<String> = r.get(1)?;
+                    let task = match (task_uuid, include_task) {
+                        (Some(uuid), true) => Some((
+                            Task {
+                                uuid,
+                                data_hash: h.clone(),
+                                data_title: r.get(5)?,
+                                label_branch_name: r.get(4)?,
+                                status: r.get(3)?,
+                            },
+                            r.get::<_, String>(2)?,
+                        )),
+                        _ => None,
+                    };
+                    Ok(TwinRecord {
+                        label_row: r.get(0)?,
+                        task,
+                    })
+                })
+                .optional()
+                .map_err(|e| self.sql_err(e))
+            })
+            .collect()
     }
 
     async fn move_tasks(

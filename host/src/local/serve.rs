@@ -7,7 +7,7 @@ use rusqlite::{params, OptionalExtension};
 use serde_json::{json, Value};
 
 use super::{encord_now, LocalStore};
-use crate::platform::PlatformError;
+use crate::platform::{DataItem, Media, PlatformError};
 
 /// A storage item and where its bytes are.
 #[derive(Debug, Clone)]
@@ -103,10 +103,10 @@ impl LocalStore {
                         json_extract(l.row_json, '$.created_at'), json_extract(l.row_json, '$.last_edited_at'),
                         t.task_uuid, t.stage_uuid, t.priority, s.client_metadata,
                         json_extract(l.row_json, '$.label_status')
-                 FROM data_units d JOIN label_rows l ON l.project_hash = d.project_hash AND l.data_hash = d.data_hash
-                 LEFT JOIN tasks t ON t.project_hash = d.project_hash AND t.data_hash = d.data_hash
+                 FROM label_rows l JOIN data_units d ON d.data_hash = l.data_hash
+                 LEFT JOIN tasks t ON t.project_hash = l.project_hash AND t.data_hash = l.data_hash
                  LEFT JOIN storage_items s ON s.uuid = d.item_uuid
-                 WHERE d.project_hash = ?1
+                 WHERE l.project_hash = ?1
                    AND (?2 IS NULL OR d.data_hash IN (SELECT value FROM json_each(?2)))
                  ORDER BY t.seq",
             )
@@ -348,6 +348,44 @@ impl LocalStore {
             )
             .optional()
             .map_err(|e| self.sql_err(e))
+    }
+
+    /// A storage item as the runner sees it: its file in `media/`.
+    pub(crate) fn data_item(&self, item: StorageItem, children: Vec<StorageItem>) -> DataItem {
+        let media_dir = self.media_dir();
+        let children: Vec<DataItem> = children
+            .into_iter()
+            .map(|c| self.data_item(c, Vec::new()))
+            .collect();
+        let u32_of = |v: Option<i64>| v.and_then(|v| u32::try_from(v).ok());
+        let frame_count = match item.item_type.as_str() {
+            "video" | "imageSequence" => u32_of(item.frames),
+            _ if !children.is_empty() => u32::try_from(children.len()).ok(),
+            _ => None,
+        };
+        let duration = match (frame_count, item.fps) {
+            (Some(n), Some(f)) if f > 0.0 => Some(f64::from(n) / f),
+            _ => None,
+        };
+        DataItem {
+            media: item
+                .file
+                .as_deref()
+                .filter(|f| !f.is_empty())
+                .map(|f| Media::File(media_dir.join(f))),
+            uuid: item.uuid,
+            name: item.name,
+            item_type: item.item_type,
+            mime_type: item.mime_type,
+            file_size: item.file_size.and_then(|s| u64::try_from(s).ok()),
+            width: u32_of(item.width),
+            height: u32_of(item.height),
+            fps: item.fps,
+            duration,
+            frame_count,
+            client_metadata: item.client_metadata,
+            children,
+        }
     }
 
     /// Where the media files are.

@@ -130,6 +130,56 @@ pub struct LabelSave {
     pub json: String,
 }
 
+/// The storage item behind a data unit, with where its bytes are.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DataItem {
+    pub uuid: String,
+    pub name: String,
+    /// Encord's item type as the API spells it (`image`, `video`,
+    /// `imageGroup`, ...).
+    pub item_type: String,
+    pub mime_type: Option<String>,
+    pub file_size: Option<u64>,
+    pub width: Option<u32>,
+    pub height: Option<u32>,
+    pub fps: Option<f64>,
+    pub duration: Option<f64>,
+    pub frame_count: Option<u32>,
+    /// A JSON object.
+    pub client_metadata: String,
+    /// Where the bytes are; none for a group.
+    pub media: Option<Media>,
+    /// Image groups and sequences: the children in frame order.
+    pub children: Vec<DataItem>,
+}
+
+/// Where an item's bytes are.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Media {
+    /// A local file (the embedded store).
+    File(std::path::PathBuf),
+    /// A signed URL, fetched with [`Platform::download`].
+    Url(String),
+}
+
+impl DataItem {
+    /// Groups have children and no bytes of their own.
+    pub fn is_group(&self) -> bool {
+        matches!(
+            self.item_type.as_str(),
+            "imageGroup" | "group" | "dicomSeries"
+        )
+    }
+}
+
+/// The same data in another project.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TwinRecord {
+    pub label_row: String,
+    /// The twin's task and the stage it sits in, when asked for and found.
+    pub task: Option<(Task, String)>,
+}
+
 /// Move one task along one pathway.
 #[derive(Debug, Clone, PartialEq)]
 pub struct MoveAction {
@@ -187,6 +237,32 @@ pub trait Platform: Send + Sync {
         project_hash: &str,
         priorities: &[(String, f32)],
     ) -> Result<(), PlatformError>;
+    /// The storage items behind these data units, in the same order (with
+    /// signed URLs and, for groups, children); `None` for data without one.
+    async fn data_items(
+        &self,
+        project_hash: &str,
+        data_hashes: &[String],
+    ) -> Result<Vec<Option<DataItem>>, PlatformError>;
+    /// Replaces the client metadata of storage items: (item uuid, JSON object).
+    async fn set_client_metadata(&self, updates: &[(String, String)]) -> Result<(), PlatformError>;
+    /// Fetches a signed media URL into `dest`, streaming; returns the bytes written.
+    async fn download(&self, url: &str, dest: &std::path::Path) -> Result<u64, PlatformError> {
+        let _ = dest;
+        Err(PlatformError::Remote(format!(
+            "this platform cannot download `{}`",
+            url.split('?').next().unwrap_or(url)
+        )))
+    }
+    /// The label rows of these data units in another project, in the same
+    /// order; `None` where that project has no such data. With
+    /// `include_task`, also each one's workflow task and stage.
+    async fn twins(
+        &self,
+        project_hash: &str,
+        data_hashes: &[String],
+        include_task: bool,
+    ) -> Result<Vec<Option<TwinRecord>>, PlatformError>;
     /// Moves tasks along pathways: all or none (`Rejected` when any task has
     /// left the stage or any pathway is unknown).
     async fn move_tasks(

@@ -174,9 +174,17 @@ impl RunnerBuilder {
         self
     }
 
-    /// Caches compiled components in `dir` (none: compile every run).
+    /// Caches compiled components in `dir` (none: compile every run), and
+    /// downloaded media in `dir/media` (none: a temporary directory).
     pub fn cache_dir(mut self, dir: Option<PathBuf>) -> Self {
+        self.opts().media_cache = dir.as_ref().map(|d| d.join("media"));
         self.sandbox.cache_dir = dir;
+        self
+    }
+
+    /// Bounds the downloaded-media cache (default 4 GiB).
+    pub fn media_cache_mib(mut self, mib: u64) -> Self {
+        self.opts().media_cache_bytes = mib << 20;
         self
     }
 

@@ -3,6 +3,7 @@
 //! declared, run every task in a fresh instance (concurrently), check what
 //! each returned, save labels and priorities, and only then move tasks.
 
+mod assets;
 mod builder;
 mod failures;
 mod progress;
@@ -19,12 +20,15 @@ use encord_labels::{LabelRow, Ontology};
 use futures::StreamExt;
 
 use crate::engine::{
-    CallContext, CallError, LoadedAgent, Need, ProjectContext, Route, StageContext, StageSpec,
-    WitTask,
+    CallContext, CallError, Effects, LoadedAgent, Need, ProjectContext, Route, StageContext,
+    StageSpec, TaskData, WitTask,
 };
 use crate::platform::{
-    LabelRowQuery, LabelSave, MoveAction, Platform, PlatformError, Project, Task, WorkflowStage,
+    DataItem, LabelRowQuery, LabelSave, MoveAction, Platform, PlatformError, Project, Task,
+    TwinRecord, WorkflowStage,
 };
+
+pub use assets::{AssetCache, DEFAULT_CACHE_BYTES};
 
 pub use builder::RunnerBuilder;
 pub use failures::FailedTasks;
@@ -63,6 +67,10 @@ pub struct RunOptions {
     pub state: Option<std::path::PathBuf>,
     /// Run tasks again even if they failed before on the same data.
     pub retry_failed: bool,
+    /// Where downloaded media is cached (none: a temporary directory).
+    pub media_cache: Option<std::path::PathBuf>,
+    /// The media cache's bound, in bytes.
+    pub media_cache_bytes: u64,
 }
 
 impl RunOptions {
@@ -79,6 +87,8 @@ impl RunOptions {
             report: None,
             state: None,
             retry_failed: false,
+            media_cache: None,
+            media_cache_bytes: DEFAULT_CACHE_BYTES,
         }
     }
 }
@@ -105,6 +115,12 @@ struct StagePlan {
     context: Arc<StageContext>,
     labels: bool,
     metadata: bool,
+    /// The storage item is loaded (storage-item, asset or frames declared).
+    data: bool,
+    /// The media is fetched to local disk (asset or frames declared).
+    media: bool,
+    asset: bool,
+    frames: bool,
 }
 
 /// What happened to one task.
@@ -119,6 +135,8 @@ pub struct TaskReport {
     pub labels_saved: bool,
     /// The priority set (or, in a dry run, that would have been).
     pub priority: Option<f32>,
+    /// The storage item's client metadata was replaced (or would have been).
+    pub metadata_saved: bool,
     pub dry_run: bool,
 }
 
@@ -141,6 +159,8 @@ struct Decision {
     pathway: Option<(String, String)>,
     save: Option<String>,
     priority: Option<f32>,
+    /// (storage item uuid, new client metadata JSON)
+    metadata: Option<(String, String)>,
 }
 
 pub struct Runner {
@@ -150,6 +170,7 @@ pub struct Runner {
     stop: StopHandle,
     reporter: std::sync::OnceLock<Reporter>,
     failures: std::sync::OnceLock<FailedTasks>,
+    assets: std::sync::OnceLock<Arc<AssetCache>>,
     progress: Arc<dyn Progress>,
 }
 
@@ -162,6 +183,7 @@ impl Runner {
             stop: StopHandle::default(),
             reporter: std::sync::OnceLock::new(),
             failures: std::sync::OnceLock::new(),
+            assets: std::sync::OnceLock::new(),
             progress: Arc::new(LogProgress),
         }
     }
@@ -230,6 +252,15 @@ impl Runner {
                 RunError::Manifest(format!("reading the agent's stages failed: {e}"))
             })?;
         let plans = self.plan(&project, specs)?;
+        self.check_twins(&plans).await?;
+        if plans.iter().any(|p| p.media) {
+            let cache = AssetCache::new(
+                self.options.media_cache.clone(),
+                self.options.media_cache_bytes,
+            )
+            .map_err(RunError::Option)?;
+            let _ = self.assets.set(Arc::new(cache));
+        }
         self.agent
             .start(pcx.clone())
             .await
@@ -300,11 +331,13 @@ impl Runner {
                     other.spec.handler, spec.handler, stage.title
                 )));
             }
-            if let Some(need) = validate::unsupported_need(&spec) {
-                return Err(RunError::Manifest(format!(
-                    "stage `{}` (handler `{}`) needs `{need}`, which this runner-host does not serve yet",
-                    stage.title, spec.handler
-                )));
+            for twin in &spec.twins {
+                if !validate::is_uuid(&twin.project_hash) {
+                    return Err(RunError::Manifest(format!(
+                        "handler `{}` declares twin project `{}`, which is not a project hash (a UUID)",
+                        spec.handler, twin.project_hash
+                    )));
+                }
             }
             for p in &spec.pathways {
                 validate::resolve_pathway(&stage, p).map_err(|e| {
@@ -339,10 +372,16 @@ impl Runner {
                 include_reviews: o.include_reviews,
                 include_signed_url: o.include_signed_url,
             };
+            let asset = spec.needs.contains(&Need::Asset);
+            let frames = spec.needs.contains(&Need::Frames);
             plans.push(StagePlan {
                 query,
                 labels: spec.needs.contains(&Need::LabelRow),
                 metadata: spec.needs.contains(&Need::LabelRowMetadata),
+                data: asset || frames || spec.needs.contains(&Need::StorageItem),
+                media: asset || frames,
+                asset,
+                frames,
                 spec,
                 stage,
                 context,
@@ -369,6 +408,84 @@ impl Runner {
             });
         }
         Ok(plans)
+    }
+
+    /// Every twin project a stage declares must exist (and be readable)
+    /// before any task runs.
+    async fn check_twins(&self, plans: &[StagePlan]) -> Result<(), RunError> {
+        let mut seen = std::collections::HashSet::new();
+        for plan in plans {
+            for twin in &plan.spec.twins {
+                if seen.insert(twin.project_hash.clone()) {
+                    self.platform
+                        .project(&twin.project_hash)
+                        .await
+                        .map_err(|e| {
+                            RunError::Manifest(format!(
+                                "handler `{}` declares twin project `{}`: {e}",
+                                plan.spec.handler, twin.project_hash
+                            ))
+                        })?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// One task's storage item, with its media on local disk when the stage
+    /// declared `asset` or `frames`. A failure fails only that task.
+    async fn task_data(
+        &self,
+        plan: &StagePlan,
+        item: DataItem,
+    ) -> (Result<Option<Arc<TaskData>>, String>, Vec<assets::Pin>) {
+        let mut pins = Vec::new();
+        let mut file = None;
+        let mut children = Vec::new();
+        if plan.media {
+            let cache = self
+                .assets
+                .get()
+                .expect("a media cache for stages with media");
+            let fetch = |i: DataItem| async move { cache.fetch(self.platform.as_ref(), &i).await };
+            if item.children.is_empty() || item.media.is_some() {
+                match fetch(item.clone()).await {
+                    Ok((path, pin)) => {
+                        file = Some(path);
+                        pins.extend(pin);
+                    }
+                    Err(e) if item.children.is_empty() => {
+                        return (Err(format!("fetching `{}` failed: {e}", item.name)), pins)
+                    }
+                    Err(_) => {}
+                }
+            }
+            for child in &item.children {
+                match fetch(child.clone()).await {
+                    Ok((path, pin)) => {
+                        children.push(path);
+                        pins.extend(pin);
+                    }
+                    Err(e) => {
+                        return (
+                            Err(format!(
+                                "fetching `{}` of `{}` failed: {e}",
+                                child.name, item.name
+                            )),
+                            pins,
+                        )
+                    }
+                }
+            }
+        }
+        let data = TaskData {
+            item,
+            file,
+            children,
+            asset: plan.asset,
+            frames: plan.frames,
+        };
+        (Ok(Some(Arc::new(data))), pins)
     }
 
     /// One pass over one stage. While a batch runs, the next one is listed
@@ -485,10 +602,66 @@ impl Runner {
                 Err(e) => load_error = Some(format!("loading label rows failed: {e}")),
             }
         }
+        let mut data: Vec<Result<Option<Arc<TaskData>>, String>> = vec![Ok(None); tasks.len()];
+        let mut pins = Vec::new();
+        if plan.data && load_error.is_none() {
+            let hashes: Vec<String> = tasks.iter().map(|t| t.data_hash.clone()).collect();
+            match self
+                .platform
+                .data_items(&project.project_hash, &hashes)
+                .await
+            {
+                Ok(items) => {
+                    let loads = tasks.iter().zip(items).map(|(t, item)| async move {
+                        let Some(item) = item else {
+                            return (
+                                Err(format!("data `{}` has no storage item", t.data_hash)),
+                                vec![],
+                            );
+                        };
+                        self.task_data(plan, item).await
+                    });
+                    // Media downloads: a few at a time, results in task order.
+                    let loaded: Vec<_> = futures::stream::iter(loads).buffered(4).collect().await;
+                    for (slot, (d, p)) in data.iter_mut().zip(loaded) {
+                        *slot = d;
+                        pins.extend(p);
+                    }
+                }
+                Err(e) => load_error = Some(format!("loading storage items failed: {e}")),
+            }
+        }
+        let mut twins: Vec<HashMap<String, Option<TwinRecord>>> = vec![HashMap::new(); tasks.len()];
+        if load_error.is_none() {
+            let hashes: Vec<String> = tasks.iter().map(|t| t.data_hash.clone()).collect();
+            for spec in &plan.spec.twins {
+                match self
+                    .platform
+                    .twins(&spec.project_hash, &hashes, spec.include_task)
+                    .await
+                {
+                    Ok(found) => {
+                        for (slot, t) in twins.iter_mut().zip(found) {
+                            slot.insert(spec.project_hash.clone(), t);
+                        }
+                    }
+                    Err(e) => {
+                        load_error = Some(format!(
+                            "loading twin project `{}` failed: {e}",
+                            spec.project_hash
+                        ));
+                        break;
+                    }
+                }
+            }
+        }
         Some(LoadedBatch {
             tasks,
             rows,
+            data,
+            twins: twins.into_iter().map(Arc::new).collect(),
             load_error,
+            _pins: pins,
         })
     }
 
@@ -513,7 +686,15 @@ impl Runner {
         let mut skipped = Vec::new();
         let mut todo = Vec::with_capacity(batch.tasks.len());
         let mut had_record: std::collections::HashSet<String> = std::collections::HashSet::new();
-        for (task, row) in batch.tasks.into_iter().zip(batch.rows) {
+        let LoadedBatch {
+            tasks,
+            rows,
+            data,
+            twins,
+            _pins,
+            ..
+        } = batch;
+        for (((task, row), data), twins) in tasks.into_iter().zip(rows).zip(data).zip(twins) {
             let record = self
                 .failures
                 .get()
@@ -530,16 +711,19 @@ impl Runner {
                 }
                 had_record.insert(task.uuid.clone());
             }
-            todo.push((task, row));
+            todo.push((task, row, data, twins));
         }
         // What a failed task's record needs: its status and row.
         let inputs: HashMap<String, (String, Option<Arc<str>>)> = todo
             .iter()
-            .map(|(t, r)| (t.uuid.clone(), (t.status.clone(), r.clone())))
+            .map(|(t, r, _, _)| (t.uuid.clone(), (t.status.clone(), r.clone())))
             .collect();
         // Run every task, each in fresh instances, `concurrency` at a time.
-        let jobs = todo.into_iter().map(|(task, row)| {
+        let jobs = todo.into_iter().map(|(task, row, data, twins)| {
             let job = TaskJob {
+                data,
+                twins,
+                assets: self.assets.get().cloned(),
                 agent: self.agent.clone(),
                 pcx: pcx.clone(),
                 ontology: ontology.clone(),
@@ -552,6 +736,8 @@ impl Runner {
             };
             tokio::spawn(job.run(task, row))
         });
+        // Media pins live until every task of the batch has run.
+        let _pins = _pins;
         let results: Vec<(TaskReport, Option<Decision>)> = futures::stream::iter(jobs)
             .buffer_unordered(self.options.concurrency)
             .filter_map(|joined| async move {
@@ -624,6 +810,7 @@ impl Runner {
                 let Some(d) = d else { continue };
                 r.dry_run = true;
                 r.labels_saved = d.save.is_some();
+                r.metadata_saved = d.metadata.is_some();
                 r.priority = d.priority;
                 if let Some((_, name)) = &d.pathway {
                     r.result = TaskResult::Moved(name.clone());
@@ -667,6 +854,30 @@ impl Runner {
             } else {
                 for &i in chunk {
                     reports[i].labels_saved = true;
+                }
+            }
+        }
+
+        let metas: Vec<usize> = (0..reports.len())
+            .filter(|&i| decisions[i].as_ref().is_some_and(|d| d.metadata.is_some()))
+            .collect();
+        for chunk in metas.chunks(SAVE_BUNDLE) {
+            let bundle: Vec<(String, String)> = chunk
+                .iter()
+                .filter_map(|&i| decisions[i].as_ref()?.metadata.clone())
+                .collect();
+            if let Err(e) = self.platform.set_client_metadata(&bundle).await {
+                for &i in chunk {
+                    fail(
+                        &mut reports,
+                        &mut decisions,
+                        i,
+                        format!("updating client metadata failed: {e}"),
+                    );
+                }
+            } else {
+                for &i in chunk {
+                    reports[i].metadata_saved = true;
                 }
             }
         }
@@ -768,7 +979,13 @@ struct Cursor {
 struct LoadedBatch {
     tasks: Vec<Task>,
     rows: Vec<Option<Arc<str>>>,
+    /// Each task's storage item and media, or why it could not be had.
+    data: Vec<Result<Option<Arc<TaskData>>, String>>,
+    /// Each task's twins, by project hash.
+    twins: Vec<Arc<HashMap<String, Option<TwinRecord>>>>,
     load_error: Option<String>,
+    /// Keeps downloaded media from eviction until the batch has run.
+    _pins: Vec<assets::Pin>,
 }
 
 impl TaskReport {
@@ -781,6 +998,7 @@ impl TaskReport {
             duration: Duration::ZERO,
             labels_saved: false,
             priority: None,
+            metadata_saved: false,
             dry_run: false,
         }
     }
@@ -795,6 +1013,9 @@ fn abandoned(plan: &StagePlan, tasks: Vec<Task>) -> Vec<TaskReport> {
 
 /// Everything one task's run needs, owned, so it can run on its own tokio task.
 struct TaskJob {
+    data: Result<Option<Arc<TaskData>>, String>,
+    twins: Arc<HashMap<String, Option<TwinRecord>>>,
+    assets: Option<Arc<AssetCache>>,
     agent: Arc<LoadedAgent>,
     pcx: Arc<ProjectContext>,
     ontology: Arc<Ontology>,
@@ -820,17 +1041,49 @@ impl TaskJob {
             duration: started.elapsed(),
             labels_saved: false,
             priority: None,
+            metadata_saved: false,
             dry_run: false,
         };
         if self.stop.is_stopped() {
             return (report(TaskResult::Abandoned, 0), None);
         }
+        let data = match &self.data {
+            Ok(d) => d.clone(),
+            Err(why) => {
+                tracing::warn!(task = %task.uuid, stage = %self.stage.title, "task failed: {why}");
+                return (report(TaskResult::Failed(why.clone()), 0), None);
+            }
+        };
+        // The asset as a file: a directory of its own, for this task only.
+        let mut asset_dir = None;
+        let mut _task_dir = None;
+        if let (Some(d), Some(cache)) = (&data, &self.assets) {
+            if let (true, Some(file)) = (d.asset, &d.file) {
+                let name = format!(
+                    "{}.{}",
+                    d.item.uuid,
+                    crate::media::extension(d.item.mime_type.as_deref(), &d.item.name)
+                );
+                match cache.task_dir(file, &name) {
+                    Ok(dir) => {
+                        asset_dir = Some((dir.dir.clone(), name));
+                        _task_dir = Some(dir);
+                    }
+                    Err(why) => return (report(TaskResult::Failed(why), 0), None),
+                }
+            }
+        }
+        let mut effects = Effects::default();
         let mut attempts = 0;
         let outcome = loop {
             attempts += 1;
             let mut cx =
                 CallContext::new(self.pcx.clone(), Some(self.context.clone()), row.clone());
             cx.task_uuid = Some(task.uuid.clone());
+            cx.data = data.clone();
+            cx.asset_dir = asset_dir.clone();
+            cx.twins = self.twins.clone();
+            let attempt_effects = cx.effects.clone();
             let wit_task = WitTask {
                 uuid: task.uuid.clone(),
                 data_hash: task.data_hash.clone(),
@@ -839,7 +1092,10 @@ impl TaskJob {
                 status: task.status.clone(),
             };
             match self.agent.run(cx, self.stage_ident.clone(), wit_task).await {
-                Ok(o) => break Ok(o),
+                Ok(o) => {
+                    effects = attempt_effects.lock().expect("effects lock").clone();
+                    break Ok(o);
+                }
                 Err(e) if attempts <= self.retries && !self.stop.is_stopped() => {
                     tracing::warn!(task = %task.uuid, stage = %self.stage.title, "[attempt {attempts}/{}] agent failed: {e}", self.retries + 1);
                     tokio::select! {
@@ -851,8 +1107,13 @@ impl TaskJob {
             }
         };
         self.progress.task_finished(&self.stage.title);
-        match outcome.and_then(|o| check_outcome(&self.stage, &self.ontology, &task, o)) {
-            Ok(d) => (report(TaskResult::Stayed, attempts), Some(d)),
+        let item = data.as_ref().map(|d| d.item.uuid.clone());
+        let checked = outcome.and_then(|o| check_outcome(&self.stage, &self.ontology, &task, o));
+        match checked {
+            Ok(mut d) => {
+                d.metadata = item.zip(effects.client_metadata);
+                (report(TaskResult::Stayed, attempts), Some(d))
+            }
             Err(why) => {
                 tracing::warn!(task = %task.uuid, stage = %self.stage.title, "task failed: {why}");
                 (report(TaskResult::Failed(why), attempts), None)
@@ -916,5 +1177,6 @@ fn check_outcome(
         pathway,
         save: o.label_row,
         priority: o.priority,
+        metadata: None,
     })
 }

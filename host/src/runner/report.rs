@@ -41,6 +41,7 @@ impl Reporter {
                 "outcome": outcome,
                 "pathway": pathway,
                 "labels_saved": r.labels_saved,
+                "client_metadata_saved": r.metadata_saved,
                 "priority": r.priority,
                 "attempts": r.attempts,
                 "error": error,

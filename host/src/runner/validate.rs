@@ -1,6 +1,6 @@
 //! Checks made before any task runs: the manifest against the workflow.
 
-use crate::engine::{Need, StageSpec};
+use crate::engine::StageSpec;
 use crate::platform::{Pathway, Project, WorkflowStage};
 
 /// Whether `s` is a UUID (and so names a stage or pathway by uuid).
@@ -101,14 +101,4 @@ pub fn resolve_pathway<'a>(stage: &'a WorkflowStage, wanted: &str) -> Result<&'a
                 }
             )
         })
-}
-
-/// Needs this host cannot serve yet, named for the error message.
-pub fn unsupported_need(spec: &StageSpec) -> Option<&'static str> {
-    spec.needs.iter().find_map(|n| match n {
-        Need::LabelRow | Need::LabelRowMetadata => None,
-        Need::StorageItem => Some("storage-item"),
-        Need::Asset => Some("asset"),
-        Need::Frames => Some("frames"),
-    })
 }

@@ -1,0 +1,593 @@
+//! Frames of a task's data: images decoded in-process (PNG) or by ffmpeg,
+//! videos decoded by the system ffmpeg (through `ffmpeg-sidecar`) and
+//! streamed one frame at a time, never the whole video in memory.
+//!
+//! Frame indices: frame n of a video is the n-th decoded frame; frame n of
+//! an image group is child n; an image has frame 0 only. Sampling seeks: a
+//! run of wanted frames far from the previous one starts a new ffmpeg at a
+//! point half a frame before the first of them, so the first frame it
+//! returns is exactly that one.
+
+use std::collections::VecDeque;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use ffmpeg_sidecar::command::FfmpegCommand;
+use tokio::sync::mpsc;
+
+use crate::platform::DataItem;
+
+/// One RGB8 frame.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Frame {
+    pub index: u32,
+    pub width: u32,
+    pub height: u32,
+    pub rgb: Vec<u8>,
+}
+
+/// How many decoded frames may wait for the guest: enough to keep ffmpeg
+/// busy while the guest works, few enough that memory does not grow with
+/// the video.
+const QUEUE: usize = 2;
+
+/// The data's frames, as its kind allows.
+#[derive(Debug, Clone)]
+pub enum Frames {
+    /// A single image file.
+    Image(PathBuf),
+    /// A video or image sequence file.
+    Video(PathBuf),
+    /// Image files in frame order (an image group).
+    Stills(Vec<PathBuf>),
+}
+
+impl Frames {
+    /// What frames `item` has, with its bytes at `file` (or, for a group,
+    /// its children's at `children`). Errors name the kind that has none.
+    pub fn of(
+        item: &DataItem,
+        file: Option<&Path>,
+        children: &[PathBuf],
+    ) -> Result<Frames, String> {
+        let kind = item.item_type.as_str();
+        match kind {
+            "image" => Ok(Frames::Image(required(file, item)?)),
+            "video" | "imageSequence" => Ok(Frames::Video(required(file, item)?)),
+            "imageGroup" | "group" => {
+                if children.is_empty() {
+                    Err(format!("image group `{}` has no images", item.name))
+                } else {
+                    Ok(Frames::Stills(children.to_vec()))
+                }
+            }
+            "pdf" => Err("frames of a PDF are not supported".into()),
+            "audio" => Err("frames of audio are not supported".into()),
+            "plainText" => Err("frames of a text file are not supported".into()),
+            "dicomFile" | "dicomSeries" | "nifti" => Err(format!(
+                "frames of {kind} data are not supported yet: use the asset (its bytes) instead"
+            )),
+            other => Err(format!("frames of `{other}` items are not supported")),
+        }
+    }
+
+    /// Frame 0.
+    pub async fn first(&self) -> Result<Frame, String> {
+        match self {
+            Frames::Image(p) => decode_still_async(p.clone(), 0).await,
+            Frames::Stills(list) => decode_still_async(list[0].clone(), 0).await,
+            Frames::Video(_) => match self.sample(vec![0])?.next().await? {
+                Some(f) => Ok(f),
+                None => Err("the video has no frames".into()),
+            },
+        }
+    }
+
+    /// Every frame, in order.
+    pub fn all(&self) -> Result<FrameStream, String> {
+        match self {
+            Frames::Video(p) => Ok(FrameStream::video(p.clone(), vec![Segment::all()])?),
+            _ => Ok(FrameStream::stills(self.still_paths(), None)),
+        }
+    }
+
+    /// These frames (sorted, without repeats), seeking where they are far
+    /// apart.
+    pub fn sample(&self, mut indices: Vec<u32>) -> Result<FrameStream, String> {
+        indices.sort_unstable();
+        indices.dedup();
+        match self {
+            Frames::Video(p) => {
+                let info = probe(p, false)?;
+                let segments = plan_segments(&indices, info.fps);
+                FrameStream::video(p.clone(), segments)
+            }
+            _ => {
+                let paths = self.still_paths();
+                if let Some(&last) = indices.last() {
+                    if last as usize >= paths.len() {
+                        return Err(format!(
+                            "frame {last} is past the end ({} frames)",
+                            paths.len()
+                        ));
+                    }
+                }
+                Ok(FrameStream::stills(paths, Some(indices)))
+            }
+        }
+    }
+
+    /// Frames `floor(k / rate)` below the frame count, `rate` in (0, 1].
+    pub fn sample_rate(&self, rate: f64, frame_count: Option<u32>) -> Result<FrameStream, String> {
+        check_rate(rate)?;
+        let count = match (self, frame_count) {
+            (Frames::Video(_), Some(n)) => n,
+            (Frames::Video(p), None) => probe(p, true)?.frames.unwrap_or(0),
+            _ => self.still_paths().len() as u32,
+        };
+        self.sample(rate_indices(rate, count))
+    }
+
+    fn still_paths(&self) -> Vec<PathBuf> {
+        match self {
+            Frames::Image(p) => vec![p.clone()],
+            Frames::Stills(list) => list.clone(),
+            Frames::Video(_) => vec![],
+        }
+    }
+}
+
+fn required(file: Option<&Path>, item: &DataItem) -> Result<PathBuf, String> {
+    file.map(Path::to_path_buf)
+        .ok_or_else(|| format!("`{}` has no media file", item.name))
+}
+
+/// A sampling rate must be in (0, 1].
+pub fn check_rate(rate: f64) -> Result<(), String> {
+    if rate.is_finite() && rate > 0.0 && rate <= 1.0 {
+        Ok(())
+    } else {
+        Err(format!(
+            "sample rate {rate} is outside (0, 1]: give a fraction of the frames, e.g. 0.5 for every other frame, or a list of frame indices"
+        ))
+    }
+}
+
+/// The frames a rate picks: `floor(k / rate)` for k = 0, 1, ... below `count`.
+pub fn rate_indices(rate: f64, count: u32) -> Vec<u32> {
+    let mut out = Vec::new();
+    let mut k = 0u64;
+    loop {
+        let i = (k as f64 / rate).floor();
+        if i >= f64::from(count) {
+            break;
+        }
+        out.push(i as u32);
+        k += 1;
+    }
+    out
+}
+
+/// What ffprobe says of a video stream.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct VideoInfo {
+    pub width: u32,
+    pub height: u32,
+    pub fps: f64,
+    /// Counted from the packets (only when asked: it reads the whole file).
+    pub frames: Option<u32>,
+}
+
+/// Probes the first video stream of `path` with ffprobe.
+pub fn probe(path: &Path, count: bool) -> Result<VideoInfo, String> {
+    let mut cmd = Command::new(ffmpeg_sidecar::ffprobe::ffprobe_path());
+    cmd.args(["-v", "error", "-select_streams", "v:0"]);
+    if count {
+        cmd.arg("-count_packets");
+    }
+    cmd.args([
+        "-show_entries",
+        "stream=width,height,r_frame_rate,avg_frame_rate,nb_read_packets",
+        "-of",
+        "json",
+    ])
+    .arg(path);
+    let out = cmd.output().map_err(|e| {
+        format!("cannot run ffprobe ({e}): install ffmpeg (scripts/setup.sh does, or `apt install ffmpeg`)")
+    })?;
+    if !out.status.success() {
+        return Err(format!(
+            "ffprobe cannot read the video: {}",
+            String::from_utf8_lossy(&out.stderr).trim()
+        ));
+    }
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout)
+        .map_err(|e| format!("ffprobe's answer is not JSON: {e}"))?;
+    let s = v
+        .get("streams")
+        .and_then(|s| s.get(0))
+        .ok_or("the file has no video stream")?;
+    let dim = |k: &str| {
+        s.get(k)
+            .and_then(serde_json::Value::as_u64)
+            .and_then(|n| u32::try_from(n).ok())
+            .filter(|n| *n > 0)
+            .ok_or_else(|| format!("ffprobe gives no {k} for the video"))
+    };
+    let rate = |k: &str| -> Option<f64> {
+        let r = s.get(k)?.as_str()?;
+        let (n, d) = r.split_once('/').unwrap_or((r, "1"));
+        let (n, d): (f64, f64) = (n.parse().ok()?, d.parse().ok()?);
+        (n > 0.0 && d > 0.0).then_some(n / d)
+    };
+    Ok(VideoInfo {
+        width: dim("width")?,
+        height: dim("height")?,
+        fps: rate("r_frame_rate")
+            .or_else(|| rate("avg_frame_rate"))
+            .unwrap_or(25.0),
+        frames: s
+            .get("nb_read_packets")
+            .and_then(|n| n.as_str()?.parse().ok()),
+    })
+}
+
+/// One ffmpeg run: start at frame `start` (seeking when above 0) and keep
+/// the frames in `wanted` (all when `None`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Segment {
+    pub start: u32,
+    pub wanted: Option<Vec<u32>>,
+}
+
+impl Segment {
+    fn all() -> Segment {
+        Segment {
+            start: 0,
+            wanted: None,
+        }
+    }
+}
+
+/// Splits sorted frame indices into ffmpeg runs: a gap longer than about
+/// two seconds is cheaper to seek across than to decode through.
+pub fn plan_segments(indices: &[u32], fps: f64) -> Vec<Segment> {
+    let gap = ((fps * 2.0).ceil() as u32).max(30);
+    let mut segments: Vec<Segment> = Vec::new();
+    for &i in indices {
+        match segments.last_mut() {
+            Some(s)
+                if i - s
+                    .wanted
+                    .as_ref()
+                    .and_then(|w| w.last())
+                    .copied()
+                    .unwrap_or(s.start)
+                    <= gap =>
+            {
+                s.wanted.get_or_insert_with(Vec::new).push(i)
+            }
+            _ => segments.push(Segment {
+                start: if i <= gap { 0 } else { i },
+                wanted: Some(vec![i]),
+            }),
+        }
+    }
+    segments
+}
+
+/// Frames delivered one at a time.
+pub enum FrameStream {
+    Video {
+        rx: mpsc::Receiver<Result<Frame, String>>,
+    },
+    Stills {
+        paths: Vec<PathBuf>,
+        todo: VecDeque<u32>,
+    },
+}
+
+impl std::fmt::Debug for FrameStream {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("FrameStream")
+    }
+}
+
+impl FrameStream {
+    fn stills(paths: Vec<PathBuf>, indices: Option<Vec<u32>>) -> FrameStream {
+        let todo = indices.unwrap_or_else(|| (0..paths.len() as u32).collect());
+        FrameStream::Stills {
+            paths,
+            todo: todo.into(),
+        }
+    }
+
+    /// Starts decoding `segments` of the video at `path` on a thread of its
+    /// own; frames wait in a short queue until the guest takes them.
+    fn video(path: PathBuf, segments: Vec<Segment>) -> Result<FrameStream, String> {
+        let info = probe(&path, false)?;
+        let (tx, rx) = mpsc::channel(QUEUE);
+        std::thread::Builder::new()
+            .name("ffmpeg-frames".into())
+            .spawn(move || {
+                for seg in segments {
+                    match decode_segment(&path, &info, &seg, &tx) {
+                        Ok(true) => {}
+                        Ok(false) => return, // the reader went away
+                        Err(e) => {
+                            let _ = tx.blocking_send(Err(e));
+                            return;
+                        }
+                    }
+                }
+            })
+            .map_err(|e| format!("cannot start a decoder thread: {e}"))?;
+        Ok(FrameStream::Video { rx })
+    }
+
+    /// The next frame; `None` after the last.
+    pub async fn next(&mut self) -> Result<Option<Frame>, String> {
+        match self {
+            FrameStream::Video { rx } => rx.recv().await.transpose(),
+            FrameStream::Stills { paths, todo } => match todo.pop_front() {
+                None => Ok(None),
+                Some(i) => {
+                    let path = paths[i as usize].clone();
+                    decode_still_async(path, i).await.map(Some)
+                }
+            },
+        }
+    }
+}
+
+/// Runs one ffmpeg over a segment. `Ok(false)`: the receiver is gone.
+fn decode_segment(
+    path: &Path,
+    info: &VideoInfo,
+    seg: &Segment,
+    tx: &mpsc::Sender<Result<Frame, String>>,
+) -> Result<bool, String> {
+    let mut cmd = FfmpegCommand::new();
+    cmd.args(["-hide_banner", "-nostdin", "-nostats", "-loglevel", "error"]);
+    cmd.arg("-noautorotate");
+    if seg.start > 0 {
+        // Half a frame before `start`: the first frame at or after that
+        // time is exactly frame `start` (ffmpeg seeks accurately, decoding
+        // from the keyframe before and dropping what precedes).
+        let at = (f64::from(seg.start) - 0.5) / info.fps;
+        cmd.args(["-ss", &format!("{at:.6}")]);
+    }
+    cmd.arg("-i").arg(path);
+    cmd.args([
+        "-map",
+        "0:v:0",
+        "-fps_mode",
+        "passthrough",
+        "-f",
+        "rawvideo",
+        "-pix_fmt",
+        "rgb24",
+        "pipe:1",
+    ]);
+    let mut child = cmd
+        .spawn()
+        .map_err(|e| format!("cannot run ffmpeg ({e}): install ffmpeg (scripts/setup.sh does, or `apt install ffmpeg`)"))?;
+    let mut stdout = child.take_stdout().ok_or("ffmpeg has no stdout")?;
+    // Keep the tail of stderr to explain a failure, without ever blocking ffmpeg.
+    let stderr = child.take_stderr();
+    let errors = std::thread::spawn(move || {
+        let mut tail = Vec::new();
+        if let Some(mut e) = stderr {
+            let mut buf = [0u8; 4096];
+            while let Ok(n) = e.read(&mut buf) {
+                if n == 0 {
+                    break;
+                }
+                tail.extend_from_slice(&buf[..n]);
+                if tail.len() > 8192 {
+                    tail.drain(..tail.len() - 4096);
+                }
+            }
+        }
+        String::from_utf8_lossy(&tail).trim().to_string()
+    });
+    let size = info.width as usize * info.height as usize * 3;
+    let mut wanted: VecDeque<u32> = seg.wanted.clone().unwrap_or_default().into();
+    let all = seg.wanted.is_none();
+    let mut index = seg.start;
+    let mut alive = true;
+    loop {
+        if !all && wanted.is_empty() {
+            break;
+        }
+        let mut rgb = vec![0u8; size];
+        match read_full(&mut stdout, &mut rgb) {
+            Ok(true) => {}
+            Ok(false) => break,
+            Err(e) => {
+                let _ = child.kill();
+                return Err(format!("reading frames from ffmpeg failed: {e}"));
+            }
+        }
+        let keep = all || wanted.front() == Some(&index);
+        if keep {
+            wanted.pop_front();
+            let frame = Frame {
+                index,
+                width: info.width,
+                height: info.height,
+                rgb,
+            };
+            if tx.blocking_send(Ok(frame)).is_err() {
+                alive = false;
+                break;
+            }
+        }
+        index += 1;
+    }
+    let _ = child.kill();
+    let status = child.wait();
+    let stderr = errors.join().unwrap_or_default();
+    if !alive {
+        return Ok(false);
+    }
+    if let Some(missing) = wanted.front() {
+        if index == seg.start && !stderr.is_empty() {
+            return Err(format!("ffmpeg cannot decode the video: {stderr}"));
+        }
+        return Err(if seg.start == 0 {
+            format!("frame {missing} is past the end of the video ({index} frames)")
+        } else {
+            format!("frame {missing} is past the end of the video")
+        });
+    }
+    if all && !matches!(status, Ok(s) if s.success()) && !stderr.is_empty() {
+        return Err(format!("ffmpeg failed decoding the video: {stderr}"));
+    }
+    Ok(true)
+}
+
+/// Fills `buf`; `Ok(false)` at a clean end of stream before any byte.
+fn read_full(r: &mut impl Read, buf: &mut [u8]) -> std::io::Result<bool> {
+    let mut filled = 0;
+    while filled < buf.len() {
+        match r.read(&mut buf[filled..]) {
+            Ok(0) if filled == 0 => return Ok(false),
+            Ok(0) => {
+                return Err(std::io::Error::new(
+                    std::io::ErrorKind::UnexpectedEof,
+                    "a frame was cut short",
+                ))
+            }
+            Ok(n) => filled += n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(true)
+}
+
+async fn decode_still_async(path: PathBuf, index: u32) -> Result<Frame, String> {
+    tokio::task::spawn_blocking(move || decode_still(&path, index))
+        .await
+        .map_err(|e| format!("decoding an image failed: {e}"))?
+}
+
+/// Decodes one image: PNG in-process, anything else with ffmpeg.
+pub fn decode_still(path: &Path, index: u32) -> Result<Frame, String> {
+    let mut magic = [0u8; 8];
+    let is_png = std::fs::File::open(path)
+        .and_then(|mut f| f.read_exact(&mut magic))
+        .is_ok()
+        && magic == *b"\x89PNG\r\n\x1a\n";
+    if is_png {
+        return decode_png(path, index);
+    }
+    let info = probe(path, false)?;
+    let (tx, mut rx) = mpsc::channel(1);
+    let seg = Segment {
+        start: 0,
+        wanted: Some(vec![0]),
+    };
+    decode_segment(path, &info, &seg, &tx)?;
+    drop(tx);
+    match rx.try_recv() {
+        Ok(f) => f.map(|f| Frame { index, ..f }),
+        Err(_) => Err("the image has no frame".into()),
+    }
+}
+
+fn decode_png(path: &Path, index: u32) -> Result<Frame, String> {
+    let file = std::fs::File::open(path).map_err(|e| format!("cannot read the image: {e}"))?;
+    let mut decoder = png::Decoder::new(std::io::BufReader::new(file));
+    decoder.set_transformations(png::Transformations::EXPAND | png::Transformations::STRIP_16);
+    let mut reader = decoder
+        .read_info()
+        .map_err(|e| format!("the PNG is invalid: {e}"))?;
+    let mut buf = vec![0u8; reader.output_buffer_size()];
+    let info = reader
+        .next_frame(&mut buf)
+        .map_err(|e| format!("the PNG is invalid: {e}"))?;
+    let px = info.width as usize * info.height as usize;
+    let rgb = match info.color_type {
+        png::ColorType::Rgb => {
+            buf.truncate(px * 3);
+            buf
+        }
+        png::ColorType::Rgba => buf[..px * 4]
+            .chunks_exact(4)
+            .flat_map(|p| [p[0], p[1], p[2]])
+            .collect(),
+        png::ColorType::Grayscale => buf[..px].iter().flat_map(|&g| [g, g, g]).collect(),
+        png::ColorType::GrayscaleAlpha => buf[..px * 2]
+            .chunks_exact(2)
+            .flat_map(|p| [p[0], p[0], p[0]])
+            .collect(),
+        png::ColorType::Indexed => return Err("the PNG's palette was not expanded".into()),
+    };
+    Ok(Frame {
+        index,
+        width: info.width,
+        height: info.height,
+        rgb,
+    })
+}
+
+/// The file extension for a media type, as encord-agents picks it (the
+/// MIME type first, then the item's name).
+pub fn extension(mime: Option<&str>, name: &str) -> String {
+    let from_mime = mime.and_then(|m| m.split('/').nth(1)).map(|sub| match sub {
+        "jpeg" => "jpg".to_string(),
+        "plain" => "txt".to_string(),
+        "mpeg" => "mp3".to_string(),
+        "quicktime" => "mov".to_string(),
+        "x-yuv4mpeg" => "y4m".to_string(),
+        "x-matroska" => "mkv".to_string(),
+        other => other.trim_start_matches("x-").to_string(),
+    });
+    let from_name = Path::new(name)
+        .extension()
+        .and_then(|e| e.to_str())
+        .map(str::to_lowercase);
+    from_name
+        .filter(|e| mime.is_none() || from_mime.as_deref() == Some(e))
+        .or(from_mime)
+        .filter(|e| !e.is_empty() && e.chars().all(|c| c.is_ascii_alphanumeric()))
+        .unwrap_or_else(|| "bin".into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rates_pick_floor_k_over_rate() {
+        assert_eq!(rate_indices(0.5, 7), vec![0, 2, 4, 6]);
+        assert_eq!(rate_indices(1.0, 3), vec![0, 1, 2]);
+        assert_eq!(rate_indices(0.3, 10), vec![0, 3, 6]);
+        assert!(check_rate(0.0).is_err());
+        assert!(check_rate(1.5).is_err());
+        assert!(check_rate(f64::NAN).is_err());
+        assert!(check_rate(1.0).is_ok());
+    }
+
+    #[test]
+    fn far_frames_get_their_own_segment() {
+        let s = plan_segments(&[0, 5, 200, 210, 1000], 25.0);
+        assert_eq!(s.len(), 3);
+        assert_eq!(s[0].start, 0);
+        assert_eq!(s[1].start, 200);
+        assert_eq!(s[1].wanted, Some(vec![200, 210]));
+        assert_eq!(s[2].start, 1000);
+    }
+
+    #[test]
+    fn extensions_follow_the_mime_type() {
+        assert_eq!(extension(Some("image/jpeg"), "a.jpeg"), "jpg");
+        assert_eq!(extension(Some("video/mp4"), "clip"), "mp4");
+        assert_eq!(extension(Some("video/x-yuv4mpeg"), "walk.y4m"), "y4m");
+        assert_eq!(extension(None, "scan.PNG"), "png");
+        assert_eq!(extension(None, "noext"), "bin");
+    }
+}

@@ -1,0 +1,322 @@
+//! Data dependencies end to end: a real component (tests/guests/media) reads
+//! the storage item, the asset (bytes and sandbox file), frame 0, every
+//! frame, a 0.5 sample and picked frames of a real H.264 video made by
+//! ffmpeg, and the host's answers are checked against ffprobe, ffmpeg's own
+//! decode and each other; on the store and through the emulator.
+
+#[path = "support/mod.rs"]
+mod support;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use support::*;
+
+const FRAMES: u32 = 200;
+
+/// A 160x120, 25 fps, 200-frame H.264 clip with B-frames and a keyframe
+/// every 50 frames (so picking frame 120 must seek and decode forward).
+fn make_clip(dir: &Path) -> PathBuf {
+    let clip = dir.join("clip.mp4");
+    let out = Command::new("ffmpeg")
+        .args([
+            "-v",
+            "error",
+            "-f",
+            "lavfi",
+            "-i",
+            "testsrc=size=160x120:rate=25",
+        ])
+        .args(["-frames:v", &FRAMES.to_string(), "-pix_fmt", "yuv420p"])
+        .args(["-c:v", "libx264", "-g", "50", "-bf", "2"])
+        .arg(&clip)
+        .output()
+        .expect("ffmpeg runs (scripts/setup.sh installs it)");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    clip
+}
+
+/// ffprobe's decoded frame count.
+fn ffprobe_frames(file: &Path) -> u32 {
+    let out = Command::new("ffprobe")
+        .args(["-v", "error", "-count_frames", "-select_streams", "v:0"])
+        .args(["-show_entries", "stream=nb_read_frames", "-of", "csv=p=0"])
+        .arg(file)
+        .output()
+        .expect("ffprobe runs");
+    String::from_utf8_lossy(&out.stdout)
+        .trim()
+        .parse()
+        .expect("a frame count")
+}
+
+/// FNV-1a, as the guest computes it.
+fn fnv(rgb: &[u8]) -> String {
+    let h = rgb.iter().fold(0xcbf29ce484222325u64, |h, &b| {
+        (h ^ u64::from(b)).wrapping_mul(0x100000001b3)
+    });
+    format!("{h:016x}")
+}
+
+/// Frame 0 as ffmpeg alone decodes it to RGB.
+fn ffmpeg_frame0(file: &Path) -> Vec<u8> {
+    let out = Command::new("ffmpeg")
+        .args(["-v", "error", "-i"])
+        .arg(file)
+        .args(["-frames:v", "1", "-f", "rawvideo", "-pix_fmt", "rgb24", "-"])
+        .output()
+        .expect("ffmpeg runs");
+    out.stdout
+}
+
+/// What the guest logged for one data title: kind → lines after the kind.
+struct Seen {
+    lines: Vec<(String, String)>,
+}
+
+impl Seen {
+    fn of(stderr: &str, title: &str) -> Seen {
+        let task = stderr
+            .lines()
+            .find(|l| l.contains(&format!("agent: item {title} ")))
+            .and_then(|l| l.split("task=\"").nth(1))
+            .and_then(|t| t.split('"').next())
+            .unwrap_or_else(|| panic!("the guest saw no `{title}`:\n{stderr}"))
+            .to_string();
+        let lines = stderr
+            .lines()
+            .filter(|l| l.contains(&format!("task=\"{task}\"")))
+            .filter_map(|l| {
+                let msg = l.split("agent: ").nth(1)?;
+                let msg = msg.split(" task=\"").next()?;
+                let (kind, rest) = msg.split_once(' ').unwrap_or((msg, ""));
+                Some((kind.to_string(), rest.to_string()))
+            })
+            .collect();
+        Seen { lines }
+    }
+
+    fn one(&self, kind: &str) -> &str {
+        &self
+            .lines
+            .iter()
+            .find(|(k, _)| k == kind)
+            .unwrap_or_else(|| panic!("no `{kind}` line"))
+            .1
+    }
+
+    fn all(&self, kind: &str) -> Vec<&str> {
+        self.lines
+            .iter()
+            .filter(|(k, _)| k == kind)
+            .map(|(_, r)| r.as_str())
+            .collect()
+    }
+
+    /// `index hash` lines of one kind, in order.
+    fn frames(&self, kind: &str) -> Vec<(u32, String)> {
+        self.all(kind)
+            .iter()
+            .map(|r| {
+                let (i, h) = r.split_once(' ').expect("index and hash");
+                (i.parse().expect("an index"), h.to_string())
+            })
+            .collect()
+    }
+}
+
+/// Checks everything the guest saw of the clip.
+fn check_clip(seen: &Seen, clip: &Path) {
+    assert_eq!(seen.one("item"), format!("clip.mp4 video {FRAMES}"));
+    let iter = seen.frames("iter");
+    assert_eq!(
+        iter.len() as u32,
+        ffprobe_frames(clip),
+        "iterator vs ffprobe"
+    );
+    let indices: Vec<u32> = iter.iter().map(|(i, _)| *i).collect();
+    assert_eq!(
+        indices,
+        (0..FRAMES).collect::<Vec<_>>(),
+        "sequential indices"
+    );
+    let by_index: BTreeMap<u32, &str> = iter.iter().map(|(i, h)| (*i, h.as_str())).collect();
+
+    // Frame 0: single-frame extractor == iterator == ffmpeg's own decode.
+    let first = seen.frames("first");
+    assert_eq!(first, vec![(0, by_index[&0].to_string())]);
+    assert_eq!(by_index[&0], fnv(&ffmpeg_frame0(clip)));
+
+    // Rate 0.5: half the frames, each identical to the iterator's.
+    let rate = seen.frames("rate");
+    assert_eq!(rate.len() as u32, FRAMES / 2);
+    for (k, (i, h)) in rate.iter().enumerate() {
+        assert_eq!(*i, 2 * k as u32);
+        assert_eq!(
+            h, by_index[i],
+            "sampled frame {i} differs from the iterator's"
+        );
+    }
+
+    // Picked frames (sorted, repeats dropped), found by seeking.
+    let pick = seen.frames("pick");
+    assert_eq!(
+        pick.iter().map(|(i, _)| *i).collect::<Vec<_>>(),
+        vec![3, 120, 121, 199]
+    );
+    for (i, h) in &pick {
+        assert_eq!(
+            h, by_index[i],
+            "picked frame {i} differs from the iterator's"
+        );
+    }
+
+    for bad in seen.all("bad-rate") {
+        assert!(bad.contains("is outside (0, 1]"), "{bad}");
+    }
+    assert_eq!(seen.all("bad-rate").len(), 2);
+    assert!(seen.one("past-end:").contains("past the end of the video"));
+
+    // The asset: a file of its own under /asset, the same bytes, read-only.
+    let size = std::fs::metadata(clip).unwrap().len();
+    let path = seen.one("asset-path");
+    assert!(
+        path.starts_with("/asset/") && path.ends_with(&format!(".mp4 {size}")),
+        "{path}"
+    );
+    assert_eq!(seen.one("asset-bytes"), format!("{size} true"));
+    assert_ne!(seen.one("asset-write:"), "allowed");
+}
+
+/// The client metadata stored for the item named `name`.
+fn client_metadata(store: &Path, name: &str) -> serde_json::Value {
+    let conn = rusqlite::Connection::open(store.join("store.sqlite")).unwrap();
+    let text: String = conn
+        .query_row(
+            "SELECT client_metadata FROM storage_items WHERE name = ?1",
+            [name],
+            |r| r.get(0),
+        )
+        .unwrap();
+    serde_json::from_str(&text).unwrap()
+}
+
+fn add_clip(store: &Path, hash: &str, clip: &Path) {
+    let out = runner_host(&[
+        "local",
+        "add-data",
+        "--store",
+        store.to_str().unwrap(),
+        "--project-hash",
+        hash,
+        "--file",
+        clip.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+}
+
+#[test]
+fn frames_assets_and_items_on_the_store() {
+    let (dir, store, hash) = demo_store();
+    let clip = make_clip(dir.path());
+    add_clip(&store, &hash, &clip);
+    let report = dir.path().join("report.jsonl");
+    let out = run_agent(
+        &guest("guest-media"),
+        &store,
+        &hash,
+        &["--num-retries", "0", "--report", report.to_str().unwrap()],
+    );
+    let err = stderr(&out);
+    check_clip(&Seen::of(&err, "clip.mp4"), &clip);
+
+    // The demo's short YUV4MPEG2 video: every frame, as ffprobe counts them.
+    let walk = Seen::of(&err, "walk-01.y4m");
+    let walk_file = std::fs::read_dir(store.join("media").join(&hash))
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .find(|p| p.extension().is_some_and(|e| e == "y4m"))
+        .unwrap();
+    assert_eq!(walk.frames("iter").len() as u32, ffprobe_frames(&walk_file));
+    // An image: one frame, the same from every path.
+    let img = Seen::of(&err, "street-01.png");
+    assert_eq!(img.frames("iter"), img.frames("first"));
+
+    // Client metadata is written after the handler succeeded.
+    assert_eq!(
+        client_metadata(&store, "clip.mp4"),
+        serde_json::json!({"probed": true, "frames": FRAMES})
+    );
+    // The image group has no single asset file: that task, and only it, fails.
+    assert_eq!(out.status.code(), Some(3), "{err}");
+    let records: Vec<serde_json::Value> = std::fs::read_to_string(&report)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let failed: Vec<&serde_json::Value> = records
+        .iter()
+        .filter(|r| r["outcome"] == "failed")
+        .collect();
+    assert_eq!(failed.len(), 1, "{failed:?}");
+    assert_eq!(failed[0]["data_title"], "group-01");
+    assert!(failed[0]["error"]
+        .as_str()
+        .unwrap()
+        .contains("image group and has no single file"));
+    assert!(records
+        .iter()
+        .filter(|r| r["outcome"] == "stayed")
+        .all(|r| r["client_metadata_saved"] == true));
+}
+
+#[test]
+fn over_http_media_is_downloaded_once_and_decoded_the_same() {
+    let (dir, store, hash) = demo_store();
+    let clip = make_clip(dir.path());
+    add_clip(&store, &hash, &clip);
+    let (key, public) = keypair(dir.path(), "id_ed25519");
+    add_key(&store, &public);
+    let emulator = Emulator::start(&store, &[]);
+    let cache = dir.path().join("cache");
+    let wasm = guest("guest-media");
+    let run = || {
+        runner_host(&[
+            "--component",
+            wasm.to_str().unwrap(),
+            "--project-hash",
+            &hash,
+            "--domain",
+            &emulator.url,
+            "--ssh-key-file",
+            key.to_str().unwrap(),
+            "--num-retries",
+            "0",
+            "--cache-dir",
+            cache.to_str().unwrap(),
+        ])
+    };
+    let first = run();
+    check_clip(&Seen::of(&stderr(&first), "clip.mp4"), &clip);
+    let downloads = emulator.requests("/media/");
+    // 22 images, 3 group children, 2 videos: each fetched once.
+    assert_eq!(downloads, 27, "{}", emulator.log());
+    assert_eq!(
+        client_metadata(&store, "clip.mp4"),
+        serde_json::json!({"probed": true, "frames": FRAMES})
+    );
+    // A second run finds every file in the cache.
+    let second = run();
+    check_clip(&Seen::of(&stderr(&second), "clip.mp4"), &clip);
+    assert_eq!(
+        emulator.requests("/media/"),
+        downloads,
+        "media downloaded again"
+    );
+}
