@@ -320,3 +320,148 @@ fn over_http_media_is_downloaded_once_and_decoded_the_same() {
         "media downloaded again"
     );
 }
+
+/// The demo's twin project (created by `local demo`).
+fn ground_truth_hash(store: &Path) -> String {
+    let conn = rusqlite::Connection::open(store.join("store.sqlite")).unwrap();
+    conn.query_row(
+        "SELECT project_hash FROM projects WHERE title = 'Demo ground truth'",
+        [],
+        |r| r.get(0),
+    )
+    .unwrap()
+}
+
+/// Runs the real binary with one extra environment variable.
+fn runner_host_env(args: &[&str], env: (&str, &str)) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_runner-host"))
+        .args(args)
+        .env("RUST_LOG", "info")
+        .env(env.0, env.1)
+        .output()
+        .expect("runner-host starts")
+}
+
+fn vehicle_boxes(row: &serde_json::Value) -> Vec<serde_json::Value> {
+    row["label_row"]["data_units"]
+        .as_object()
+        .unwrap()
+        .values()
+        .flat_map(|u| {
+            u["labels"]["objects"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default()
+        })
+        .filter(|o| o["name"] == "Vehicle")
+        .map(|o| o["boundingBox"].clone())
+        .collect()
+}
+
+#[test]
+fn video_events_classifies_the_demo_videos_brightness_change() {
+    let (_dir, store, hash) = demo_store();
+    let out = run_agent(&guest("video-events"), &store, &hash, &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(count(&status(&store, &hash), "triage"), 24);
+    let rows = export(&store, &hash);
+    let walk = exported(&rows, "walk-01.y4m");
+    let answers = walk["label_row"]["classification_answers"]
+        .as_object()
+        .unwrap();
+    assert_eq!(answers.len(), 1, "{walk}");
+    let event = answers.values().next().unwrap();
+    assert_eq!(event["featureHash"], "clsEvent");
+    // Videos keep a classification's frames as ranges.
+    assert_eq!(
+        event["range"],
+        serde_json::json!([[5, 6]]),
+        "the cut is between frames 5 and 6"
+    );
+    assert_eq!(walk["priority"], 0.9);
+    // Still images have no brightness change.
+    assert!(
+        exported(&rows, "street-01.png")["label_row"]["classification_answers"]
+            .as_object()
+            .unwrap()
+            .is_empty()
+    );
+}
+
+#[test]
+fn twin_review_copies_the_ground_truth_on_the_store_and_over_http() {
+    let (dir, direct, hash) = demo_store();
+    let served = dir.path().join("served");
+    copy_store(&direct, &served);
+    let twin = ground_truth_hash(&direct);
+    let wasm = guest("twin-review");
+
+    // Without the variable the agent cannot name its twin: a clear error,
+    // nothing written.
+    let before = snapshot(&direct);
+    let out = run_agent(&wasm, &direct, &hash, &[]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("GROUND_TRUTH_PROJECT"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(snapshot(&direct), before);
+
+    let args = [
+        "--component",
+        wasm.to_str().unwrap(),
+        "--project-hash",
+        &hash,
+        "--env",
+        "GROUND_TRUTH_PROJECT",
+    ];
+    let mut on_store = args.to_vec();
+    on_store.extend(["--store", direct.to_str().unwrap()]);
+    let out = runner_host_env(&on_store, ("GROUND_TRUTH_PROJECT", &twin));
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let rows = export(&direct, &hash);
+    for n in 1..=4 {
+        let row = exported(&rows, &format!("street-0{n}.png"));
+        let boxes = vehicle_boxes(row);
+        assert_eq!(boxes.len(), 1, "{row}");
+        assert_eq!(boxes[0]["x"], 0.2);
+        assert_eq!(boxes[0]["w"], 0.55);
+        assert_eq!(row["priority"], 0.9);
+    }
+    assert!(vehicle_boxes(exported(&rows, "street-05.png")).is_empty());
+    assert_eq!(exported(&rows, "street-05.png")["priority"], 0.5);
+    // No twin for the video or the image group.
+    assert_eq!(exported(&rows, "walk-01.y4m")["priority"], 0.1);
+    assert_eq!(exported(&rows, "group-01")["priority"], 0.1);
+    assert!(
+        stderr(&out).contains("twin task COMPLETED"),
+        "{}",
+        stderr(&out)
+    );
+
+    // The same through the emulator: twin rows and tasks over HTTP.
+    let (key, public) = keypair(dir.path(), "id_ed25519");
+    add_key(&served, &public);
+    let emulator = Emulator::start(&served, &[]);
+    let mut over_http = args.to_vec();
+    over_http.extend([
+        "--domain",
+        &emulator.url,
+        "--ssh-key-file",
+        key.to_str().unwrap(),
+    ]);
+    let out = runner_host_env(&over_http, ("GROUND_TRUTH_PROJECT", &twin));
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("twin task COMPLETED"),
+        "{}",
+        stderr(&out)
+    );
+    drop(emulator);
+    assert_eq!(status(&served, &hash), status(&direct, &hash));
+    assert_eq!(
+        comparable(export(&served, &hash)),
+        comparable(export(&direct, &hash))
+    );
+}

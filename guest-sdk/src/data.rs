@@ -354,7 +354,9 @@ impl FromContext for VideoSampler {
 }
 
 /// A twin project: another project with the same data. Implement it on a
-/// marker type and take a [`Twin<ThatType>`] parameter:
+/// marker type and take a [`Twin<ThatType>`] parameter. Give the hash as a
+/// constant, or override [`TwinProject::project_hash`] to read it when the
+/// agent loads (e.g. from a variable granted with `--env`):
 ///
 /// ```
 /// use encord_agent_sdk::prelude::*;
@@ -372,9 +374,13 @@ impl FromContext for VideoSampler {
 /// ```
 pub trait TwinProject: 'static {
     /// The twin project's hash.
-    const PROJECT_HASH: &'static str;
+    const PROJECT_HASH: &'static str = "";
     /// Also find the twin's workflow task (default: no).
     const INCLUDE_TASK: bool = false;
+    /// The twin project's hash (default: [`TwinProject::PROJECT_HASH`]).
+    fn project_hash() -> String {
+        Self::PROJECT_HASH.to_string()
+    }
 }
 
 /// What the host returns for one twin.
@@ -414,7 +420,7 @@ impl<P: TwinProject> Clone for Twin<P> {
 impl<P: TwinProject> std::fmt::Debug for Twin<P> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Twin")
-            .field("project", &P::PROJECT_HASH)
+            .field("project", &P::project_hash())
             .field("task", &self.task)
             .finish_non_exhaustive()
     }
@@ -435,16 +441,17 @@ impl<P: TwinProject> Twin<P> {
 
 impl<P: TwinProject> FromContext for Twin<P> {
     fn needs(needs: &mut Needs) {
-        needs.add_twin(P::PROJECT_HASH, P::INCLUDE_TASK);
+        needs.add_twin(P::project_hash(), P::INCLUDE_TASK);
     }
     fn from_context(cx: &mut Context) -> Result<Self, AgentError> {
         let ontology = <Arc<Ontology>>::from_context(cx)?;
-        let found = cx.source().twin(P::PROJECT_HASH).map_err(AgentError::msg)?;
+        let hash = P::project_hash();
+        let found = cx.source().twin(&hash).map_err(AgentError::msg)?;
         let t = found.ok_or_else(|| {
             AgentError::msg(format!(
                 "data `{}` has no label row in twin project `{}`",
                 cx.task().data_hash,
-                P::PROJECT_HASH
+                hash
             ))
         })?;
         Ok(Twin {

@@ -21,12 +21,12 @@ pub struct Needs {
     /// Decoded frames.
     pub frames: bool,
     /// Twin projects: (project hash, include the twin's task).
-    pub twins: Vec<(&'static str, bool)>,
+    pub twins: Vec<(String, bool)>,
 }
 
 impl Needs {
     /// Adds a twin project (once; asking for its task wins).
-    pub fn add_twin(&mut self, project_hash: &'static str, include_task: bool) {
+    pub fn add_twin(&mut self, project_hash: String, include_task: bool) {
         match self.twins.iter_mut().find(|(h, _)| *h == project_hash) {
             Some((_, t)) => *t |= include_task,
             None => self.twins.push((project_hash, include_task)),

@@ -122,7 +122,7 @@ pub fn manifest(stages: &[StageDef]) -> Vec<wit::StageSpec> {
                     .twins
                     .iter()
                     .map(|(hash, task)| wit::TwinSpec {
-                        project_hash: hash.to_string(),
+                        project_hash: hash.clone(),
                         include_task: *task,
                     })
                     .collect(),

@@ -336,7 +336,7 @@ impl Source for TestSource {
         Ok(Box::new(VecFrames(picked.into())))
     }
     fn twin(&self, project_hash: &str) -> Result<Option<TwinInfo>, String> {
-        if !self.needs.twins.iter().any(|(h, _)| *h == project_hash) {
+        if !self.needs.twins.iter().any(|(h, _)| h == project_hash) {
             return Err(format!("twin project `{project_hash}` was not declared"));
         }
         Ok(self

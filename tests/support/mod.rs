@@ -11,6 +11,8 @@ use std::sync::OnceLock;
 const GUESTS: &[(&str, &str)] = &[
     ("prelabel", "prelabel"),
     ("triage", "triage"),
+    ("video-events", "video_events"),
+    ("twin-review", "twin_review"),
     ("guest-misbehave", "guest_misbehave"),
     ("guest-other-world", "guest_other_world"),
     ("guest-wrong-stage", "guest_wrong_stage"),

@@ -128,8 +128,93 @@ pub fn create_demo(dir: &Path, images: usize) -> Result<String, StoreError> {
     }
     w.group()?;
     w.video()?;
+    let twin = ground_truth(&tx, dir, &project_hash)?;
     tx.commit().map_err(|e| sql(dir, e))?;
+    eprintln!("created the twin project `{twin}` ({GROUND_TRUTH_TITLE}): the same images, four street scenes with a reviewed Vehicle box");
     Ok(project_hash)
+}
+
+/// The title of the demo's twin project.
+pub const GROUND_TRUTH_TITLE: &str = "Demo ground truth";
+
+/// A twin of the demo project (for the twin-review example): the same
+/// images, each done, `street-01` to `street-04` with a reviewed Vehicle
+/// box. The image group and the video have no twin.
+fn ground_truth(
+    tx: &rusqlite::Transaction<'_>,
+    dir: &Path,
+    project_hash: &str,
+) -> Result<String, StoreError> {
+    let twin = new_uuid();
+    let done = new_uuid();
+    let workflow = Workflow {
+        stages: vec![WorkflowStage {
+            stage_type: "DONE".into(),
+            uuid: done.clone(),
+            title: "Complete".into(),
+            pathways: None,
+        }],
+    };
+    tx.execute(
+        "INSERT INTO projects (project_hash, title, description, ontology_hash, ontology_json, workflow_json, created_at)
+         SELECT ?1, ?2, 'Reviewed labels of the demo images', ontology_hash, ontology_json, ?3, ?4 FROM projects WHERE project_hash = ?5",
+        params![twin, GROUND_TRUTH_TITLE, serde_json::to_string(&workflow).expect("workflow serialises"), chrono::Utc::now().to_rfc3339(), project_hash],
+    )
+    .map_err(|e| sql(dir, e))?;
+    let rows: Vec<(String, String, String)> = {
+        let mut st = tx
+            .prepare(
+                "SELECT l.data_hash, l.row_json, d.title FROM label_rows l JOIN data_units d ON d.data_hash = l.data_hash
+                 WHERE l.project_hash = ?1 AND d.data_type = 'image' ORDER BY d.title",
+            )
+            .map_err(|e| sql(dir, e))?;
+        let rows = st
+            .query_map([project_hash], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .map_err(|e| sql(dir, e))?
+            .collect::<Result<_, _>>()
+            .map_err(|e| sql(dir, e))?;
+        rows
+    };
+    let ontology = std::sync::Arc::new(
+        encord_labels::Ontology::parse(DEMO_ONTOLOGY).expect("the demo ontology parses"),
+    );
+    for (seq, (data_hash, json, title)) in rows.into_iter().enumerate() {
+        let (json, label_hash) = if ["street-01", "street-02", "street-03", "street-04"]
+            .iter()
+            .any(|p| title.starts_with(p))
+        {
+            let mut row =
+                encord_labels::LabelRow::parse(&json, ontology.clone()).expect("demo rows parse");
+            let shape = encord_labels::Shape::BoundingBox(encord_labels::BoundingBox {
+                x: 0.2,
+                y: 0.45,
+                w: 0.55,
+                h: 0.3,
+            });
+            row.add_object("Vehicle", 0, shape)
+                .expect("the ontology has Vehicle boxes");
+            let mut v: serde_json::Value =
+                serde_json::from_str(&row.to_json()).expect("rows are JSON");
+            let label_hash = new_uuid();
+            v["label_hash"] = json!(label_hash);
+            v["label_status"] = json!("LABELLED");
+            (v.to_string(), Some(label_hash))
+        } else {
+            (json, None)
+        };
+        tx.execute(
+            "INSERT INTO label_rows (project_hash, data_hash, label_hash, row_json) VALUES (?1, ?2, ?3, ?4)",
+            params![twin, data_hash, label_hash, json],
+        )
+        .map_err(|e| sql(dir, e))?;
+        tx.execute(
+            "INSERT INTO tasks (task_uuid, project_hash, data_hash, stage_uuid, status, branch_name, priority, seq)
+             VALUES (?1, ?2, ?3, ?4, 'COMPLETED', 'main', NULL, (SELECT COALESCE(MAX(seq), 0) + 1 + ?5 FROM tasks))",
+            params![new_uuid(), twin, data_hash, done, seq as i64],
+        )
+        .map_err(|e| sql(dir, e))?;
+    }
+    Ok(twin)
 }
 
 /// Adds `images` new images to a project, their tasks in its first agent
@@ -566,7 +651,8 @@ fn write_png(path: &Path, seed: u32, blurry: bool) -> std::io::Result<()> {
 }
 
 /// A short YUV4MPEG2 video (which ffmpeg reads natively): a bright square
-/// moving across a dark background.
+/// moving across a dark background that lights up from frame 6 on (a
+/// sharp brightness change, for the video-events example).
 fn write_y4m(path: &Path) -> std::io::Result<()> {
     use std::io::Write;
     let mut out = std::io::BufWriter::new(std::fs::File::create(path)?);
@@ -579,7 +665,8 @@ fn write_y4m(path: &Path) -> std::io::Result<()> {
         for y in 0..HEIGHT {
             for x in 0..WIDTH {
                 let inside = x >= f * 4 && x < f * 4 + 12 && (18..30).contains(&y);
-                out.write_all(&[if inside { 235 } else { 16 }])?;
+                let background = if f < 6 { 16 } else { 140 };
+                out.write_all(&[if inside { 235 } else { background }])?;
             }
         }
         let chroma = vec![128u8; ((WIDTH / 2) * (HEIGHT / 2) * 2) as usize];
