@@ -130,9 +130,9 @@ pub enum LocalCommand {
         store: PathBuf,
         #[arg(long)]
         project_hash: String,
-        /// Generated images to add.
-        #[arg(long, default_value_t = 1)]
-        images: usize,
+        /// Generated images to add (default: 1, or none when --file is given).
+        #[arg(long)]
+        images: Option<usize>,
         /// Media files to add (images or videos, copied into the store); repeatable.
         #[arg(long = "file")]
         files: Vec<PathBuf>,
@@ -506,7 +506,7 @@ async fn local_command(cmd: LocalCommand) -> anyhow::Result<i32> {
             files,
         } => {
             check_hash(&project_hash)?;
-            let images = if files.is_empty() { images } else { 0 };
+            let images = images.unwrap_or(if files.is_empty() { 1 } else { 0 });
             for title in local::add_data(&store, &project_hash, images, &files)? {
                 out!("{title}");
             }

@@ -228,8 +228,53 @@ impl EncordClient {
         Ok(out)
     }
 
-    /// Tasks of these data units sitting in `stage_uuid` (the `dataHashes`
-    /// filter, every page).
+    /// One page of a stage's tasks, only those of `data_hashes` when given
+    /// (the `dataHashes` filter).
+    async fn task_page(
+        &self,
+        project_hash: &str,
+        stage_uuid: &str,
+        page_token: Option<&str>,
+        data_hashes: &[String],
+    ) -> Result<TaskPage, PlatformError> {
+        let mut query: Vec<(&str, String)> = data_hashes
+            .iter()
+            .map(|h| ("dataHashes", h.clone()))
+            .collect();
+        if let Some(t) = page_token {
+            query.push(("pageToken", t.to_string()));
+        }
+        let page = self
+            .http
+            .v2(
+                Method::GET,
+                &format!("projects/{project_hash}/workflow/stages/{stage_uuid}/tasks"),
+                &query,
+                None,
+                true,
+            )
+            .await
+            .map_err(|e| self.err("listing tasks", e))?;
+        let tasks = page
+            .get("results")
+            .and_then(Value::as_array)
+            .ok_or_else(|| PlatformError::Remote("a task page has no `results`".into()))?
+            .iter()
+            .map(task_from_json)
+            .collect();
+        let next_page_token = page
+            .get("nextPageToken")
+            .and_then(Value::as_str)
+            .filter(|t| !t.is_empty())
+            .map(str::to_string);
+        Ok(TaskPage {
+            tasks,
+            next_page_token,
+        })
+    }
+
+    /// Tasks of these data units sitting in `stage_uuid`, every page (a
+    /// filtered page may be empty and still have a next one).
     async fn tasks_of(
         &self,
         project_hash: &str,
@@ -240,35 +285,11 @@ impl EncordClient {
         for chunk in data_hashes.chunks(100) {
             let mut token: Option<String> = None;
             loop {
-                let mut query: Vec<(&str, String)> =
-                    chunk.iter().map(|h| ("dataHashes", h.clone())).collect();
-                if let Some(t) = &token {
-                    query.push(("pageToken", t.clone()));
-                }
                 let page = self
-                    .http
-                    .v2(
-                        Method::GET,
-                        &format!("projects/{project_hash}/workflow/stages/{stage_uuid}/tasks"),
-                        &query,
-                        None,
-                        true,
-                    )
-                    .await
-                    .map_err(|e| self.err("finding twin tasks", e))?;
-                tasks.extend(
-                    page.get("results")
-                        .and_then(Value::as_array)
-                        .into_iter()
-                        .flatten()
-                        .map(task_from_json),
-                );
-                // A filtered page may be empty and still have a next page.
-                token = page
-                    .get("nextPageToken")
-                    .and_then(Value::as_str)
-                    .filter(|t| !t.is_empty())
-                    .map(str::to_string);
+                    .task_page(project_hash, stage_uuid, token.as_deref(), chunk)
+                    .await?;
+                tasks.extend(page.tasks);
+                token = page.next_page_token;
                 if token.is_none() {
                     break;
                 }
@@ -400,36 +421,8 @@ impl Platform for EncordClient {
         stage_uuid: &str,
         page_token: Option<&str>,
     ) -> Result<TaskPage, PlatformError> {
-        let query: Vec<(&str, String)> = page_token
-            .map(|t| vec![("pageToken", t.to_string())])
-            .unwrap_or_default();
-        let page = self
-            .http
-            .v2(
-                Method::GET,
-                &format!("projects/{project_hash}/workflow/stages/{stage_uuid}/tasks"),
-                &query,
-                None,
-                true,
-            )
+        self.task_page(project_hash, stage_uuid, page_token, &[])
             .await
-            .map_err(|e| self.err("listing tasks", e))?;
-        let tasks = page
-            .get("results")
-            .and_then(Value::as_array)
-            .ok_or_else(|| PlatformError::Remote("a task page has no `results`".into()))?
-            .iter()
-            .map(task_from_json)
-            .collect();
-        let next_page_token = page
-            .get("nextPageToken")
-            .and_then(Value::as_str)
-            .filter(|t| !t.is_empty())
-            .map(str::to_string);
-        Ok(TaskPage {
-            tasks,
-            next_page_token,
-        })
     }
 
     async fn label_rows(
