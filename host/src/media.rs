@@ -87,7 +87,9 @@ impl Frames {
     /// Every frame, in order.
     pub fn all(&self) -> Result<FrameStream, String> {
         match self {
-            Frames::Video(p) => Ok(FrameStream::video(p.clone(), vec![Segment::all()])?),
+            Frames::Video(p) => {
+                FrameStream::video(p.clone(), probe(p, false)?, vec![Segment::all()])
+            }
             _ => Ok(FrameStream::stills(self.still_paths(), None)),
         }
     }
@@ -101,7 +103,7 @@ impl Frames {
             Frames::Video(p) => {
                 let info = probe(p, false)?;
                 let segments = plan_segments(&indices, info.fps);
-                FrameStream::video(p.clone(), segments)
+                FrameStream::video(p.clone(), info, segments)
             }
             _ => {
                 let paths = self.still_paths();
@@ -305,8 +307,11 @@ impl FrameStream {
 
     /// Starts decoding `segments` of the video at `path` on a thread of its
     /// own; frames wait in a short queue until the guest takes them.
-    fn video(path: PathBuf, segments: Vec<Segment>) -> Result<FrameStream, String> {
-        let info = probe(&path, false)?;
+    fn video(
+        path: PathBuf,
+        info: VideoInfo,
+        segments: Vec<Segment>,
+    ) -> Result<FrameStream, String> {
         let (tx, rx) = mpsc::channel(QUEUE);
         std::thread::Builder::new()
             .name("ffmpeg-frames".into())
