@@ -246,6 +246,7 @@ fn frames_assets_and_items_on_the_store() {
     assert_eq!(walk.frames("iter").len() as u32, ffprobe_frames(&walk_file));
     // An image: one frame, the same from every path.
     let img = Seen::of(&err, "street-01.png");
+    assert_eq!(img.frames("iter").len(), 1);
     assert_eq!(img.frames("iter"), img.frames("first"));
 
     // Client metadata is written after the handler succeeded.
@@ -270,10 +271,12 @@ fn frames_assets_and_items_on_the_store() {
         .as_str()
         .unwrap()
         .contains("image group and has no single file"));
-    assert!(records
+    let stayed: Vec<&serde_json::Value> = records
         .iter()
         .filter(|r| r["outcome"] == "stayed")
-        .all(|r| r["client_metadata_saved"] == true));
+        .collect();
+    assert_eq!(stayed.len(), 24, "every other task ran to the end");
+    assert!(stayed.iter().all(|r| r["client_metadata_saved"] == true));
 }
 
 #[test]
@@ -287,20 +290,13 @@ fn over_http_media_is_downloaded_once_and_decoded_the_same() {
     let cache = dir.path().join("cache");
     let wasm = guest("guest-media");
     let run = || {
-        runner_host(&[
-            "--component",
-            wasm.to_str().unwrap(),
-            "--project-hash",
+        run_over_http(
+            &wasm,
+            &emulator,
+            &key,
             &hash,
-            "--domain",
-            &emulator.url,
-            "--ssh-key-file",
-            key.to_str().unwrap(),
-            "--num-retries",
-            "0",
-            "--cache-dir",
-            cache.to_str().unwrap(),
-        ])
+            &["--num-retries", "0", "--cache-dir", cache.to_str().unwrap()],
+        )
     };
     let first = run();
     check_clip(&Seen::of(&stderr(&first), "clip.mp4"), &clip);
@@ -332,16 +328,6 @@ fn ground_truth_hash(store: &Path) -> String {
     .unwrap()
 }
 
-/// Runs the real binary with one extra environment variable.
-fn runner_host_env(args: &[&str], env: (&str, &str)) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_runner-host"))
-        .args(args)
-        .env("RUST_LOG", "info")
-        .env(env.0, env.1)
-        .output()
-        .expect("runner-host starts")
-}
-
 fn vehicle_boxes(row: &serde_json::Value) -> Vec<serde_json::Value> {
     row["label_row"]["data_units"]
         .as_object()
@@ -360,9 +346,38 @@ fn vehicle_boxes(row: &serde_json::Value) -> Vec<serde_json::Value> {
 
 #[test]
 fn video_events_classifies_the_demo_videos_brightness_change() {
-    let (_dir, store, hash) = demo_store();
+    let (dir, store, hash) = demo_store();
+    let served = dir.path().join("served");
+    copy_store(&store, &served);
     let out = run_agent(&guest("video-events"), &store, &hash, &[]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+
+    // Over HTTP the same labels, with the storage items found through the
+    // label rows' metadata (read once), and one bulk item read per batch.
+    let (key, public) = keypair(dir.path(), "id_ed25519");
+    add_key(&served, &public);
+    let emulator = Emulator::start(&served, &[]);
+    let out = run_over_http(
+        &guest("video-events"),
+        &emulator,
+        &key,
+        &hash,
+        &["--no-cache"],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(
+        emulator.legacy_calls("labelrowmetadata/GET"),
+        1,
+        "{}",
+        emulator.log()
+    );
+    assert_eq!(emulator.requests("/storage/items/get-bulk"), 1);
+    drop(emulator);
+    assert_eq!(
+        comparable(export(&served, &hash)),
+        comparable(export(&store, &hash))
+    );
+
     assert_eq!(count(&status(&store, &hash), "triage"), 24);
     let rows = export(&store, &hash);
     let walk = exported(&rows, "walk-01.y4m");
@@ -418,7 +433,7 @@ fn twin_review_copies_the_ground_truth_on_the_store_and_over_http() {
     ];
     let mut on_store = args.to_vec();
     on_store.extend(["--store", direct.to_str().unwrap()]);
-    let out = runner_host_env(&on_store, ("GROUND_TRUTH_PROJECT", &twin));
+    let out = runner_host_env(&on_store, &[("GROUND_TRUTH_PROJECT", &twin)]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let rows = export(&direct, &hash);
     for n in 1..=4 {
@@ -451,8 +466,16 @@ fn twin_review_copies_the_ground_truth_on_the_store_and_over_http() {
         "--ssh-key-file",
         key.to_str().unwrap(),
     ]);
-    let out = runner_host_env(&over_http, ("GROUND_TRUTH_PROJECT", &twin));
+    let out = runner_host_env(&over_http, &[("GROUND_TRUTH_PROJECT", &twin)]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    // One batch: the project's label-row metadata once, the twin's once
+    // (its rows are fetched from that same metadata).
+    assert_eq!(
+        emulator.legacy_calls("labelrowmetadata/GET"),
+        2,
+        "{}",
+        emulator.log()
+    );
     assert!(
         stderr(&out).contains("twin task COMPLETED"),
         "{}",

@@ -67,9 +67,15 @@ pub fn guest(package: &str) -> PathBuf {
 
 /// Runs the real runner-host binary.
 pub fn runner_host(args: &[&str]) -> Output {
+    runner_host_env(args, &[])
+}
+
+/// Runs the real runner-host binary with these environment variables set.
+pub fn runner_host_env(args: &[&str], env: &[(&str, &str)]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_runner-host"))
         .args(args)
         .env("RUST_LOG", "info")
+        .envs(env.iter().copied())
         .output()
         .expect("runner-host starts")
 }
@@ -173,6 +179,29 @@ pub fn run_agent(component: &Path, store: &Path, hash: &str, extra: &[&str]) -> 
     runner_host(&args)
 }
 
+/// Runs a component through the emulator, signed with `key`: the CLI's
+/// HTTP form.
+pub fn run_over_http(
+    component: &Path,
+    emulator: &Emulator,
+    key: &Path,
+    hash: &str,
+    extra: &[&str],
+) -> Output {
+    let mut args = vec![
+        "--component",
+        component.to_str().unwrap(),
+        "--project-hash",
+        hash,
+        "--domain",
+        &emulator.url,
+        "--ssh-key-file",
+        key.to_str().unwrap(),
+    ];
+    args.extend_from_slice(extra);
+    runner_host(&args)
+}
+
 /// Files and their bytes under `dir`, to prove nothing was written.
 pub fn snapshot(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
     let mut out = Vec::new();
@@ -240,6 +269,16 @@ impl Emulator {
     /// The emulator's log so far.
     pub fn log(&self) -> String {
         std::fs::read_to_string(&self.stderr_path).unwrap_or_default()
+    }
+
+    /// How many legacy `POST /public` calls of `query` (e.g.
+    /// `labelrowmetadata/GET`) reached the emulator.
+    pub fn legacy_calls(&self, query: &str) -> usize {
+        self.log()
+            .lines()
+            .filter(|l| l.contains("legacy call"))
+            .filter(|l| l.contains(&format!("query={query}")))
+            .count()
     }
 
     /// How many API requests reached the emulator whose path contains `fragment`.

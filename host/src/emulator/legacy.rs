@@ -60,6 +60,7 @@ pub(crate) async fn dispatch(
         .pointer("/values/payload")
         .cloned()
         .unwrap_or(Value::Null);
+    tracing::info!(target: "emulator", query = %format!("{query_type}/{method}"), "legacy call");
     if let Err(e) = emu.store.project(&project).await {
         return from_platform(e);
     }

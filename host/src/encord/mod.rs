@@ -297,6 +297,82 @@ impl EncordClient {
         }
         Ok(tasks)
     }
+
+    /// The label rows of `data_hashes` (each must be in `meta`, the label
+    /// row metadata already read): fetched, or created where uninitialised.
+    async fn rows_of(
+        &self,
+        project_hash: &str,
+        data_hashes: &[String],
+        meta: &[Value],
+        query: &LabelRowQuery,
+    ) -> Result<Vec<LabelRowRecord>, PlatformError> {
+        let with_labels = query.with_labels;
+        let by_data: HashMap<String, Value> = meta
+            .iter()
+            .map(|m| (str_field(m, "data_hash"), m.clone()))
+            .collect();
+        let metas: Vec<&Value> = data_hashes
+            .iter()
+            .map(|h| {
+                by_data.get(h).ok_or_else(|| {
+                    PlatformError::Remote(format!("Encord returned no label row for data `{h}`"))
+                })
+            })
+            .collect::<Result<_, _>>()?;
+
+        let mut rows: HashMap<String, Value> = HashMap::new();
+        if with_labels {
+            let existing: Vec<String> = metas
+                .iter()
+                .filter_map(|m| {
+                    m.get("label_hash")
+                        .and_then(Value::as_str)
+                        .map(str::to_string)
+                })
+                .collect();
+            let missing: Vec<String> = metas
+                .iter()
+                .filter(|m| m.get("label_hash").is_none_or(Value::is_null))
+                .map(|m| str_field(m, "data_hash"))
+                .collect();
+            self.fetch_rows(project_hash, &existing, query, &mut rows)
+                .await?;
+            for chunk in missing.chunks(LABEL_FETCH_BUNDLE) {
+                self.create_rows(project_hash, chunk, query, &mut rows)
+                    .await?;
+            }
+        }
+        metas
+            .iter()
+            .map(|m| {
+                let data_hash = str_field(m, "data_hash");
+                let json = if with_labels {
+                    let row = rows.remove(&data_hash).ok_or_else(|| {
+                        PlatformError::Remote(format!(
+                            "Encord returned no labels for data `{data_hash}`"
+                        ))
+                    })?;
+                    Some(row.to_string())
+                } else {
+                    None
+                };
+                Ok(LabelRowRecord {
+                    label_hash: m
+                        .get("label_hash")
+                        .and_then(Value::as_str)
+                        .map(str::to_string),
+                    priority: m.get("priority").and_then(Value::as_f64).map(|p| p as f32),
+                    item_uuid: m
+                        .get("backing_item_uuid")
+                        .and_then(Value::as_str)
+                        .map(str::to_string),
+                    data_hash,
+                    json,
+                })
+            })
+            .collect()
+    }
 }
 
 /// Most storage items per `get-bulk`.
@@ -431,68 +507,8 @@ impl Platform for EncordClient {
         data_hashes: &[String],
         query: &LabelRowQuery,
     ) -> Result<Vec<LabelRowRecord>, PlatformError> {
-        let with_labels = query.with_labels;
         let meta = self.metadata(project_hash, data_hashes, query).await?;
-        let by_data: HashMap<String, Value> = meta
-            .iter()
-            .map(|m| (str_field(m, "data_hash"), m.clone()))
-            .collect();
-        let metas: Vec<&Value> = data_hashes
-            .iter()
-            .map(|h| {
-                by_data.get(h).ok_or_else(|| {
-                    PlatformError::Remote(format!("Encord returned no label row for data `{h}`"))
-                })
-            })
-            .collect::<Result<_, _>>()?;
-
-        let mut rows: HashMap<String, Value> = HashMap::new();
-        if with_labels {
-            let existing: Vec<String> = metas
-                .iter()
-                .filter_map(|m| {
-                    m.get("label_hash")
-                        .and_then(Value::as_str)
-                        .map(str::to_string)
-                })
-                .collect();
-            let missing: Vec<String> = metas
-                .iter()
-                .filter(|m| m.get("label_hash").is_none_or(Value::is_null))
-                .map(|m| str_field(m, "data_hash"))
-                .collect();
-            self.fetch_rows(project_hash, &existing, query, &mut rows)
-                .await?;
-            for chunk in missing.chunks(LABEL_FETCH_BUNDLE) {
-                self.create_rows(project_hash, chunk, query, &mut rows)
-                    .await?;
-            }
-        }
-        metas
-            .iter()
-            .map(|m| {
-                let data_hash = str_field(m, "data_hash");
-                let json = if with_labels {
-                    let row = rows.remove(&data_hash).ok_or_else(|| {
-                        PlatformError::Remote(format!(
-                            "Encord returned no labels for data `{data_hash}`"
-                        ))
-                    })?;
-                    Some(row.to_string())
-                } else {
-                    None
-                };
-                Ok(LabelRowRecord {
-                    label_hash: m
-                        .get("label_hash")
-                        .and_then(Value::as_str)
-                        .map(str::to_string),
-                    priority: m.get("priority").and_then(Value::as_f64).map(|p| p as f32),
-                    data_hash,
-                    json,
-                })
-            })
-            .collect()
+        self.rows_of(project_hash, data_hashes, &meta, query).await
     }
 
     async fn save_labels(
@@ -551,19 +567,28 @@ impl Platform for EncordClient {
         &self,
         project_hash: &str,
         data_hashes: &[String],
+        known_items: &[Option<String>],
     ) -> Result<Vec<Option<DataItem>>, PlatformError> {
         // data hash → label row metadata `backing_item_uuid` → storage item,
-        // as the Runner maps it.
-        let meta = self
-            .metadata(project_hash, data_hashes, &LabelRowQuery::default())
-            .await?;
-        let backing: HashMap<String, String> = meta
-            .iter()
-            .filter_map(|m| {
-                let item = m.get("backing_item_uuid")?.as_str()?;
-                Some((str_field(m, "data_hash"), item.to_string()))
-            })
-            .collect();
+        // as the Runner maps it; the metadata is read only if the label rows
+        // did not already give the items.
+        let backing: HashMap<String, String> =
+            if known_items.len() == data_hashes.len() && known_items.iter().all(Option::is_some) {
+                data_hashes
+                    .iter()
+                    .cloned()
+                    .zip(known_items.iter().flatten().cloned())
+                    .collect()
+            } else {
+                self.metadata(project_hash, data_hashes, &LabelRowQuery::default())
+                    .await?
+                    .iter()
+                    .filter_map(|m| {
+                        let item = m.get("backing_item_uuid")?.as_str()?;
+                        Some((str_field(m, "data_hash"), item.to_string()))
+                    })
+                    .collect()
+            };
         let uuids: Vec<String> = data_hashes
             .iter()
             .filter_map(|h| backing.get(h).cloned())
@@ -635,7 +660,7 @@ impl Platform for EncordClient {
             .filter(|h| stage_of.contains_key(*h))
             .cloned()
             .collect();
-        let rows = self.label_rows(project_hash, &present, &query).await?;
+        let rows = self.rows_of(project_hash, &present, &meta, &query).await?;
         let mut rows: HashMap<String, String> = rows
             .into_iter()
             .filter_map(|r| Some((r.data_hash, r.json?)))

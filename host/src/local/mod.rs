@@ -236,7 +236,8 @@ impl Platform for LocalStore {
         let conn = self.lock();
         let mut st = conn
             .prepare(
-                "SELECT l.label_hash, l.row_json, t.priority FROM label_rows l
+                "SELECT l.label_hash, l.row_json, t.priority, d.item_uuid FROM label_rows l
+                 JOIN data_units d ON d.data_hash = l.data_hash
                  LEFT JOIN tasks t ON t.project_hash = l.project_hash AND t.data_hash = l.data_hash
                  WHERE l.project_hash = ?1 AND l.data_hash = ?2",
             )
@@ -244,12 +245,13 @@ impl Platform for LocalStore {
         data_hashes
             .iter()
             .map(|h| {
-                let (label_hash, json, priority) = st
+                let (label_hash, json, priority, item_uuid) = st
                     .query_row(params![project_hash, h], |r| {
                         Ok((
                             r.get::<_, Option<String>>(0)?,
                             r.get::<_, String>(1)?,
                             r.get::<_, Option<f64>>(2)?,
+                            r.get::<_, String>(3)?,
                         ))
                     })
                     .optional()
@@ -264,6 +266,7 @@ impl Platform for LocalStore {
                     label_hash,
                     priority: priority.map(|p| p as f32),
                     json: query.with_labels.then_some(json),
+                    item_uuid: Some(item_uuid),
                 })
             })
             .collect()
@@ -337,6 +340,7 @@ impl Platform for LocalStore {
         &self,
         _project_hash: &str,
         data_hashes: &[String],
+        _known_items: &[Option<String>],
     ) -> Result<Vec<Option<DataItem>>, PlatformError> {
         let uuids: Vec<Option<String>> = {
             let conn = self.lock();

@@ -83,6 +83,8 @@ pub struct LabelRowRecord {
     pub priority: Option<f32>,
     /// The label row JSON, when labels were asked for.
     pub json: Option<String>,
+    /// The storage item behind the data (`backing_item_uuid`), when known.
+    pub item_uuid: Option<String>,
 }
 
 /// Which label rows to load and how: a stage's label-row options
@@ -239,10 +241,13 @@ pub trait Platform: Send + Sync {
     ) -> Result<(), PlatformError>;
     /// The storage items behind these data units, in the same order (with
     /// signed URLs and, for groups, children); `None` for data without one.
+    /// `known_items` holds the item uuids already read with the label rows
+    /// (same order), so they are not looked up again; empty when not read.
     async fn data_items(
         &self,
         project_hash: &str,
         data_hashes: &[String],
+        known_items: &[Option<String>],
     ) -> Result<Vec<Option<DataItem>>, PlatformError>;
     /// Replaces the client metadata of storage items: (item uuid, JSON object).
     async fn set_client_metadata(&self, updates: &[(String, String)]) -> Result<(), PlatformError>;

@@ -586,6 +586,8 @@ impl Runner {
         cursor.taken += tasks.len();
         // Bulk-load what the stage declared: one call for the whole batch.
         let mut rows: Vec<Option<Arc<str>>> = vec![None; tasks.len()];
+        // The storage items the label rows name, so they are not looked up again.
+        let mut items: Vec<Option<String>> = Vec::new();
         let mut load_error = None;
         if plan.labels || plan.metadata {
             let hashes: Vec<String> = tasks.iter().map(|t| t.data_hash.clone()).collect();
@@ -597,6 +599,7 @@ impl Runner {
                 Ok(records) => {
                     for (slot, r) in rows.iter_mut().zip(records) {
                         *slot = r.json.map(Arc::from);
+                        items.push(r.item_uuid);
                     }
                 }
                 Err(e) => load_error = Some(format!("loading label rows failed: {e}")),
@@ -608,7 +611,7 @@ impl Runner {
             let hashes: Vec<String> = tasks.iter().map(|t| t.data_hash.clone()).collect();
             match self
                 .platform
-                .data_items(&project.project_hash, &hashes)
+                .data_items(&project.project_hash, &hashes, &items)
                 .await
             {
                 Ok(items) => {
