@@ -12,19 +12,7 @@ use support::*;
 /// Runs both example agents over `store` through `emulator` with `key`.
 fn run_demo_over_http(emulator: &Emulator, key: &Path, hash: &str, extra: &[&str]) {
     for agent in ["prelabel", "triage"] {
-        let wasm = guest(agent);
-        let mut args = vec![
-            "--component",
-            wasm.to_str().unwrap(),
-            "--project-hash",
-            hash,
-            "--domain",
-            &emulator.url,
-            "--ssh-key-file",
-            key.to_str().unwrap(),
-        ];
-        args.extend_from_slice(extra);
-        let out = runner_host(&args);
+        let out = run_over_http(&guest(agent), emulator, key, hash, extra);
         assert_eq!(
             out.status.code(),
             Some(0),
@@ -121,19 +109,13 @@ fn a_400_is_never_retried_and_a_rejected_bundle_is_replayed_per_task() {
             "/actions",
         ],
     );
-    let wasm = guest("prelabel");
-    let out = runner_host(&[
-        "--component",
-        wasm.to_str().unwrap(),
-        "--project-hash",
+    let out = run_over_http(
+        &guest("prelabel"),
+        &emulator,
+        &key,
         &hash,
-        "--domain",
-        &emulator.url,
-        "--ssh-key-file",
-        key.to_str().unwrap(),
-        "--max-tasks-per-stage",
-        "4",
-    ]);
+        &["--max-tasks-per-stage", "4"],
+    );
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     // One bundled request, then one per task: each refused once, none retried.
     assert_eq!(emulator.requests("/actions"), 1 + 4, "{}", emulator.log());

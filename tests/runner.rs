@@ -180,23 +180,20 @@ fn a_thousand_tasks_are_routed_exactly_once_with_concurrency_4_and_batches_of_7(
     add_key(&served, &public);
     let emulator = Emulator::start(&served, &[]);
     let report = dir.path().join("http.jsonl");
-    let wasm = guest("prelabel");
-    let out = runner_host(&[
-        "--component",
-        wasm.to_str().unwrap(),
-        "--project-hash",
+    let out = run_over_http(
+        &guest("prelabel"),
+        &emulator,
+        &key,
         &hash,
-        "--domain",
-        &emulator.url,
-        "--ssh-key-file",
-        key.to_str().unwrap(),
-        "--concurrency",
-        "4",
-        "--task-batch-size",
-        "7",
-        "--report",
-        report.to_str().unwrap(),
-    ]);
+        &[
+            "--concurrency",
+            "4",
+            "--task-batch-size",
+            "7",
+            "--report",
+            report.to_str().unwrap(),
+        ],
+    );
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     drop(emulator);
     let s = status(&served, &hash);
