@@ -65,23 +65,8 @@ impl StorageItem {
     }
 }
 
-/// What the host says of a storage item, before it becomes a [`StorageItem`].
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct ItemInfo {
-    pub uuid: String,
-    pub name: String,
-    pub item_type: String,
-    pub mime_type: Option<String>,
-    pub file_size: Option<u64>,
-    pub width: Option<u32>,
-    pub height: Option<u32>,
-    pub fps: Option<f64>,
-    pub duration: Option<f64>,
-    pub frame_count: Option<u32>,
-    /// JSON text.
-    pub client_metadata: String,
-    pub children: Vec<String>,
-}
+/// What the host says of a storage item (the WIT record).
+pub(crate) type ItemInfo = crate::bindings::encord::agent::data::StorageItem;
 
 impl FromContext for StorageItem {
     fn needs(needs: &mut Needs) {

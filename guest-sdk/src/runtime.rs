@@ -190,21 +190,7 @@ mod host {
 
     impl Source for HostSource {
         fn item(&self) -> Result<ItemInfo, String> {
-            let i = data::item()?;
-            Ok(ItemInfo {
-                uuid: i.uuid,
-                name: i.name,
-                item_type: i.item_type,
-                mime_type: i.mime_type,
-                file_size: i.file_size,
-                width: i.width,
-                height: i.height,
-                fps: i.fps,
-                duration: i.duration,
-                frame_count: i.frame_count,
-                client_metadata: i.client_metadata,
-                children: i.children,
-            })
+            data::item()
         }
         fn set_client_metadata(&self, json: &str) -> Result<(), String> {
             data::set_client_metadata(json)

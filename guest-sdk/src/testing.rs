@@ -98,8 +98,14 @@ impl TestRun {
             name: name.into(),
             item_type: item_type.into(),
             client_metadata: client_metadata.to_string(),
-            frame_count: (!self.frames.is_empty()).then_some(self.frames.len() as u32),
-            ..ItemInfo::default()
+            frame_count: None,
+            mime_type: None,
+            file_size: None,
+            width: None,
+            height: None,
+            fps: None,
+            duration: None,
+            children: Vec::new(),
         });
         self
     }
@@ -271,10 +277,15 @@ impl Source for TestSource {
     fn item(&self) -> Result<ItemInfo, String> {
         let n = &self.needs;
         self.need(n.storage_item || n.asset || n.frames, "storage-item")?;
-        self.run
+        let mut item = self
+            .run
             .item
             .clone()
-            .ok_or_else(|| "TestRun has no storage item: call .storage_item(...)".into())
+            .ok_or("TestRun has no storage item: call .storage_item(...)")?;
+        if !self.run.frames.is_empty() {
+            item.frame_count = Some(self.run.frames.len() as u32);
+        }
+        Ok(item)
     }
     fn set_client_metadata(&self, json: &str) -> Result<(), String> {
         self.item()?;

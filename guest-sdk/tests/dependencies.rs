@@ -177,3 +177,32 @@ fn an_absent_twin_is_none_and_a_present_one_is_read() {
         .unwrap();
     assert_eq!(out.outcome.route, Route::Pathway("known".into()));
 }
+
+#[stage("pre-label")]
+fn tag_item(item: StorageItem) -> Result<Outcome, AgentError> {
+    let mut meta = item.client_metadata.clone();
+    meta["frames"] = item.frame_count.into();
+    meta["seen"] = true.into();
+    item.update_client_metadata(meta)?;
+    Ok(Outcome::stay())
+}
+
+#[test]
+fn a_storage_items_metadata_update_is_reported() {
+    let black = Frame {
+        index: 0,
+        width: 1,
+        height: 1,
+        rgb: vec![0; 3],
+    };
+    let out = TestRun::new()
+        .storage_item("clip.mp4", "video", serde_json::json!({"camera": 2}))
+        .frames(vec![black.clone(), black])
+        .run::<tag_item>()
+        .unwrap();
+    assert_eq!(
+        out.client_metadata,
+        Some(serde_json::json!({"camera": 2, "frames": 2, "seen": true}))
+    );
+    assert!(<tag_item as StageHandler>::DEF.needs().storage_item);
+}
