@@ -55,19 +55,16 @@ impl Frames {
         match kind {
             "image" => Ok(Frames::Image(required(file, item)?)),
             "video" | "imageSequence" => Ok(Frames::Video(required(file, item)?)),
-            "imageGroup" | "group" => {
-                if children.is_empty() {
-                    Err(format!("image group `{}` has no images", item.name))
-                } else {
-                    Ok(Frames::Stills(children.to_vec()))
-                }
-            }
             "pdf" => Err("frames of a PDF are not supported".into()),
             "audio" => Err("frames of audio are not supported".into()),
             "plainText" => Err("frames of a text file are not supported".into()),
             "dicomFile" | "dicomSeries" | "nifti" => Err(format!(
                 "frames of {kind} data are not supported yet: use the asset (its bytes) instead"
             )),
+            _ if item.is_group() && children.is_empty() => {
+                Err(format!("image group `{}` has no images", item.name))
+            }
+            _ if item.is_group() => Ok(Frames::Stills(children.to_vec())),
             other => Err(format!("frames of `{other}` items are not supported")),
         }
     }
@@ -548,25 +545,43 @@ fn decode_png(path: &Path, index: u32) -> Result<Frame, String> {
     })
 }
 
-/// The file extension for a media type, as encord-agents picks it (the
-/// MIME type first, then the item's name).
+/// Media files runner-host knows: (extension, MIME type, Encord item type).
+/// The first extension of a MIME type is the one files get.
+pub const MEDIA_TYPES: &[(&str, &str, &str)] = &[
+    ("png", "image/png", "image"),
+    ("jpg", "image/jpeg", "image"),
+    ("jpeg", "image/jpeg", "image"),
+    ("webp", "image/webp", "image"),
+    ("mp4", "video/mp4", "video"),
+    ("m4v", "video/mp4", "video"),
+    ("webm", "video/webm", "video"),
+    ("mov", "video/quicktime", "video"),
+    ("mkv", "video/x-matroska", "video"),
+    ("avi", "video/x-msvideo", "video"),
+    ("y4m", "video/x-yuv4mpeg", "video"),
+    ("pdf", "application/pdf", "pdf"),
+    ("mp3", "audio/mpeg", "audio"),
+    ("txt", "text/plain", "plainText"),
+];
+
+/// The file extension for a media type, as encord-agents picks it: from
+/// the MIME type first, then the item's name, else `bin`.
 pub fn extension(mime: Option<&str>, name: &str) -> String {
-    let from_mime = mime.and_then(|m| m.split('/').nth(1)).map(|sub| match sub {
-        "jpeg" => "jpg".to_string(),
-        "plain" => "txt".to_string(),
-        "mpeg" => "mp3".to_string(),
-        "quicktime" => "mov".to_string(),
-        "x-yuv4mpeg" => "y4m".to_string(),
-        "x-matroska" => "mkv".to_string(),
-        other => other.trim_start_matches("x-").to_string(),
-    });
-    let from_name = Path::new(name)
-        .extension()
-        .and_then(|e| e.to_str())
-        .map(str::to_lowercase);
-    from_name
-        .filter(|e| mime.is_none() || from_mime.as_deref() == Some(e))
-        .or(from_mime)
+    let known = mime.and_then(|m| MEDIA_TYPES.iter().find(|(_, t, _)| *t == m));
+    let from_name = || {
+        Path::new(name)
+            .extension()
+            .and_then(|e| e.to_str())
+            .map(str::to_lowercase)
+    };
+    let from_subtype = || {
+        mime.and_then(|m| m.split('/').nth(1))
+            .map(|sub| sub.trim_start_matches("x-").to_string())
+    };
+    known
+        .map(|(e, _, _)| e.to_string())
+        .or_else(from_name)
+        .or_else(from_subtype)
         .filter(|e| !e.is_empty() && e.chars().all(|c| c.is_ascii_alphanumeric()))
         .unwrap_or_else(|| "bin".into())
 }

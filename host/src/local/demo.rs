@@ -461,22 +461,25 @@ impl DataWriter<'_> {
             .and_then(|e| e.to_str())
             .unwrap_or_default()
             .to_lowercase();
-        let (kind, mime) = match ext.as_str() {
-            "png" => ("image", "image/png"),
-            "jpg" | "jpeg" => ("image", "image/jpeg"),
-            "webp" => ("image", "image/webp"),
-            "mp4" | "m4v" => ("video", "video/mp4"),
-            "webm" => ("video", "video/webm"),
-            "mov" => ("video", "video/quicktime"),
-            "mkv" => ("video", "video/x-matroska"),
-            "avi" => ("video", "video/x-msvideo"),
-            "y4m" => ("video", "video/x-yuv4mpeg"),
-            _ => {
-                return Err(bad(format!(
-                    "`.{ext}` files are not supported: add images (.png, .jpg, .webp) or videos (.mp4, .webm, .mov, .mkv, .avi, .y4m)"
-                )))
-            }
+        let media = |kind: &str| {
+            crate::media::MEDIA_TYPES
+                .iter()
+                .filter(|(_, _, k)| *k == kind)
+                .map(|(e, _, _)| format!(".{e}"))
+                .collect::<Vec<_>>()
+                .join(", ")
         };
+        let (_, mime, kind) = crate::media::MEDIA_TYPES
+            .iter()
+            .find(|(e, _, k)| *e == ext && (*k == "image" || *k == "video"))
+            .ok_or_else(|| {
+                bad(format!(
+                    "`.{ext}` files are not supported: add images ({}) or videos ({})",
+                    media("image"),
+                    media("video")
+                ))
+            })?;
+        let (mime, kind) = (*mime, *kind);
         let info = crate::media::probe(src, kind == "video").map_err(bad)?;
         self.dims = (info.width, info.height);
         let (rel, path) = self.media(&format!("{}-{title}", new_uuid()))?;
