@@ -315,6 +315,30 @@ fn over_http_media_is_downloaded_once_and_decoded_the_same() {
         downloads,
         "media downloaded again"
     );
+
+    // A cache bounded to nothing keeps only what the batches in flight use
+    // (this one and the next, loading meanwhile), never the whole project.
+    let small = dir.path().join("small-cache");
+    let third = run_over_http(
+        &wasm,
+        &emulator,
+        &key,
+        &hash,
+        &[
+            "--num-retries",
+            "0",
+            "--task-batch-size",
+            "5",
+            "--cache-dir",
+            small.to_str().unwrap(),
+            "--media-cache-mib",
+            "0",
+        ],
+    );
+    check_clip(&Seen::of(&stderr(&third), "clip.mp4"), &clip);
+    assert_eq!(emulator.requests("/media/"), 2 * downloads);
+    let kept = std::fs::read_dir(small.join("media")).unwrap().count();
+    assert!((1..=12).contains(&kept), "{kept} files kept of {downloads}");
 }
 
 /// The demo's twin project (created by `local demo`).

@@ -17,6 +17,9 @@ pub struct AssetCache {
     dir: PathBuf,
     max_bytes: u64,
     pins: Mutex<HashMap<PathBuf, usize>>,
+    /// Bytes in the cache as last counted (none: not counted yet), so a
+    /// download lists the directory only when the bound is passed.
+    used: Mutex<Option<u64>>,
     /// Keeps a temporary cache directory alive for the run (`--no-cache`).
     _temp: Option<tempfile::TempDir>,
 }
@@ -66,6 +69,7 @@ impl AssetCache {
             dir,
             max_bytes,
             pins: Mutex::new(HashMap::new()),
+            used: Mutex::new(None),
             _temp: temp,
         })
     }
@@ -124,29 +128,42 @@ impl AssetCache {
                     return Ok((path, Some(pin)));
                 }
                 let part = path.with_extension(format!("part-{}", uuid::Uuid::new_v4()));
-                let got = platform.download(url, &part).await;
-                if let Err(e) = got {
-                    let _ = std::fs::remove_file(&part);
-                    return Err(e);
-                }
+                let bytes = match platform.download(url, &part).await {
+                    Ok(n) => n,
+                    Err(e) => {
+                        let _ = std::fs::remove_file(&part);
+                        return Err(e);
+                    }
+                };
                 std::fs::rename(&part, &path).map_err(|e| {
                     PlatformError::Store(format!(
                         "cannot keep the download of `{}`: {e}",
                         item.name
                     ))
                 })?;
-                self.evict();
+                let over = {
+                    let mut used = self.used.lock().expect("used lock");
+                    let total = match *used {
+                        Some(t) => t + bytes,
+                        None => self.files().iter().map(|f| f.1).sum(),
+                    };
+                    *used = Some(total);
+                    total > self.max_bytes
+                };
+                if over {
+                    self.evict();
+                }
                 Ok((path, Some(pin)))
             }
         }
     }
 
-    /// Removes the least recently used unpinned files beyond the bound.
-    fn evict(&self) {
+    /// The cached files: (modified, size, path).
+    fn files(&self) -> Vec<(std::time::SystemTime, u64, PathBuf)> {
         let Ok(entries) = std::fs::read_dir(self.dir.join("media")) else {
-            return;
+            return Vec::new();
         };
-        let mut files: Vec<(std::time::SystemTime, u64, PathBuf)> = entries
+        entries
             .flatten()
             .filter_map(|e| {
                 let m = e.metadata().ok()?;
@@ -155,11 +172,13 @@ impl AssetCache {
                 }
                 Some((m.modified().ok()?, m.len(), e.path()))
             })
-            .collect();
+            .collect()
+    }
+
+    /// Removes the least recently used unpinned files beyond the bound.
+    fn evict(&self) {
+        let mut files = self.files();
         let mut total: u64 = files.iter().map(|f| f.1).sum();
-        if total <= self.max_bytes {
-            return;
-        }
         files.sort();
         let pins = self.pins.lock().expect("pins lock");
         for (_, len, path) in files {
@@ -177,6 +196,7 @@ impl AssetCache {
                 total -= len;
             }
         }
+        *self.used.lock().expect("used lock") = Some(total);
     }
 
     /// A directory holding only `file` (linked, or copied across

@@ -635,7 +635,7 @@ impl Runner {
             }
         }
         let mut twins: Vec<HashMap<String, Option<TwinRecord>>> = vec![HashMap::new(); tasks.len()];
-        if load_error.is_none() {
+        if load_error.is_none() && !plan.spec.twins.is_empty() {
             let hashes: Vec<String> = tasks.iter().map(|t| t.data_hash.clone()).collect();
             for spec in &plan.spec.twins {
                 match self
@@ -662,7 +662,12 @@ impl Runner {
             tasks,
             rows,
             data,
-            twins: twins.into_iter().map(Arc::new).collect(),
+            twins: if plan.spec.twins.is_empty() {
+                // One shared empty map, not one per task.
+                vec![Arc::default(); twins.len()]
+            } else {
+                twins.into_iter().map(Arc::new).collect()
+            },
             load_error,
             _pins: pins,
         })
