@@ -137,3 +137,193 @@ fn summary_moved(out: &std::process::Output) -> u64 {
     let v: serde_json::Value = serde_json::from_str(&last).expect("summary line");
     v["moved"].as_u64().expect("moved count")
 }
+
+/// The source of an agent file without its docstring, its imports and the
+/// line that makes the runner: what must be the same in both versions.
+fn agent_body(path: &std::path::Path) -> Vec<String> {
+    let text = std::fs::read_to_string(path).unwrap();
+    let mut body = Vec::new();
+    let mut in_doc = false;
+    let mut in_import = false;
+    let mut started = false;
+    for line in text.lines() {
+        if !started && line.trim_start().starts_with("\"\"\"") {
+            in_doc = !(line.trim().len() > 3 && line.trim().ends_with("\"\"\""));
+            started = true;
+            continue;
+        }
+        if in_doc {
+            in_doc = !line.trim_end().ends_with("\"\"\"");
+            continue;
+        }
+        if in_import {
+            in_import = !line.trim_end().ends_with(')');
+            continue;
+        }
+        if line.starts_with("import ") || line.starts_with("from ") {
+            in_import = line.trim_end().ends_with('(');
+            continue;
+        }
+        if line.starts_with("runner = Runner(") || line.trim().is_empty() {
+            continue;
+        }
+        started = true;
+        body.push(line.to_string());
+    }
+    body
+}
+
+/// Per data title: (stage, priority, objects as (frame, name, box, answers),
+/// classifications as (name, answer, ranges)) — what two runners must agree
+/// on when their hashes and JSON keys legitimately differ.
+type Meaning = std::collections::BTreeMap<String, (String, String, Vec<String>, Vec<String>)>;
+
+fn meaning(rows: &[serde_json::Value]) -> Meaning {
+    let mut out = Meaning::new();
+    for e in rows {
+        let row = &e["label_row"];
+        let mut objects = Vec::new();
+        for unit in row["data_units"].as_object().unwrap().values() {
+            let labels = &unit["labels"];
+            let frames: Vec<(String, &serde_json::Value)> = if labels.get("objects").is_some() {
+                vec![(unit["data_sequence"].to_string(), labels)]
+            } else {
+                labels
+                    .as_object()
+                    .map(|m| m.iter().map(|(k, v)| (k.clone(), v)).collect())
+                    .unwrap_or_default()
+            };
+            for (frame, fl) in frames {
+                for o in fl["objects"].as_array().into_iter().flatten() {
+                    let b = &o["boundingBox"];
+                    let answers: Vec<String> = row["object_answers"]
+                        [o["objectHash"].as_str().unwrap()]["classifications"]
+                        .as_array()
+                        .into_iter()
+                        .flatten()
+                        .map(|a| {
+                            format!(
+                                "{}={}",
+                                a["name"].as_str().unwrap_or_default(),
+                                a["answers"][0]["name"].as_str().unwrap_or_default()
+                            )
+                        })
+                        .collect();
+                    objects.push(format!(
+                        "{} {} {:.6} {:.6} {:.6} {:.6} {answers:?}",
+                        frame.trim_matches('"'),
+                        o["name"],
+                        b["x"].as_f64().unwrap(),
+                        b["y"].as_f64().unwrap(),
+                        b["w"].as_f64().unwrap(),
+                        b["h"].as_f64().unwrap()
+                    ));
+                }
+            }
+        }
+        objects.sort();
+        let mut classes: Vec<String> = row["classification_answers"]
+            .as_object()
+            .unwrap()
+            .values()
+            .map(|c| {
+                format!(
+                    "{}={} {}",
+                    c["classifications"][0]["name"],
+                    c["classifications"][0]["answers"][0]["name"],
+                    c["range"]
+                )
+            })
+            .collect();
+        classes.sort();
+        out.insert(
+            row["data_title"].as_str().unwrap().to_string(),
+            (
+                e["stage"].to_string(),
+                e["priority"].to_string(),
+                objects,
+                classes,
+            ),
+        );
+    }
+    out
+}
+
+#[test]
+fn python_examples_run_on_encord_agents_with_only_their_imports_changed() {
+    let examples = workspace().join("examples/python");
+    for name in ["prelabel.py", "triage.py"] {
+        let ours = agent_body(&examples.join(name));
+        let theirs = agent_body(&examples.join("encord_agents").join(name));
+        assert!(ours.len() > 15, "{name}: the body was read");
+        assert_eq!(
+            ours, theirs,
+            "{name}: only imports and the runner line may differ"
+        );
+    }
+
+    // The encord-agents versions, run by the official Runner over the emulator...
+    let py = python();
+    let (dir, store, hash) = demo_store();
+    let ours_store = dir.path().join("ours");
+    copy_store(&store, &ours_store);
+    let (key, public) = keypair(dir.path(), "id_ed25519");
+    add_key(&store, &public);
+    let emulator = Emulator::start(&store, &[]);
+    for name in ["prelabel.py", "triage.py"] {
+        let out = Command::new(&py)
+            .arg(examples.join("encord_agents").join(name))
+            .current_dir(&examples)
+            .env("ENCORD_DOMAIN", &emulator.url)
+            .env("ENCORD_SSH_KEY_FILE", &key)
+            .env("PROJECT_HASH", &hash)
+            .env_remove("ENCORD_SSH_KEY")
+            .output()
+            .expect("the agent runs");
+        assert!(
+            out.status.success(),
+            "encord-agents ran {name}:\n{}\n{}",
+            stdout(&out),
+            stderr(&out)
+        );
+    }
+    drop(emulator);
+    // ...and ours by runner-host, from the same starting store.
+    for name in ["prelabel.py", "triage.py"] {
+        let component = agent_component(&format!("examples/python/{name}"));
+        let out = run_agent(&component, &ours_store, &hash, &[]);
+        assert_eq!(out.status.code(), Some(0), "{name}: {}", stderr(&out));
+    }
+
+    let theirs = meaning(&export(&store, &hash));
+    let ours = meaning(&export(&ours_store, &hash));
+    assert_eq!(theirs.len(), 24);
+    let mut zero_priorities = 0;
+    for (title, (stage, priority, objects, classes)) in &ours {
+        let t = &theirs[title];
+        assert_eq!((stage, objects, classes), (&t.0, &t.2, &t.3), "{title}");
+        if priority == "0.0" {
+            // encord-agents' known defect: a priority of 0.0 is ignored.
+            assert_eq!(t.1, "null", "{title}");
+            zero_priorities += 1;
+        } else {
+            assert_eq!(priority, &t.1, "{title}");
+        }
+    }
+    assert_eq!(zero_priorities, 14, "the `done` tasks");
+    assert!(
+        ours["street-01.png"].2[0].contains("\"Vehicle\" 0.250000 0.400000 0.500000 0.350000"),
+        "{:?}",
+        ours["street-01.png"]
+    );
+    assert!(
+        ours["portrait-01.png"].2[0].contains("Pose=Standing"),
+        "{:?}",
+        ours["portrait-01.png"]
+    );
+    assert_eq!(
+        ours["walk-01.y4m"].2.len(),
+        5,
+        "a person tracked over 5 frames"
+    );
+}

@@ -65,6 +65,73 @@ pub fn guest(package: &str) -> PathBuf {
     guests_dir().join(format!("{file}.wasm"))
 }
 
+/// The component built from an agent written in Python, JavaScript or C
+/// (`scripts/build-agent.sh`), e.g. `examples/python/triage.py`. Built into
+/// target/guests/<language>/ once and rebuilt only when the agent, its
+/// language's SDK, the WIT world or the build script change, so test
+/// binaries sharing a guest build it once per run.
+pub fn agent_component(source: &str) -> PathBuf {
+    use std::hash::{Hash, Hasher};
+    let root = workspace();
+    let source = root.join(source);
+    let ext = source.extension().and_then(|e| e.to_str()).unwrap_or("");
+    let (language, sdk) = match ext {
+        "py" => ("python", "guest-sdk/python"),
+        "js" => ("js", "guest-sdk/js"),
+        "c" => ("c", "guest-sdk/c"),
+        _ => panic!("no language for {}", source.display()),
+    };
+    let mut inputs = vec![
+        source.clone(),
+        root.join("wit/agent.wit"),
+        root.join("scripts/build-agent.sh"),
+    ];
+    let mut stack = vec![root.join(sdk)];
+    while let Some(dir) = stack.pop() {
+        for e in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
+            let path = e.path();
+            let name = e.file_name();
+            if name == "node_modules" || name == "__pycache__" {
+                continue;
+            }
+            if path.is_dir() {
+                stack.push(path);
+            } else {
+                inputs.push(path);
+            }
+        }
+    }
+    inputs.sort();
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    for path in &inputs {
+        path.hash(&mut hasher);
+        std::fs::read(path).unwrap_or_default().hash(&mut hasher);
+    }
+    let fingerprint = format!("{:016x}", hasher.finish());
+    let stem = source.file_stem().unwrap().to_string_lossy().to_string();
+    let dir = root.join("target").join("guests").join(language);
+    let out = dir.join(format!("{stem}.wasm"));
+    let stamp = dir.join(format!("{stem}.fingerprint"));
+    if out.exists() && std::fs::read_to_string(&stamp).ok().as_deref() == Some(&fingerprint) {
+        return out;
+    }
+    let built = Command::new(root.join("scripts/build-agent.sh"))
+        .arg(&source)
+        .arg("-o")
+        .arg(&out)
+        .output()
+        .expect("scripts/build-agent.sh runs");
+    assert!(
+        built.status.success(),
+        "building {} failed:\n{}{}",
+        source.display(),
+        String::from_utf8_lossy(&built.stdout),
+        String::from_utf8_lossy(&built.stderr)
+    );
+    std::fs::write(&stamp, fingerprint).unwrap();
+    out
+}
+
 /// Runs the real runner-host binary.
 pub fn runner_host(args: &[&str]) -> Output {
     runner_host_env(args, &[])

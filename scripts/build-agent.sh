@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Builds an agent written in Python, JavaScript or C into a component:
+#   scripts/build-agent.sh AGENT.py|AGENT.js|AGENT.c [-o OUT.wasm]
+# The toolchains are installed on first use, pinned, under target/guest-tools/
+# (Python: componentize-py; JavaScript: jco + componentize-qjs from npm;
+# C: Debian's clang-19 + wasi-libc, wit-bindgen's C generator and the WASI
+# adapter through the project's own `guest-tools` binary). Rust agents build
+# with cargo (scripts/build-guests.sh).
+set -euo pipefail
+root="$(cd "$(dirname "$0")/.." && pwd)"
+[ $# -ge 1 ] || { echo "usage: scripts/build-agent.sh AGENT.py|AGENT.js|AGENT.c [-o OUT.wasm]" >&2; exit 2; }
+agent="$(realpath "$1")"; shift
+out="${agent%.*}.wasm"
+while [ $# -gt 0 ]; do
+  case "$1" in
+    -o) out="$(realpath -m "$2")"; shift 2 ;;
+    *) echo "error: unknown argument $1 (usage: scripts/build-agent.sh AGENT [-o OUT.wasm])" >&2; exit 2 ;;
+  esac
+done
+[ -f "$agent" ] || { echo "error: agent file $agent does not exist" >&2; exit 1; }
+tools="$root/target/guest-tools"
+mkdir -p "$tools" "$(dirname "$out")"
+
+case "$agent" in
+  *.py)
+    venv="$tools/python"
+    pin="componentize-py==0.25.1"
+    if [ "$(cat "$venv/pins.txt" 2>/dev/null)" != "$pin" ]; then
+      echo "build-agent: installing $pin into $venv" >&2
+      rm -rf "$venv"
+      python3 -m venv "$venv"
+      "$venv/bin/pip" install --quiet --disable-pip-version-check "$pin"
+      echo "$pin" > "$venv/pins.txt"
+    fi
+    PYTHONPATH="$root/guest-sdk/python" "$venv/bin/python" -m encord_agent_sdk.build "$agent" -o "$out"
+    ;;
+  *)
+    echo "error: $agent: agents are built from .py, .js or .c files (Rust: scripts/build-guests.sh)" >&2
+    exit 1 ;;
+esac

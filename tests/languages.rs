@@ -1,0 +1,169 @@
+//! Agents in Python, JavaScript and C: each example, built with
+//! `scripts/build-agent.sh`, ends in the same state as its Rust twin on the
+//! demo store — the same tasks moved along the same pathways, the same
+//! priorities and, byte for byte but for timestamps, the same label rows.
+
+#[path = "support/mod.rs"]
+mod support;
+
+use std::path::Path;
+
+use support::*;
+
+/// One demo store, copied for each language so that data hashes and task
+/// uuids are the same in every run.
+struct Demo {
+    _dir: tempfile::TempDir,
+    store: std::path::PathBuf,
+    hash: String,
+}
+
+impl Demo {
+    fn new() -> Demo {
+        let (dir, store, hash) = demo_store();
+        Demo {
+            _dir: dir,
+            store,
+            hash,
+        }
+    }
+
+    /// Runs `prelabel` then `triage` on a copy of the store and returns the
+    /// export (without timestamps) and the final stage counts.
+    fn prelabel_then_triage(
+        &self,
+        prelabel: &Path,
+        triage: &Path,
+    ) -> (Vec<serde_json::Value>, Vec<(String, u64)>) {
+        let copy = tempfile::tempdir().unwrap();
+        let store = copy.path().join("store");
+        copy_store(&self.store, &store);
+        for (component, summary) in [
+            (prelabel, "to triage: 24"),
+            (triage, "done: 14, needs annotation: 3, to review: 7"),
+        ] {
+            let out = run_agent(component, &store, &self.hash, &[]);
+            assert_eq!(
+                out.status.code(),
+                Some(0),
+                "{}: {}",
+                component.display(),
+                stderr(&out)
+            );
+            assert!(
+                stdout(&out).contains(summary),
+                "{}: {}",
+                component.display(),
+                stdout(&out)
+            );
+        }
+        (
+            comparable(export(&store, &self.hash)),
+            status(&store, &self.hash),
+        )
+    }
+
+    fn rust(&self) -> (Vec<serde_json::Value>, Vec<(String, u64)>) {
+        self.prelabel_then_triage(&guest("prelabel"), &guest("triage"))
+    }
+}
+
+/// The same tasks in the same stages with the same priorities and label
+/// rows (but for timestamps), and not vacuously so.
+fn assert_same_end_state(
+    language: &str,
+    got: &(Vec<serde_json::Value>, Vec<(String, u64)>),
+    rust: &(Vec<serde_json::Value>, Vec<(String, u64)>),
+) {
+    assert_eq!(got.1, rust.1, "{language}: stage counts");
+    assert_eq!(got.0.len(), 24);
+    for (g, r) in got.0.iter().zip(&rust.0) {
+        assert_eq!(g, r, "{language}: {}", r["label_row"]["data_title"]);
+    }
+    let street = exported(&got.0, "street-01.png");
+    assert_eq!(street["priority"], 0.0, "priority 0.0 is set, not ignored");
+    assert_eq!(street["stage"], "Complete");
+    assert_eq!(
+        street["label_row"]["object_answers"]
+            .as_object()
+            .unwrap()
+            .len(),
+        1,
+        "the Vehicle box"
+    );
+    let portrait = exported(&got.0, "portrait-01.png");
+    assert_eq!(
+        portrait["priority"].as_f64().map(|p| (p * 10.0).round()),
+        Some(8.0)
+    );
+}
+
+#[test]
+fn python_examples_end_where_the_rust_examples_end() {
+    let demo = Demo::new();
+    let python = demo.prelabel_then_triage(
+        &agent_component("examples/python/prelabel.py"),
+        &agent_component("examples/python/triage.py"),
+    );
+    assert_same_end_state("Python", &python, &demo.rust());
+}
+
+#[test]
+fn python_failures_fail_their_task_and_name_the_line() {
+    let (dir, store, hash) = demo_store();
+    let component = agent_component("tests/guests/python/failing.py");
+    let out = run_agent(&component, &store, &hash, &["--num-retries", "0"]);
+    assert_eq!(
+        out.status.code(),
+        Some(3),
+        "some tasks failed: {}",
+        stderr(&out)
+    );
+    let text = stdout(&out);
+    let reason = |title: &str| -> String {
+        text.lines()
+            .find(|l| l.starts_with("failed:") && l.contains(&format!("({title})")))
+            .unwrap_or_else(|| panic!("no failure for {title}:\n{text}"))
+            .to_string()
+    };
+    assert!(
+        reason("street-01.png")
+            .ends_with("ValueError: no model for street-01.png (at failing.py:14 in failing)"),
+        "{}",
+        reason("street-01.png")
+    );
+    let undeclared = reason("street-02.png");
+    assert!(undeclared.contains("asset"), "names the need: {undeclared}");
+    assert!(
+        undeclared.contains("(at failing.py:16 in failing)"),
+        "{undeclared}"
+    );
+    let dragon = reason("street-03.png");
+    assert!(
+        dragon.contains("OntologyError: no ontology item titled `Dragon` of type Object"),
+        "{dragon}"
+    );
+    for line in text.lines().filter(|l| l.starts_with("failed:")) {
+        assert!(
+            !line.contains(dir.path().to_str().unwrap())
+                && !line.contains("/work/")
+                && !line.contains("/tmp/"),
+            "no host paths: {line}"
+        );
+    }
+    let s = status(&store, &hash);
+    assert_eq!((count(&s, "pre-label"), count(&s, "triage")), (3, 21));
+}
+
+#[test]
+fn the_python_sdk_ships_the_hosts_wit_world() {
+    let ours = std::fs::read_to_string(workspace().join("wit/agent.wit")).unwrap();
+    let shipped = std::fs::read_to_string(
+        workspace().join("guest-sdk/python/encord_agent_sdk/wit/agent.wit"),
+    )
+    .unwrap();
+    assert!(
+        ours == shipped,
+        "guest-sdk/python/encord_agent_sdk/wit/agent.wit differs from wit/agent.wit: copy it over"
+    );
+}
