@@ -34,6 +34,28 @@ case "$agent" in
     fi
     PYTHONPATH="$root/guest-sdk/python" "$venv/bin/python" -m encord_agent_sdk.build "$agent" -o "$out"
     ;;
+  *.js)
+    js="$tools/js"
+    pin="componentize-qjs@0.4.5"
+    if [ "$(cat "$js/pins.txt" 2>/dev/null)" != "$pin" ]; then
+      echo "build-agent: installing $pin into $js" >&2
+      rm -rf "$js"
+      mkdir -p "$js"
+      (cd "$js" && npm install --silent --no-audit --no-fund --no-save "$pin" >/dev/null)
+      echo "$pin" > "$js/pins.txt"
+    fi
+    # The agent imports the SDK as the package "encord-agent": a module root
+    # holding the agent's folder and node_modules/encord-agent.
+    work="$(mktemp -d)"
+    trap 'rm -rf "$work"' EXIT
+    cp -r "$(dirname "$agent")" "$work/agent"
+    mkdir -p "$work/node_modules"
+    cp -r "$root/guest-sdk/js" "$work/node_modules/encord-agent"
+    started=$(date +%s%N)
+    "$js/node_modules/.bin/componentize-qjs" --wit "$root/wit" --world agent --sync \
+      --module-root "$work" --js "$work/agent/$(basename "$agent")" -o "$out" >&2
+    echo "built $out ($(( $(stat -c %s "$out") / 1000 )) KB) in $(( ($(date +%s%N) - started) / 1000000 )) ms" >&2
+    ;;
   *)
     echo "error: $agent: agents are built from .py, .js or .c files (Rust: scripts/build-guests.sh)" >&2
     exit 1 ;;

@@ -109,10 +109,20 @@ fn python_examples_end_where_the_rust_examples_end() {
 }
 
 #[test]
-fn python_failures_fail_their_task_and_name_the_line() {
+fn javascript_examples_end_where_the_rust_examples_end() {
+    let demo = Demo::new();
+    let js = demo.prelabel_then_triage(
+        &agent_component("examples/js/prelabel.js"),
+        &agent_component("examples/js/triage.js"),
+    );
+    assert_same_end_state("JavaScript", &js, &demo.rust());
+}
+
+/// Runs a failing test agent over a demo store with no retries: three tasks
+/// fail, the other 21 move on. Returns the failure line of each title.
+fn failures(component: &Path) -> impl Fn(&str) -> String {
     let (dir, store, hash) = demo_store();
-    let component = agent_component("tests/guests/python/failing.py");
-    let out = run_agent(&component, &store, &hash, &["--num-retries", "0"]);
+    let out = run_agent(component, &store, &hash, &["--num-retries", "0"]);
     assert_eq!(
         out.status.code(),
         Some(3),
@@ -120,12 +130,27 @@ fn python_failures_fail_their_task_and_name_the_line() {
         stderr(&out)
     );
     let text = stdout(&out);
-    let reason = |title: &str| -> String {
+    for line in text.lines().filter(|l| l.starts_with("failed:")) {
+        assert!(
+            !line.contains(dir.path().to_str().unwrap())
+                && !line.contains("/work/")
+                && !line.contains("/tmp/"),
+            "no host paths: {line}"
+        );
+    }
+    let s = status(&store, &hash);
+    assert_eq!((count(&s, "pre-label"), count(&s, "triage")), (3, 21));
+    move |title: &str| -> String {
         text.lines()
             .find(|l| l.starts_with("failed:") && l.contains(&format!("({title})")))
             .unwrap_or_else(|| panic!("no failure for {title}:\n{text}"))
             .to_string()
-    };
+    }
+}
+
+#[test]
+fn python_failures_fail_their_task_and_name_the_line() {
+    let reason = failures(&agent_component("tests/guests/python/failing.py"));
     assert!(
         reason("street-01.png")
             .ends_with("ValueError: no model for street-01.png (at failing.py:14 in failing)"),
@@ -143,16 +168,24 @@ fn python_failures_fail_their_task_and_name_the_line() {
         dragon.contains("OntologyError: no ontology item titled `Dragon` of type Object"),
         "{dragon}"
     );
-    for line in text.lines().filter(|l| l.starts_with("failed:")) {
-        assert!(
-            !line.contains(dir.path().to_str().unwrap())
-                && !line.contains("/work/")
-                && !line.contains("/tmp/"),
-            "no host paths: {line}"
-        );
-    }
-    let s = status(&store, &hash);
-    assert_eq!((count(&s, "pre-label"), count(&s, "triage")), (3, 21));
+}
+
+#[test]
+fn javascript_failures_fail_their_task_and_name_the_line() {
+    let reason = failures(&agent_component("tests/guests/js/failing.js"));
+    assert!(
+        reason("street-01.png")
+            .contains("RangeError: no model for street-01.png (at failing failing.js:10:"),
+        "{}",
+        reason("street-01.png")
+    );
+    let undeclared = reason("street-02.png");
+    assert!(undeclared.contains("asset"), "names the need: {undeclared}");
+    let dragon = reason("street-03.png");
+    assert!(
+        dragon.contains("LabelError: no object `Dragon` in the ontology"),
+        "{dragon}"
+    );
 }
 
 #[test]

@@ -409,10 +409,16 @@ pub fn copy_store(from: &Path, to: &Path) {
 }
 
 /// An export with what legitimately differs between two runs removed:
-/// timestamps and server-assigned label hashes.
+/// timestamps and server-assigned label hashes; numbers compare as JSON
+/// numbers (`1` and `1.0` are the same number; JavaScript writes the first).
 pub fn comparable(rows: Vec<serde_json::Value>) -> Vec<serde_json::Value> {
     fn strip(v: &mut serde_json::Value) {
         match v {
+            serde_json::Value::Number(n) => {
+                if let Some(f) = n.as_f64().and_then(serde_json::Number::from_f64) {
+                    *n = f;
+                }
+            }
             serde_json::Value::Object(m) => {
                 for k in [
                     "label_hash",

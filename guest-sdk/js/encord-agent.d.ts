@@ -1,0 +1,158 @@
+// Types of the runner-host JavaScript agent SDK (encord-agent.js).
+
+export interface Task {
+  uuid: string;
+  dataHash: string;
+  dataTitle: string;
+  labelBranchName: string;
+  /** NEW, ASSIGNED, RELEASED, SKIPPED, REOPENED or COMPLETED. */
+  status: string;
+}
+
+export type Point = { x: number; y: number };
+export type Shape =
+  | { boundingBox: { x: number; y: number; w: number; h: number } }
+  | { rotatableBoundingBox: { x: number; y: number; w: number; h: number; theta: number } }
+  | { polygon: Point[] }
+  | { polyline: Point[] }
+  | { point: Point };
+
+/** A radio option label, checklist labels, a text or a number. */
+export type Answer = string | string[] | number;
+
+export interface ObjectInstance {
+  objectHash: string;
+  featureHash: string;
+  name: string;
+  frames: { frame: number; shape: Shape }[];
+  answers: Record<string, Answer>;
+}
+
+export interface ClassificationInstance {
+  classificationHash: string;
+  featureHash: string;
+  name: string;
+  ranges: [number, number][];
+  answer: Answer | undefined;
+  answers: Record<string, Answer>;
+}
+
+export class LabelError extends Error {}
+
+export class Ontology {
+  constructor(json: any);
+  json: any;
+  objects: any[];
+  classifications: any[];
+  object(name: string): any;
+  classification(name: string): any;
+}
+
+export class LabelRow {
+  constructor(json: any, ontology: Ontology);
+  json: any;
+  ontology: Ontology;
+  readonly dataHash: string;
+  readonly dataTitle: string;
+  /** `image`, `video`, `img_group`, ... */
+  readonly dataType: string;
+  objects(name?: string): ObjectInstance[];
+  classifications(name?: string): ClassificationInstance[];
+  classification(name: string): ClassificationInstance | undefined;
+  addObject(name: string, frame: number, shape: Shape): string;
+  addObjectFrame(objectHash: string, frame: number, shape: Shape): void;
+  setObjectAnswer(objectHash: string, attribute: string, answer: Answer): void;
+  addClassification(name: string, answer: Answer, frames?: [number, number]): string;
+  removeObject(objectHash: string): boolean;
+  removeClassification(classificationHash: string): boolean;
+  toJSON(): any;
+}
+
+export class Frame {
+  index: number;
+  width: number;
+  height: number;
+  /** RGB8, row-major, width * height * 3 bytes. */
+  rgb: Uint8Array;
+  pixel(x: number, y: number): [number, number, number];
+  meanBrightness(): number;
+}
+
+export interface StorageItem {
+  uuid: string;
+  name: string;
+  itemType: string;
+  mimeType: string | null;
+  fileSize: number | null;
+  width: number | null;
+  height: number | null;
+  fps: number | null;
+  duration: number | null;
+  frameCount: number | null;
+  clientMetadata: Record<string, unknown>;
+  children: string[];
+  setClientMetadata(value: Record<string, unknown>): void;
+}
+
+export interface Twin {
+  labelRow: LabelRow;
+  task: Task | null;
+  stageUuid: string | null;
+}
+
+/** Something a handler or another dependency uses; built once per task. */
+export interface Dependency<T> {
+  readonly isDependency: true;
+  readonly name: string;
+  /** @internal */ readonly __value?: T;
+}
+
+type Values<U> = { [K in keyof U]: U[K] extends Dependency<infer T> ? T : never };
+
+export function dependency<U extends Record<string, Dependency<any>>, T>(
+  uses: U,
+  build: (args: { task: Task } & Values<U>) => T,
+  name?: string,
+): Dependency<T>;
+
+export const labelRow: Dependency<LabelRow>;
+export const ontology: Dependency<Ontology>;
+export const storageItem: Dependency<StorageItem>;
+export const assetBytes: Dependency<(frame?: number) => Uint8Array>;
+export const assetPath: Dependency<string>;
+export const firstFrame: Dependency<Frame>;
+export const videoFrames: Dependency<Iterable<Frame>>;
+export const videoSampler: Dependency<(what: number | number[]) => Iterable<Frame>>;
+export const project: Dependency<{ projectHash: string; title: string; description: string; ontologyHash: string }>;
+export const currentStage: Dependency<{ uuid: string; title: string; pathways: { uuid: string; name: string; destinationUuid: string }[] } | null>;
+export function twin(projectHash: string, options?: { includeTask?: boolean }): Dependency<Twin | null>;
+
+/** A pathway name or uuid, null/undefined to stay, or the full decision. */
+export type Decision = string | null | undefined | { pathway?: string | null; labelRow?: LabelRow | null; priority?: number | null };
+
+export interface LabelRowOptions {
+  includeWorkflowGraphNode?: boolean;
+  includeClientMetadata?: boolean;
+  includeImagesData?: boolean;
+  includeAllLabelBranches?: boolean;
+  branchName?: string | null;
+  includeChildren?: boolean;
+  includeObjectFeatureHashes?: string[] | null;
+  includeClassificationFeatureHashes?: string[] | null;
+  includeReviews?: boolean;
+  includeSignedUrl?: boolean;
+}
+
+export function stage<U extends Record<string, Dependency<any>>>(
+  name: string,
+  options: { uses?: U; pathways?: string[]; labelRowOptions?: LabelRowOptions },
+  handler: (args: { task: Task } & Values<U>) => Decision,
+): void;
+export function stage(name: string, handler: (args: { task: Task }) => Decision): void;
+
+export function start(callback: () => void): void;
+
+export const log: Record<"trace" | "debug" | "info" | "warn" | "error", (...parts: unknown[]) => void>;
+
+/** Re-export from your agent: `export { handler } from "encord-agent";` */
+export const handler: unknown;

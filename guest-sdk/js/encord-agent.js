@@ -1,0 +1,709 @@
+// Write runner-host task agents in JavaScript.
+//
+//   import { stage, dependency, labelRow } from "encord-agent";
+//   export { handler } from "encord-agent";
+//
+//   stage("triage", { uses: { row: labelRow } }, ({ task, row }) => {
+//     return row.objects("Person").length ? { pathway: "to review", priority: 0.8 } : "done";
+//   });
+//
+// A handler receives `{ task, ...uses }` and returns a pathway name or uuid,
+// null/undefined (stay), or `{ pathway, labelRow, priority }`. Dependencies
+// are declared, not guessed: each entry of `uses` is a built-in (labelRow,
+// storageItem, assetBytes, assetPath, firstFrame, videoFrames, videoSampler,
+// project, currentStage, twin(hash)) or your own `dependency(uses, build)`.
+// What they need is loaded by the host in bulk; each is built once per task.
+//
+// Build: scripts/build-agent.sh agent.js -o agent.wasm (componentize-qjs).
+
+import labelsApi from "encord:agent/labels@0.2.0";
+import dataApi from "encord:agent/data@0.2.0";
+import twinsApi from "encord:agent/twins@0.2.0";
+import projectApi from "encord:agent/project@0.2.0";
+import logApi from "encord:agent/log@0.2.0";
+
+// ---------------------------------------------------------------------------
+// Errors
+
+/** A label edit the ontology or the row does not allow. */
+export class LabelError extends Error {
+  constructor(message) {
+    super(message);
+    this.name = "LabelError";
+  }
+}
+
+function hostCall(fn, ...args) {
+  try {
+    return fn(...args);
+  } catch (e) {
+    const payload = e && typeof e === "object" && "payload" in e ? e.payload : e;
+    throw new Error(typeof payload === "string" ? payload : String(payload));
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Logging
+
+function logAt(level) {
+  return (...parts) => logApi.log(level, parts.map((p) => (typeof p === "string" ? p : JSON.stringify(p))).join(" "));
+}
+
+/** Writes to runner-host's log, with the task and stage attached. */
+export const log = {
+  trace: logAt("trace"),
+  debug: logAt("debug"),
+  info: logAt("info"),
+  warn: logAt("warn"),
+  error: logAt("error"),
+};
+
+// ---------------------------------------------------------------------------
+// The ontology
+
+function snake(name) {
+  return name.trim().toLowerCase().replaceAll(" ", "_");
+}
+
+function* walkAttributes(attributes) {
+  for (const a of attributes || []) {
+    yield a;
+    for (const o of a.options || []) yield* walkAttributes(o.options);
+  }
+}
+
+/** The project's ontology (Encord's ontology JSON), looked up by name. */
+export class Ontology {
+  constructor(json) {
+    this.json = json;
+    this.objects = json.objects || [];
+    this.classifications = json.classifications || [];
+  }
+
+  object(name) {
+    const found = this.objects.find((o) => o.name === name);
+    if (!found) {
+      throw new LabelError(`no object \`${name}\` in the ontology; objects: ${this.objects.map((o) => o.name).join(", ")}`);
+    }
+    return found;
+  }
+
+  classification(name) {
+    const found = this.classifications.find((c) => (c.attributes || [])[0]?.name === name);
+    if (!found) {
+      const names = this.classifications.map((c) => (c.attributes || [])[0]?.name);
+      throw new LabelError(`no classification \`${name}\` in the ontology; classifications: ${names.join(", ")}`);
+    }
+    return found;
+  }
+
+  objectByHash(hash) {
+    return this.objects.find((o) => o.featureNodeHash === hash);
+  }
+
+  classificationByHash(hash) {
+    return this.classifications.find((c) => c.featureNodeHash === hash);
+  }
+}
+
+/** Encord's answer entry for `attribute` (a radio option label, a list of
+ * checklist labels, a text, a number), as the Rust SDK writes it. */
+function answerEntry(attribute, answer) {
+  const option = (label) => {
+    const o = (attribute.options || []).find((x) => x.label === label);
+    if (!o) {
+      const labels = (attribute.options || []).map((x) => x.label);
+      throw new LabelError(`\`${label}\` is not an option of \`${attribute.name}\`; options: ${labels.join(", ")}`);
+    }
+    return { name: o.label, value: o.value, featureHash: o.featureNodeHash };
+  };
+  let answers;
+  switch (attribute.type) {
+    case "radio":
+      if (typeof answer !== "string") throw new LabelError(`\`${attribute.name}\` is a radio attribute: answer one option label`);
+      answers = [option(answer)];
+      break;
+    case "checklist":
+      answers = (Array.isArray(answer) ? answer : [answer]).map(option);
+      break;
+    case "text":
+      if (typeof answer !== "string") throw new LabelError(`\`${attribute.name}\` is a text attribute: answer a string`);
+      answers = answer;
+      break;
+    case "numeric":
+      if (typeof answer !== "number") throw new LabelError(`\`${attribute.name}\` is a numeric attribute: answer a number`);
+      answers = answer;
+      break;
+    default:
+      throw new LabelError(`attribute \`${attribute.name}\` has a type this SDK cannot answer`);
+  }
+  return { name: attribute.name, value: snake(attribute.name), featureHash: attribute.featureNodeHash, answers, manualAnnotation: false };
+}
+
+function readAnswer(attribute, entry) {
+  const a = entry.answers;
+  if (!Array.isArray(a)) return a;
+  const names = a.map((x) => x.name);
+  if (attribute ? attribute.type === "radio" : names.length === 1) return names[0];
+  return names;
+}
+
+// ---------------------------------------------------------------------------
+// Shapes
+
+function shapeKind(shape) {
+  const kinds = { boundingBox: "bounding_box", rotatableBoundingBox: "rotatable_bounding_box", polygon: "polygon", polyline: "polyline", point: "point" };
+  const keys = Object.keys(shape || {});
+  if (keys.length !== 1 || !kinds[keys[0]]) {
+    throw new LabelError(`a shape is one of { boundingBox }, { rotatableBoundingBox }, { polygon }, { polyline }, { point }, not ${JSON.stringify(shape)}`);
+  }
+  return kinds[keys[0]];
+}
+
+function pointMap(points) {
+  return Object.fromEntries(points.map((p, i) => [String(i), { x: p.x, y: p.y }]));
+}
+
+function shapeKeys(shape) {
+  if (shape.boundingBox) {
+    const b = shape.boundingBox;
+    return { boundingBox: { h: b.h, w: b.w, x: b.x, y: b.y } };
+  }
+  if (shape.rotatableBoundingBox) {
+    const b = shape.rotatableBoundingBox;
+    return { rotatableBoundingBox: { h: b.h, w: b.w, x: b.x, y: b.y, theta: b.theta ?? 0 } };
+  }
+  if (shape.polygon) return { polygon: pointMap(shape.polygon), polygons: [[shape.polygon.flatMap((p) => [p.x, p.y])]] };
+  if (shape.polyline) return { polyline: pointMap(shape.polyline) };
+  return { point: pointMap([shape.point]) };
+}
+
+function points(map) {
+  return Object.entries(map || {})
+    .sort((a, b) => Number(a[0]) - Number(b[0]))
+    .map(([, p]) => ({ x: p.x, y: p.y }));
+}
+
+function shapeOf(o) {
+  switch (o.shape) {
+    case "bounding_box":
+      return o.boundingBox ? { boundingBox: { ...o.boundingBox } } : null;
+    case "rotatable_bounding_box":
+      return o.rotatableBoundingBox ? { rotatableBoundingBox: { ...o.rotatableBoundingBox } } : null;
+    case "polygon":
+      return o.polygon ? { polygon: points(o.polygon) } : null;
+    case "polyline":
+      return o.polyline ? { polyline: points(o.polyline) } : null;
+    case "point":
+      return o.point ? { point: points(o.point)[0] } : null;
+    default:
+      return null;
+  }
+}
+
+function now() {
+  return new Date().toUTCString().replace("GMT", "UTC");
+}
+
+const ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+const MASK = (1n << 64n) - 1n;
+
+// UTF-8 bytes of a string (QuickJS has no TextEncoder).
+function utf8(s) {
+  const out = [];
+  for (const ch of s) {
+    const c = ch.codePointAt(0);
+    if (c < 0x80) out.push(c);
+    else if (c < 0x800) out.push(0xc0 | (c >> 6), 0x80 | (c & 63));
+    else if (c < 0x10000) out.push(0xe0 | (c >> 12), 0x80 | ((c >> 6) & 63), 0x80 | (c & 63));
+    else out.push(0xf0 | (c >> 18), 0x80 | ((c >> 12) & 63), 0x80 | ((c >> 6) & 63), 0x80 | (c & 63));
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------------------
+// The label row
+
+/** A task's label row: Encord label-row JSON, edited by ontology name. Keys
+ * this SDK does not model are written back as they came. */
+export class LabelRow {
+  constructor(json, ontology) {
+    this.json = json;
+    this.ontology = ontology;
+    json.object_answers ??= {};
+    json.classification_answers ??= {};
+    json.data_units ??= {};
+  }
+
+  get dataHash() {
+    return this.json.data_hash;
+  }
+  get dataTitle() {
+    return this.json.data_title;
+  }
+  /** `image`, `video`, `img_group`, ... */
+  get dataType() {
+    return this.json.data_type;
+  }
+
+  /** Every object, or those of ontology type `name`: { objectHash,
+   * featureHash, name, frames: [{ frame, shape }], answers: { attribute: answer } }. */
+  objects(name) {
+    const out = new Map();
+    for (const [frame, o] of this.#frameObjects()) {
+      if (!out.has(o.objectHash)) {
+        const def = this.ontology.objectByHash(o.featureHash);
+        out.set(o.objectHash, { objectHash: o.objectHash, featureHash: o.featureHash, name: def ? def.name : o.name || "", frames: [], answers: {} });
+      }
+      const shape = shapeOf(o);
+      if (shape) out.get(o.objectHash).frames.push({ frame, shape });
+    }
+    for (const obj of out.values()) {
+      obj.frames.sort((a, b) => a.frame - b.frame);
+      const def = this.ontology.objectByHash(obj.featureHash);
+      const attrs = [...walkAttributes(def?.attributes)];
+      for (const entry of this.json.object_answers[obj.objectHash]?.classifications || []) {
+        obj.answers[entry.name] = readAnswer(attrs.find((a) => a.featureNodeHash === entry.featureHash), entry);
+      }
+    }
+    const all = [...out.values()];
+    return name === undefined ? all : all.filter((o) => o.name === name);
+  }
+
+  /** Every classification: { classificationHash, featureHash, name, ranges,
+   * answer (the top-level one), answers: { attribute: answer } }. */
+  classifications(name) {
+    const all = Object.values(this.json.classification_answers).map((c) => {
+      const def = this.ontology.classificationByHash(c.featureHash);
+      const attrs = [...walkAttributes(def?.attributes)];
+      const answers = {};
+      for (const entry of c.classifications || []) {
+        answers[entry.name] = readAnswer(attrs.find((a) => a.featureNodeHash === entry.featureHash), entry);
+      }
+      const top = (c.classifications || [])[0];
+      return {
+        classificationHash: c.classificationHash,
+        featureHash: c.featureHash,
+        name: def ? def.attributes[0].name : top?.name || "",
+        ranges: c.range || [],
+        answer: top ? answers[top.name] : undefined,
+        answers,
+      };
+    });
+    return name === undefined ? all : all.filter((c) => c.name === name);
+  }
+
+  /** The classification whose question is `name`, if present. */
+  classification(name) {
+    return this.classifications(name)[0];
+  }
+
+  /** Adds an object of ontology type `name` on `frame`; returns its hash. */
+  addObject(name, frame, shape) {
+    const hash = this.#newHash(`object:${name}:${frame}`);
+    this.#place(name, hash, frame, shape);
+    this.json.object_answers[hash] = { objectHash: hash, classifications: [] };
+    return hash;
+  }
+
+  /** Places an existing object on one more frame (video tracking). */
+  addObjectFrame(objectHash, frame, shape) {
+    const def = this.ontology.objectByHash(this.#featureOf(objectHash));
+    if (!def) throw new LabelError(`object \`${objectHash}\` is not in the ontology`);
+    this.#place(def.name, objectHash, frame, shape);
+  }
+
+  /** Answers one of an object's static attributes. */
+  setObjectAnswer(objectHash, attribute, answer) {
+    const def = this.ontology.objectByHash(this.#featureOf(objectHash));
+    if (!def) throw new LabelError(`object \`${objectHash}\` is not in the ontology`);
+    const attr = [...walkAttributes(def.attributes)].find((a) => a.name === attribute);
+    if (!attr) {
+      throw new LabelError(`no attribute \`${attribute}\` of object \`${def.name}\`; attributes: ${(def.attributes || []).map((a) => a.name).join(", ")}`);
+    }
+    const entry = answerEntry(attr, answer);
+    const answers = (this.json.object_answers[objectHash] ??= { objectHash, classifications: [] });
+    answers.classifications = (answers.classifications || []).filter((a) => a.featureHash !== entry.featureHash);
+    answers.classifications.push(entry);
+  }
+
+  /** Adds a classification (by its question's name) answered `answer` over
+   * the inclusive frame range `frames`; returns its hash. */
+  addClassification(name, answer, frames = [0, 0]) {
+    if (frames[0] > frames[1]) throw new LabelError(`frame range [${frames}] of classification \`${name}\` is reversed`);
+    const def = this.ontology.classification(name);
+    const entry = answerEntry(def.attributes[0], answer);
+    const hash = this.#newHash(`classification:${name}`);
+    const t = now();
+    this.json.classification_answers[hash] = {
+      classificationHash: hash,
+      featureHash: def.featureNodeHash,
+      classifications: [entry],
+      range: [[frames[0], frames[1]]],
+      spaces: {},
+      createdBy: null,
+      createdAt: t,
+      lastEditedBy: null,
+      lastEditedAt: t,
+      confidence: 1.0,
+      manualAnnotation: false,
+    };
+    return hash;
+  }
+
+  /** Removes an object from every frame; returns whether it existed. */
+  removeObject(objectHash) {
+    let found = objectHash in this.json.object_answers;
+    delete this.json.object_answers[objectHash];
+    for (const [, labels] of this.#allFrameLabels()) {
+      const before = labels.objects.length;
+      labels.objects = labels.objects.filter((o) => o.objectHash !== objectHash);
+      found ||= labels.objects.length !== before;
+    }
+    return found;
+  }
+
+  removeClassification(classificationHash) {
+    const found = classificationHash in this.json.classification_answers;
+    delete this.json.classification_answers[classificationHash];
+    return found;
+  }
+
+  toJSON() {
+    return this.json;
+  }
+
+  #isVideo() {
+    return this.json.data_type === "video";
+  }
+
+  #isGroup() {
+    return Object.keys(this.json.data_units).length > 1 || this.json.data_type === "img_group";
+  }
+
+  #allFrameLabels() {
+    const out = [];
+    for (const unit of Object.values(this.json.data_units)) {
+      const labels = unit.labels;
+      if (!labels || typeof labels !== "object") continue;
+      if (Array.isArray(labels.objects)) out.push([this.#isGroup() ? Number(unit.data_sequence || 0) : 0, labels]);
+      else for (const [k, v] of Object.entries(labels)) if (/^\d+$/.test(k) && Array.isArray(v?.objects)) out.push([Number(k), v]);
+    }
+    return out;
+  }
+
+  #frameObjects() {
+    const out = [];
+    for (const [frame, labels] of this.#allFrameLabels()) for (const o of labels.objects) out.push([frame, o]);
+    return out.sort((a, b) => a[0] - b[0]);
+  }
+
+  #featureOf(objectHash) {
+    const found = this.#frameObjects().find(([, o]) => o.objectHash === objectHash);
+    if (!found) throw new LabelError(`no object \`${objectHash}\` in this label row`);
+    return found[1].featureHash;
+  }
+
+  #frameLabels(frame) {
+    const video = this.#isVideo();
+    const group = this.#isGroup();
+    const units = Object.values(this.json.data_units);
+    const unit = group ? units.find((u) => Number(u.data_sequence || 0) === frame) : units[0];
+    if (!unit) throw new LabelError(`the label row has no data unit for frame ${frame}`);
+    if (!video && !group && frame !== 0) throw new LabelError(`frame ${frame} does not exist: a ${this.json.data_type} has only frame 0`);
+    let labels = unit.labels;
+    // An empty unit may have come in either shape: make it the right one.
+    const empty =
+      !labels || typeof labels !== "object"
+        ? true
+        : Array.isArray(labels.objects)
+          ? labels.objects.length === 0 && !(labels.classifications || []).length
+          : Object.keys(labels).length === 0;
+    if (empty) {
+      labels = video ? {} : { objects: [], classifications: [] };
+      unit.labels = labels;
+    }
+    if (video) {
+      if (Array.isArray(labels.objects)) throw new LabelError("the data unit's labels do not have the shape of a video row");
+      return (labels[String(frame)] ??= { objects: [], classifications: [] });
+    }
+    if (!Array.isArray(labels.objects)) throw new LabelError(`the data unit's labels do not have the shape of a ${this.json.data_type} row`);
+    return labels;
+  }
+
+  #place(name, hash, frame, shape) {
+    const def = this.ontology.object(name);
+    const kind = shapeKind(shape);
+    if (def.shape !== kind) throw new LabelError(`object \`${name}\` is a ${def.shape} in the ontology, not a ${kind}`);
+    const labels = this.#frameLabels(frame);
+    const t = now();
+    labels.objects = labels.objects.filter((o) => o.objectHash !== hash);
+    labels.objects.push({
+      objectHash: hash,
+      featureHash: def.featureNodeHash,
+      shape: def.shape,
+      name: def.name,
+      color: def.color,
+      value: snake(def.name),
+      createdAt: t,
+      createdBy: null,
+      confidence: 1.0,
+      manualAnnotation: false,
+      lastEditedAt: t,
+      ...shapeKeys(shape),
+    });
+  }
+
+  #taken(hash) {
+    return hash in this.json.object_answers || hash in this.json.classification_answers || this.#frameObjects().some(([, o]) => o.objectHash === hash);
+  }
+
+  // An 8-character hash, unique in this row: FNV-1a over the data hash, the
+  // seed and a counter, exactly as the Rust SDK derives it.
+  #newHash(seed) {
+    for (let counter = 0n; ; counter++) {
+      let x = 0xcbf29ce484222325n;
+      const counterBytes = [];
+      for (let i = 0n; i < 8n; i++) counterBytes.push(Number((counter >> (8n * i)) & 0xffn));
+      for (const b of [...utf8(this.json.data_hash), ...utf8(seed), ...counterBytes]) {
+        x ^= BigInt(b);
+        x = (x * 0x100000001b3n) & MASK;
+      }
+      let hash = "";
+      for (let i = 0n; i < 8n; i++) hash += ALPHABET[Number((x >> (i * 6n)) & 63n)];
+      if (!this.#taken(hash)) return hash;
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Frames
+
+/** One decoded RGB8 frame. */
+export class Frame {
+  constructor(f) {
+    this.index = f.index;
+    this.width = f.width;
+    this.height = f.height;
+    this.rgb = f.rgb;
+  }
+  pixel(x, y) {
+    const i = (y * this.width + x) * 3;
+    return [this.rgb[i], this.rgb[i + 1], this.rgb[i + 2]];
+  }
+  meanBrightness() {
+    let sum = 0;
+    for (let i = 0; i < this.rgb.length; i++) sum += this.rgb[i];
+    return this.rgb.length ? sum / this.rgb.length : 0;
+  }
+}
+
+function* frames(resource) {
+  try {
+    for (;;) {
+      const f = hostCall(() => resource.next());
+      if (f === null || f === undefined) return;
+      yield new Frame(f);
+    }
+  } finally {
+    resource[Symbol.dispose]?.();
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Dependencies
+
+const NEEDS = ["label-row", "label-row-metadata", "storage-item", "asset", "frames"];
+
+/** Your own dependency: built from `uses` (like a handler's) by `build`,
+ * once per task however many handlers and dependencies use it. */
+export function dependency(uses, build, name = build.name || "dependency") {
+  if (typeof build !== "function") throw new TypeError("dependency(uses, build): build must be a function");
+  for (const [key, dep] of Object.entries(uses || {})) {
+    if (!dep || !dep.isDependency) throw new TypeError(`dependency \`${name}\`: \`${key}\` is not a dependency (use a built-in or dependency(...))`);
+  }
+  return { isDependency: true, name, uses: uses || {}, build, needs: [], twins: {} };
+}
+
+function builtin(name, needs, build, twins = {}) {
+  return { isDependency: true, builtin: true, name, uses: {}, build, needs, twins };
+}
+
+function needsOf(dep, acc = { needs: new Set(), twins: {} }) {
+  for (const n of dep.needs) acc.needs.add(n);
+  for (const [h, t] of Object.entries(dep.twins)) acc.twins[h] = acc.twins[h] || t;
+  for (const sub of Object.values(dep.uses)) needsOf(sub, acc);
+  return acc;
+}
+
+/** The task's label row (a LabelRow). */
+export const labelRow = builtin("labelRow", ["label-row"], (cx) => cx.labelRow());
+/** The project's ontology (an Ontology). */
+export const ontology = builtin("ontology", [], (cx) => cx.ontology());
+/** The storage item behind the task's data; `.setClientMetadata(obj)`
+ * replaces its client metadata with the task's other writes. */
+export const storageItem = builtin("storageItem", ["storage-item"], () => {
+  const item = hostCall(() => dataApi.item());
+  return {
+    ...item,
+    clientMetadata: JSON.parse(item.clientMetadata || "{}"),
+    setClientMetadata(value) {
+      hostCall(() => dataApi.setClientMetadata(JSON.stringify(value)));
+      this.clientMetadata = value;
+    },
+  };
+});
+/** The data unit's bytes (a Uint8Array); a function of the image-group frame. */
+export const assetBytes = builtin("assetBytes", ["asset"], () => (frame) => new Uint8Array(hostCall(() => dataApi.assetBytes(frame ?? null))));
+/** The data unit as a read-only file inside the sandbox. */
+export const assetPath = builtin("assetPath", ["asset"], () => hostCall(() => dataApi.assetPath()));
+/** Frame 0 of an image, video, image group or image sequence (a Frame). */
+export const firstFrame = builtin("firstFrame", ["frames"], () => new Frame(hostCall(() => dataApi.firstFrame())));
+/** Every frame in order, decoded as they are read (an iterator of Frame). */
+export const videoFrames = builtin("videoFrames", ["frames"], () => frames(hostCall(() => dataApi.allFrames())));
+/** A sampler: `sample(rate)` with rate in (0, 1], or `sample([indices])`. */
+export const videoSampler = builtin("videoSampler", ["frames"], () => (what) =>
+  frames(hostCall(() => (Array.isArray(what) ? dataApi.sampleFrames(what) : dataApi.sampleRate(what)))),
+);
+/** The project: { projectHash, title, description, ontologyHash }. */
+export const project = builtin("project", [], () => projectApi.info());
+/** The stage being run: { uuid, title, pathways: [{ uuid, name, destinationUuid }] }. */
+export const currentStage = builtin("currentStage", [], () => projectApi.currentStage());
+
+/** The label row (a LabelRow, read with this project's ontology) and, with
+ * `includeTask`, the task of this task's data in project `projectHash`;
+ * null when that project has no such data. Loaded once per batch. */
+export function twin(projectHash, { includeTask = false } = {}) {
+  return builtin(`twin(${projectHash})`, [], (cx) => {
+    const found = hostCall(() => twinsApi.find(projectHash));
+    if (!found) return null;
+    return { labelRow: new LabelRow(JSON.parse(found.labelRow), cx.ontology()), task: found.task ?? null, stageUuid: found.stageUuid ?? null };
+  }, { [projectHash]: includeTask });
+}
+
+// ---------------------------------------------------------------------------
+// Stages
+
+const stages = [];
+let onStart = null;
+
+/** Registers the handler of an agent stage (title or uuid).
+ *  options.uses: { name: dependency } handed to the handler with `task`;
+ *  options.pathways: the pathways it may return (checked before any task);
+ *  options.labelRowOptions: encord-agents' include/initialise arguments. */
+export function stage(name, options, handler) {
+  if (typeof options === "function") [options, handler] = [{}, options];
+  if (typeof handler !== "function") throw new TypeError(`stage("${name}"): the handler must be a function`);
+  if (stages.some((s) => s.stage === name)) throw new Error(`stage \`${name}\` already has a handler: one handler per stage`);
+  const root = dependency(options.uses || {}, handler, handler.name || name);
+  stages.push({ stage: String(name), handler: handler.name || "handler", root, pathways: (options.pathways || []).map(String), labelRowOptions: options.labelRowOptions || {} });
+}
+
+/** Runs once before any task (encord-agents' pre_execution_callback). */
+export function start(callback) {
+  onStart = callback;
+}
+
+function taskContext() {
+  let ontologyValue = null;
+  let row = null;
+  const cache = new Map();
+  const cx = {
+    ontology() {
+      return (ontologyValue ??= new Ontology(JSON.parse(projectApi.ontology())));
+    },
+    labelRow() {
+      return (row ??= new LabelRow(JSON.parse(hostCall(() => labelsApi.labelRow())), cx.ontology()));
+    },
+    solve(dep, task) {
+      if (cache.has(dep)) return cache.get(dep);
+      let value;
+      if (dep.builtin) {
+        value = dep.build(cx);
+      } else {
+        const args = { task };
+        for (const [key, sub] of Object.entries(dep.uses)) args[key] = cx.solve(sub, task);
+        value = dep.build(args);
+      }
+      cache.set(dep, value);
+      return value;
+    },
+  };
+  return cx;
+}
+
+function decision(result, stageName) {
+  if (result === null || result === undefined) return { route: { tag: "stay" }, labelRow: null, priority: null };
+  if (typeof result === "string") return { route: { tag: "pathway", val: result }, labelRow: null, priority: null };
+  if (typeof result === "object") {
+    const row = result.labelRow;
+    if (row !== undefined && row !== null && !(row instanceof LabelRow)) throw new TypeError("`labelRow` must be a LabelRow");
+    const priority = result.priority ?? null;
+    if (priority !== null && typeof priority !== "number") throw new TypeError("`priority` must be a number in [0, 1]");
+    return {
+      route: result.pathway ? { tag: "pathway", val: String(result.pathway) } : { tag: "stay" },
+      labelRow: row ? JSON.stringify(row.json) : null,
+      priority,
+    };
+  }
+  throw new TypeError(`the handler of \`${stageName}\` returned ${typeof result}; return a pathway, null, or { pathway, labelRow, priority }`);
+}
+
+function message(e) {
+  if (e instanceof Error) {
+    const where = (e.stack || "").split("\n").map((l) => l.trim()).find((l) => l.startsWith("at ") && !l.includes("encord-agent"));
+    const text = e.name && e.name !== "Error" ? `${e.name}: ${e.message}` : e.message;
+    return where ? `${text} (${where.replace(/\(?[^()]*\/([^/()]+:\d+(?::\d+)?)\)?/, "$1")})` : text;
+  }
+  return String(e);
+}
+
+function spec(s) {
+  const { needs, twins } = needsOf(s.root);
+  const o = s.labelRowOptions;
+  return {
+    stage: s.stage,
+    handler: s.handler,
+    needs: NEEDS.filter((n) => needs.has(n)),
+    labelRowOptions: {
+      includeWorkflowGraphNode: o.includeWorkflowGraphNode ?? true,
+      includeClientMetadata: o.includeClientMetadata ?? false,
+      includeImagesData: o.includeImagesData ?? false,
+      includeAllLabelBranches: o.includeAllLabelBranches ?? false,
+      branchName: o.branchName ?? null,
+      includeChildren: o.includeChildren ?? false,
+      includeObjectFeatureHashes: o.includeObjectFeatureHashes ?? null,
+      includeClassificationFeatureHashes: o.includeClassificationFeatureHashes ?? null,
+      includeReviews: o.includeReviews ?? false,
+      includeSignedUrl: o.includeSignedUrl ?? false,
+    },
+    pathways: s.pathways,
+    twins: Object.entries(twins).map(([projectHash, includeTask]) => ({ projectHash, includeTask })),
+  };
+}
+
+/** The export runner-host calls: re-export it from your agent module with
+ * `export { handler } from "encord-agent";`. */
+export const handler = {
+  stages() {
+    return stages.map(spec);
+  },
+  start() {
+    if (!onStart) return;
+    try {
+      onStart();
+    } catch (e) {
+      throw message(e);
+    }
+  },
+  run(stageName, task) {
+    const s = stages.find((x) => x.stage === stageName);
+    if (!s) throw `this agent has no handler for stage \`${stageName}\``;
+    try {
+      const cx = taskContext();
+      return decision(cx.solve(s.root, task), stageName);
+    } catch (e) {
+      throw message(e);
+    }
+  },
+};
