@@ -56,6 +56,29 @@ case "$agent" in
       --module-root "$work" --js "$work/agent/$(basename "$agent")" -o "$out" >&2
     echo "built $out ($(( $(stat -c %s "$out") / 1000 )) KB) in $(( ($(date +%s%N) - started) / 1000000 )) ms" >&2
     ;;
+  *.c)
+    if ! command -v clang-19 >/dev/null || [ ! -d /usr/lib/wasm32-wasi ] \
+        || [ ! -e /usr/lib/llvm-19/lib/clang/19/lib/wasi/libclang_rt.builtins-wasm32.a ]; then
+      echo "build-agent: installing clang-19, lld-19 and wasi-libc (apt)" >&2
+      if [ "$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi
+      $SUDO apt-get update -qq
+      DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends \
+        clang-19 lld-19 wasi-libc libclang-rt-19-dev-wasm32 >/dev/null
+    fi
+    # Bindings and the component step come from crates (wit-bindgen's C
+    # generator, wit-component, the WASI adapter of the host's wasmtime).
+    cargo build --quiet --release -p guest-tools --manifest-path "$root/Cargo.toml"
+    gt="$root/target/release/guest-tools"
+    work="$(mktemp -d)"
+    trap 'rm -rf "$work"' EXIT
+    "$gt" c-bindings "$root/wit" agent "$work/gen"
+    started=$(date +%s%N)
+    clang-19 --target=wasm32-wasi --sysroot=/usr -O2 -Wall -Werror -Wno-unused-function \
+      -mexec-model=reactor -fuse-ld=lld -I "$work/gen" -o "$work/core.wasm" \
+      "$agent" "$work/gen/agent.c" "$work/gen/agent_component_type.o"
+    "$gt" component "$work/core.wasm" "$out"
+    echo "built $out ($(( $(stat -c %s "$out") / 1000 )) KB) in $(( ($(date +%s%N) - started) / 1000000 )) ms" >&2
+    ;;
   *)
     echo "error: $agent: agents are built from .py, .js or .c files (Rust: scripts/build-guests.sh)" >&2
     exit 1 ;;

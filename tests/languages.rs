@@ -118,6 +118,13 @@ fn javascript_examples_end_where_the_rust_examples_end() {
     assert_same_end_state("JavaScript", &js, &demo.rust());
 }
 
+#[test]
+fn the_c_triage_example_ends_where_the_rust_one_ends() {
+    let demo = Demo::new();
+    let c = demo.prelabel_then_triage(&guest("prelabel"), &agent_component("examples/c/triage.c"));
+    assert_same_end_state("C", &c, &demo.rust());
+}
+
 /// Runs a failing test agent over a demo store with no retries: three tasks
 /// fail, the other 21 move on. Returns the failure line of each title.
 fn failures(component: &Path) -> impl Fn(&str) -> String {

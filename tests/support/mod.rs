@@ -78,7 +78,7 @@ pub fn agent_component(source: &str) -> PathBuf {
     let (language, sdk) = match ext {
         "py" => ("python", "guest-sdk/python"),
         "js" => ("js", "guest-sdk/js"),
-        "c" => ("c", "guest-sdk/c"),
+        "c" => ("c", "tools/guest-tools"),
         _ => panic!("no language for {}", source.display()),
     };
     let mut inputs = vec![
