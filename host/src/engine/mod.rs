@@ -235,7 +235,9 @@ fn engine(sandbox: &Sandbox) -> Result<Engine, LoadError> {
             .total_tables(n * 16)
             .total_stacks(n)
             // A little above the limiter's cap, so the limiter reports first.
-            .max_memory_size(sandbox.limits.memory_bytes + (1 << 20));
+            .max_memory_size(sandbox.limits.memory_bytes + (1 << 20))
+            .linear_memory_keep_resident(64 << 20)
+            .table_keep_resident(1 << 20);
         let mut config = base();
         config.allocation_strategy(wasmtime::InstanceAllocationStrategy::Pooling(pool));
         match Engine::new(&config) {
