@@ -1,0 +1,200 @@
+"""The component's glue: runner-host's WIT imports and the `handler` export.
+
+Imported only inside the component (the build's app module re-exports
+`Handler`); everything else in the SDK runs natively too.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+import traceback
+
+from componentize_py_types import Err
+from wit_world import exports
+from wit_world.imports import data, labels, project, twins, types
+from wit_world.imports import log as host_log
+
+from . import runner as r
+
+_LEVELS = {
+    "trace": host_log.Level.TRACE,
+    "debug": host_log.Level.DEBUG,
+    "info": host_log.Level.INFO,
+    "warn": host_log.Level.WARN,
+    "error": host_log.Level.ERROR,
+}
+_NEEDS = {
+    "label-row": types.Need.LABEL_ROW,
+    "label-row-metadata": types.Need.LABEL_ROW_METADATA,
+    "storage-item": types.Need.STORAGE_ITEM,
+    "asset": types.Need.ASSET,
+    "frames": types.Need.FRAMES,
+}
+
+
+class HostError(Exception):
+    """An error the host returned (e.g. a need the stage did not declare)."""
+
+
+def _call(fn, *args):
+    try:
+        return fn(*args)
+    except Err as e:
+        raise HostError(str(e.value)) from None
+
+
+def _frames(resource):
+    with resource:
+        while True:
+            f = _call(resource.next)
+            if f is None:
+                return
+            yield f
+
+
+class _Source:
+    """What a task's dependencies are read from: the host's imports."""
+
+    def label_row(self) -> str:
+        return _call(labels.label_row)
+
+    def ontology(self) -> str:
+        return project.ontology()
+
+    def project_info(self):
+        return project.info()
+
+    def current_stage(self):
+        return project.current_stage()
+
+    def item(self):
+        return _call(data.item)
+
+    def set_client_metadata(self, text: str) -> None:
+        _call(data.set_client_metadata, text)
+
+    def asset_bytes(self, frame):
+        return _call(data.asset_bytes, frame)
+
+    def asset_path(self) -> str:
+        return _call(data.asset_path)
+
+    def first_frame(self):
+        return _call(data.first_frame)
+
+    def all_frames(self):
+        return _frames(_call(data.all_frames))
+
+    def sample_rate(self, rate: float):
+        return _frames(_call(data.sample_rate, rate))
+
+    def sample_frames(self, indices):
+        return _frames(_call(data.sample_frames, indices))
+
+    def twin(self, project_hash: str):
+        return _call(twins.find, project_hash)
+
+    def log(self, level: str, message: str) -> None:
+        host_log.log(_LEVELS.get(level, host_log.Level.INFO), message)
+
+
+class _HostLogHandler(logging.Handler):
+    def emit(self, record: logging.LogRecord) -> None:
+        level = (
+            "error" if record.levelno >= logging.ERROR
+            else "warn" if record.levelno >= logging.WARNING
+            else "info" if record.levelno >= logging.INFO
+            else "debug"
+        )
+        host_log.log(_LEVELS[level], self.format(record))
+
+
+class _Lines:
+    """`print` inside a handler goes to the host's log, a line at a time."""
+
+    def __init__(self, level: str):
+        self.level, self.buf = level, ""
+
+    def write(self, s: str) -> int:
+        self.buf += s
+        while "\n" in self.buf:
+            line, self.buf = self.buf.split("\n", 1)
+            host_log.log(_LEVELS[self.level], line)
+        return len(s)
+
+    def flush(self) -> None:
+        if self.buf:
+            host_log.log(_LEVELS[self.level], self.buf)
+            self.buf = ""
+
+
+def _message(e: BaseException) -> str:
+    """The error and where in the agent it was raised (file name only: no
+    host paths)."""
+    if isinstance(e, HostError):
+        text = str(e)
+    else:
+        text = f"{type(e).__name__}: {e}" if str(e) else type(e).__name__
+    tb = traceback.extract_tb(e.__traceback__)
+    own = os.path.dirname(__file__)
+    frames = [f for f in tb if os.path.dirname(f.filename) != own] or tb
+    if frames:
+        f = frames[-1]
+        text += f" (at {os.path.basename(f.filename)}:{f.lineno} in {f.name})"
+    return text
+
+
+def _with_host_output(fn):
+    out, err = sys.stdout, sys.stderr
+    sys.stdout, sys.stderr = _Lines("info"), _Lines("warn")
+    handler = _HostLogHandler()
+    root = logging.getLogger()
+    root.addHandler(handler)
+    if root.level > logging.INFO or root.level == logging.NOTSET:
+        root.setLevel(logging.INFO)
+    try:
+        return fn()
+    finally:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        sys.stdout, sys.stderr = out, err
+        root.removeHandler(handler)
+
+
+class Handler(exports.Handler):
+    def stages(self) -> list:
+        specs = []
+        for s in r.current_runner().stages:
+            m = r.manifest_of(s)
+            o = m["label_row_options"]
+            specs.append(
+                types.StageSpec(
+                    stage=m["stage"],
+                    handler=m["handler"],
+                    needs=[_NEEDS[n] for n in m["needs"]],
+                    label_row_options=types.LabelRowOptions(**o),
+                    pathways=m["pathways"],
+                    twins=[types.TwinSpec(project_hash=h, include_task=t) for h, t in m["twins"].items()],
+                )
+            )
+        return specs
+
+    def start(self) -> None:
+        runner = r.current_runner()
+        if runner.pre_execution_callback is None:
+            return
+        try:
+            _with_host_output(lambda: runner.pre_execution_callback(runner))
+        except Exception as e:
+            raise Err(_message(e))
+
+    def run(self, stage: str, task: types.Task) -> types.Outcome:
+        agent_task = r.AgentTask(task.uuid, task.data_hash, task.data_title, task.label_branch_name, task.status)
+        try:
+            d = _with_host_output(lambda: r.handle(_Source(), stage, agent_task))
+        except Exception as e:
+            raise Err(_message(e))
+        route = types.Route_Stay() if d.pathway is None else types.Route_Pathway(d.pathway)
+        return types.Outcome(route=route, label_row=d.label_row, priority=d.priority)

@@ -1,0 +1,198 @@
+"""The data behind a task: storage items, assets, frames and twin projects,
+as encord-agents' task dependencies (`encord_agents.tasks.dependencies`).
+
+Frames are RGB8 `Image`s (no numpy inside the sandbox): `.shape` is
+`(height, width, 3)` as numpy's would be, `.pixel(x, y)` reads one pixel and
+`.rgb` holds the bytes row by row.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from enum import Enum
+from pathlib import Path
+from typing import Callable, Iterator, Optional, Sequence, Union
+
+from .labels import LabelRowV2
+from .runner import WorkflowTask, current_context
+
+
+class StorageItemType(str, Enum):
+    IMAGE = "image"
+    VIDEO = "video"
+    IMAGE_GROUP = "imageGroup"
+    IMAGE_SEQUENCE = "imageSequence"
+    DICOM_FILE = "dicomFile"
+    DICOM_SERIES = "dicomSeries"
+    NIFTI = "nifti"
+    PDF = "pdf"
+    AUDIO = "audio"
+    PLAIN_TEXT = "plainText"
+    GROUP = "group"
+    OTHER = "other"
+
+    @classmethod
+    def _missing_(cls, value):
+        return cls.OTHER
+
+
+class StorageItem:
+    """The storage item behind the task's data (`encord.storage.StorageItem`)."""
+
+    def __init__(self, record, cx=None):
+        self.uuid: str = record.uuid
+        self.name: str = record.name
+        self.item_type = StorageItemType(record.item_type)
+        self.mime_type: Optional[str] = record.mime_type
+        self.file_size: Optional[int] = record.file_size
+        self.width: Optional[int] = record.width
+        self.height: Optional[int] = record.height
+        self.fps: Optional[float] = record.fps
+        self.duration: Optional[float] = record.duration
+        self.frame_count: Optional[int] = record.frame_count
+        self.client_metadata: dict = json.loads(record.client_metadata or "{}")
+        #: Image groups and sequences: child item uuids in frame order.
+        self.children: list[str] = list(record.children)
+        self._cx = cx
+
+    @classmethod
+    def _from_record(cls, record, cx) -> "StorageItem":
+        return cls(record, cx)
+
+    def update(self, *, client_metadata: Optional[dict] = None, **_ignored) -> None:
+        """Replaces the item's client metadata (as the SDK does); written
+        with the task's labels, only if the handler succeeds."""
+        if client_metadata is None:
+            return
+        if not isinstance(client_metadata, dict):
+            raise TypeError("client_metadata must be a dict")
+        text = json.dumps(client_metadata)
+        (self._cx.source if self._cx else current_context().source).set_client_metadata(text)
+        self.client_metadata = json.loads(text)
+
+    def __repr__(self) -> str:
+        return f"StorageItem({self.name!r}, {self.item_type.value})"
+
+
+@dataclass
+class Image:
+    """One decoded RGB8 frame."""
+
+    width: int
+    height: int
+    rgb: bytes
+
+    @property
+    def shape(self) -> tuple[int, int, int]:
+        return (self.height, self.width, 3)
+
+    def pixel(self, x: int, y: int) -> tuple[int, int, int]:
+        i = (y * self.width + x) * 3
+        return (self.rgb[i], self.rgb[i + 1], self.rgb[i + 2])
+
+    def mean_brightness(self) -> float:
+        """Mean of all channels, 0-255."""
+        return sum(self.rgb) / len(self.rgb) if self.rgb else 0.0
+
+    def tobytes(self) -> bytes:
+        return bytes(self.rgb)
+
+
+@dataclass
+class Frame:
+    """A frame of a video (encord-agents' `Frame`): its index and content."""
+
+    frame: int
+    content: Image
+
+
+def _frame(f) -> Frame:
+    return Frame(frame=f.index, content=Image(width=f.width, height=f.height, rgb=f.rgb))
+
+
+def _needs(*needs: str):
+    def mark(fn):
+        fn.__encord_needs__ = needs
+        return fn
+
+    return mark
+
+
+@_needs("storage-item")
+def dep_storage_item() -> StorageItem:
+    """The task's storage item (a plain `StorageItem` parameter does the same)."""
+    return current_context().storage_item()
+
+
+@_needs("frames")
+def dep_single_frame() -> Image:
+    """Frame 0 of an image, video, image group or image sequence."""
+    return _frame(current_context().source.first_frame()).content
+
+
+@_needs("frames")
+def dep_video_iterator() -> Iterator[Iterator[Frame]]:
+    """Every frame in order, decoded as they are read (never the whole video)."""
+    frames = current_context().source.all_frames()
+    yield (_frame(f) for f in frames)
+
+
+@_needs("frames")
+def dep_video_sampler() -> Iterator[Callable[[Union[float, Sequence[int]]], Iterator[Frame]]]:
+    """A sampler: a rate in (0, 1] gives frames floor(k / rate); a list of
+    indices gives those frames (sorted, without repeats), reached by seeking."""
+    source = current_context().source
+
+    def sample(what: Union[float, Sequence[int]]) -> Iterator[Frame]:
+        if isinstance(what, (int, float)) and not isinstance(what, bool):
+            frames = source.sample_rate(float(what))
+        else:
+            frames = source.sample_frames([int(i) for i in what])
+        return (_frame(f) for f in frames)
+
+    yield sample
+
+
+@_needs("asset")
+def dep_asset() -> Iterator[Path]:
+    """The data unit as a read-only file inside the sandbox, named
+    `{uuid}.{ext}`; removed by the host after the task."""
+    yield Path(current_context().source.asset_path())
+
+
+def asset_bytes(frame: Optional[int] = None) -> bytes:
+    """The data unit's bytes; for an image group, child `frame`. The stage
+    must depend on `dep_asset` (or declare the asset need otherwise)."""
+    return current_context().source.asset_bytes(frame)
+
+
+@dataclass(frozen=True)
+class Twin:
+    """The same data in another project."""
+
+    label_row: LabelRowV2
+    task: Optional[WorkflowTask]
+
+
+def dep_twin_label_row(twin_project_hash: str, init_labels: bool = True, include_task: bool = False) -> Callable[[], Optional[Twin]]:
+    """A dependency giving the label row (and, with `include_task`, the task)
+    of this task's data in project `twin_project_hash`, or None. The host
+    loads the twin rows once per batch. The twin's labels are read with this
+    project's ontology."""
+
+    def twin() -> Optional[Twin]:
+        cx = current_context()
+        found = cx.source.twin(twin_project_hash)
+        if found is None:
+            return None
+        row = LabelRowV2.from_json(found.label_row, cx.ontology())
+        task = None
+        if found.task is not None:
+            t = found.task
+            task = WorkflowTask(t.uuid, t.data_hash, t.data_title, t.label_branch_name, t.status, found.stage_uuid)
+        return Twin(label_row=row, task=task)
+
+    twin.__name__ = f"twin_{twin_project_hash}"
+    twin.__encord_twins__ = {twin_project_hash: include_task}
+    return twin

@@ -1,0 +1,469 @@
+"""`Runner`, `@runner.stage`, `Depends` and the values handlers return.
+
+The shapes are encord-agents' (`encord_agents.tasks`): an agent file written
+for encord-agents runs here after changing its imports and the line that makes
+the runner. What differs on purpose:
+
+- the runner does not talk to Encord: runner-host loads what each stage
+  needs in bulk and calls the handler once per task, in a fresh sandbox;
+- a priority of 0.0 is set (encord-agents silently ignored it);
+- a label row is saved when the handler returns it in a
+  `TaskAgentReturnStruct` or called `lr.save()`, and only if it succeeds.
+"""
+
+from __future__ import annotations
+
+import inspect
+import json
+import typing
+from dataclasses import dataclass, field
+from typing import Any, Callable, Optional, Union
+
+from .labels import LabelRowV2, OntologyStructure
+
+# --------------------------------------------------------------------------
+# Values handed to handlers
+
+
+@dataclass
+class AgentTask:
+    """The workflow task being handled (`encord.workflow.stages.agent.AgentTask`)."""
+
+    uuid: str
+    data_hash: str
+    data_title: str
+    label_branch_name: str
+    status: str
+
+
+@dataclass
+class WorkflowTask:
+    """A twin's workflow task."""
+
+    uuid: str
+    data_hash: str
+    data_title: str
+    label_branch_name: str
+    status: str
+    stage_uuid: Optional[str] = None
+
+
+@dataclass
+class AgentPathway:
+    uuid: str
+    name: str
+    destination_uuid: str
+
+
+@dataclass
+class AgentStage:
+    """The stage whose handler is running."""
+
+    uuid: str
+    title: str
+    pathways: list[AgentPathway] = field(default_factory=list)
+
+
+@dataclass
+class Project:
+    """The project the tasks belong to."""
+
+    project_hash: str
+    title: str
+    description: str
+    ontology_hash: str
+    ontology_structure: OntologyStructure
+
+
+@dataclass
+class TaskAgentReturnStruct:
+    """What a handler may return besides a pathway name/uuid or None."""
+
+    pathway: Optional[str] = None
+    label_row: Optional[LabelRowV2] = None
+    label_row_priority: Optional[float] = None
+
+
+@dataclass
+class LabelRowMetadataIncludeArgs:
+    include_workflow_graph_node: bool = True
+    include_client_metadata: bool = False
+    include_images_data: bool = False
+    include_all_label_branches: bool = False
+    branch_name: Optional[str] = None
+    include_children: bool = False
+
+    def __post_init__(self):
+        if self.branch_name is not None and self.include_all_label_branches:
+            raise ValueError("branch_name and include_all_label_branches cannot both be set")
+
+
+@dataclass
+class LabelRowInitialiseLabelsArgs:
+    include_object_feature_hashes: Optional[set] = None
+    include_classification_feature_hashes: Optional[set] = None
+    include_reviews: bool = False
+    overwrite: bool = False
+    include_signed_url: bool = False
+
+
+class PrintableError(Exception):
+    """An error in how the agent is written, reported when it is built."""
+
+
+# --------------------------------------------------------------------------
+# Dependencies
+
+
+class Depends:
+    """Marks a parameter as built by `dependency` (FastAPI/encord-agents
+    style): `Annotated[T, Depends(fn)]` or a default `= Depends(fn)`."""
+
+    def __init__(self, dependency: Optional[Callable] = None):
+        self.dependency = dependency
+
+    def __repr__(self) -> str:
+        return f"Depends({getattr(self.dependency, '__name__', self.dependency)!r})"
+
+
+NEEDS = ("label-row", "label-row-metadata", "storage-item", "asset", "frames")
+
+
+@dataclass
+class _Param:
+    name: str
+    kind: str  # "task", "label_row", "storage_item", "project", "stage", "dep"
+    dep: Optional["_Dependant"] = None
+
+
+@dataclass
+class _Dependant:
+    call: Callable
+    params: list[_Param]
+    needs: set[str]
+    twins: dict[str, bool]
+
+
+def _builtin_kinds() -> dict:
+    from .data import StorageItem
+
+    return {
+        AgentTask: "task",
+        LabelRowV2: "label_row",
+        StorageItem: "storage_item",
+        Project: "project",
+        AgentStage: "stage",
+    }
+
+
+def _dependant(call: Callable, where: str) -> _Dependant:
+    """The dependency tree of `call`, built once when a stage is registered."""
+    kinds = _builtin_kinds()
+    target = call
+    if not (inspect.isfunction(target) or inspect.ismethod(target)) and callable(target):
+        target = type(target).__call__ if not inspect.isclass(target) else target.__init__
+    try:
+        hints = typing.get_type_hints(target, include_extras=True)
+    except Exception as e:  # an annotation that does not resolve
+        raise PrintableError(f"{where}: cannot read the type annotations of `{_name(call)}`: {e}") from e
+    own_needs = set(getattr(call, "__encord_needs__", ()))
+    twins = dict(getattr(call, "__encord_twins__", {}))
+    params: list[_Param] = []
+    needs = set(own_needs)
+    for p in inspect.signature(call).parameters.values():
+        if p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD):
+            raise PrintableError(f"{where}: `{_name(call)}` takes *{p.name}: name each parameter")
+        ann = hints.get(p.name, p.annotation)
+        base, dep = ann, None
+        if typing.get_origin(ann) is typing.Annotated:
+            base = typing.get_args(ann)[0]
+            marks = [m for m in ann.__metadata__ if isinstance(m, Depends)]
+            if marks:
+                dep = marks[-1]
+        if isinstance(p.default, Depends):
+            if dep is not None:
+                raise PrintableError(
+                    f"{where}: parameter `{p.name}` of `{_name(call)}` has Depends both in Annotated and as its default"
+                )
+            dep = p.default
+        if dep is not None:
+            fn = dep.dependency if dep.dependency is not None else base
+            sub = _dependant(fn, where)
+            needs |= sub.needs
+            for h, t in sub.twins.items():
+                twins[h] = twins.get(h, False) or t
+            params.append(_Param(p.name, "dep", sub))
+            continue
+        kind = kinds.get(base)
+        if kind is None:
+            raise PrintableError(
+                f"{where}: parameter `{p.name}` of `{_name(call)}` has type {base!r}; use AgentTask, LabelRowV2, "
+                f"StorageItem, Project, AgentStage or Annotated[T, Depends(fn)]"
+            )
+        if kind == "label_row":
+            needs.add("label-row")
+        elif kind == "storage_item":
+            needs.add("storage-item")
+        params.append(_Param(p.name, kind))
+    return _Dependant(call, params, needs, twins)
+
+
+def _name(call: Callable) -> str:
+    return getattr(call, "__name__", None) or type(call).__name__
+
+
+# --------------------------------------------------------------------------
+# The runner
+
+
+@dataclass
+class _Stage:
+    stage: str
+    handler: str
+    dependant: _Dependant
+    metadata_args: LabelRowMetadataIncludeArgs
+    init_args: LabelRowInitialiseLabelsArgs
+    will_set_priority: bool
+    pathways: list[str]
+
+    @property
+    def needs(self) -> list[str]:
+        n = set(self.dependant.needs)
+        if self.will_set_priority and "label-row" not in n:
+            n.add("label-row-metadata")
+        return [x for x in NEEDS if x in n]
+
+
+_RUNNERS: list["Runner"] = []
+
+
+class Runner:
+    """Collects the stages this agent serves (encord-agents' `Runner`).
+
+    `project_hash` is accepted for compatibility and ignored: runner-host is
+    told the project on its command line."""
+
+    def __init__(self, project_hash: Optional[str] = None, *, pre_execution_callback: Optional[Callable] = None, **_ignored):
+        self.project_hash = project_hash
+        self.pre_execution_callback = pre_execution_callback
+        self.stages: list[_Stage] = []
+        _RUNNERS.append(self)
+
+    def stage(
+        self,
+        stage: str,
+        *,
+        label_row_metadata_include_args: Optional[LabelRowMetadataIncludeArgs] = None,
+        label_row_initialise_labels_args: Optional[LabelRowInitialiseLabelsArgs] = None,
+        overwrite: bool = False,
+        will_set_priority: bool = False,
+        pathways: Optional[list[str]] = None,
+    ) -> Callable[[Callable], Callable]:
+        """Registers a handler for an agent stage (title or uuid). `pathways`
+        (optional) declares the pathways it may return, checked by the host
+        against the workflow before any task runs."""
+        stage = str(stage)
+
+        def register(fn: Callable) -> Callable:
+            where = f"stage `{stage}`"
+            existing = [i for i, s in enumerate(self.stages) if s.stage == stage]
+            if existing and not overwrite:
+                raise PrintableError(
+                    f"Stage name `{stage}` has already been assigned a function. "
+                    "You can only assign one callable to each agent stage."
+                )
+            entry = _Stage(
+                stage=stage,
+                handler=_name(fn),
+                dependant=_dependant(fn, where),
+                metadata_args=label_row_metadata_include_args or LabelRowMetadataIncludeArgs(),
+                init_args=label_row_initialise_labels_args or LabelRowInitialiseLabelsArgs(),
+                will_set_priority=will_set_priority,
+                pathways=[str(p) for p in (pathways or [])],
+            )
+            if existing:
+                self.stages[existing[0]] = entry
+            else:
+                self.stages.append(entry)
+            return fn
+
+        return register
+
+    def run(self, *_args, **_kwargs) -> None:
+        """Run as a script: prints what the component will declare. Build it
+        with `encord-agent-build` and run it with runner-host."""
+        for s in self.stages:
+            print(f"{s.stage}: {s.handler} needs {s.needs or ['nothing']}")
+
+    __call__ = run
+
+
+def current_runner() -> Runner:
+    if not _RUNNERS:
+        raise PrintableError("the agent module made no Runner(): create one and register stages with @runner.stage")
+    if len(_RUNNERS) > 1:
+        raise PrintableError("the agent module made more than one Runner(): use one for every stage")
+    return _RUNNERS[0]
+
+
+# --------------------------------------------------------------------------
+# One task
+
+
+class _TaskContext:
+    """What one task's dependencies are built from; each is built at most
+    once per task (the diamond case shares one value)."""
+
+    def __init__(self, source, task: AgentTask, stage: _Stage):
+        self.source = source
+        self.task = task
+        self.stage = stage
+        self.cache: dict[int, Any] = {}
+        self.cleanups: list = []
+        self._ontology: Optional[OntologyStructure] = None
+        self._label_row: Optional[LabelRowV2] = None
+        self._item = None
+        self.client_metadata: Optional[str] = None
+
+    def ontology(self) -> OntologyStructure:
+        if self._ontology is None:
+            self._ontology = OntologyStructure(json.loads(self.source.ontology()))
+        return self._ontology
+
+    def label_row(self) -> LabelRowV2:
+        if self._label_row is None:
+            self._label_row = LabelRowV2.from_json(self.source.label_row(), self.ontology())
+        return self._label_row
+
+    def storage_item(self):
+        if self._item is None:
+            from .data import StorageItem
+
+            self._item = StorageItem._from_record(self.source.item(), self)
+        return self._item
+
+    def project(self) -> Project:
+        info = self.source.project_info()
+        return Project(info.project_hash, info.title, info.description, info.ontology_hash, self.ontology())
+
+    def current_stage(self) -> Optional[AgentStage]:
+        s = self.source.current_stage()
+        if s is None:
+            return None
+        return AgentStage(s.uuid, s.title, [AgentPathway(p.uuid, p.name, p.destination_uuid) for p in s.pathways])
+
+    def solve(self, d: _Dependant) -> Any:
+        key = id(d.call)
+        if key in self.cache:
+            return self.cache[key]
+        kwargs = {}
+        for p in d.params:
+            if p.kind == "dep":
+                kwargs[p.name] = self.solve(p.dep)
+            elif p.kind == "task":
+                kwargs[p.name] = self.task
+            elif p.kind == "label_row":
+                kwargs[p.name] = self.label_row()
+            elif p.kind == "storage_item":
+                kwargs[p.name] = self.storage_item()
+            elif p.kind == "project":
+                kwargs[p.name] = self.project()
+            elif p.kind == "stage":
+                kwargs[p.name] = self.current_stage()
+        value = d.call(**kwargs)
+        if inspect.isgenerator(value):
+            gen = value
+            value = next(gen)
+            self.cleanups.append(gen)
+        self.cache[key] = value
+        return value
+
+    def close(self) -> None:
+        for gen in reversed(self.cleanups):
+            gen.close()
+        self.cleanups.clear()
+
+
+_CURRENT: list[_TaskContext] = []
+
+
+def current_context() -> _TaskContext:
+    if not _CURRENT:
+        raise RuntimeError("this dependency can only be used while a task is handled")
+    return _CURRENT[-1]
+
+
+@dataclass
+class Decision:
+    """What a handler decided, in the host's terms."""
+
+    pathway: Optional[str]
+    label_row: Optional[str]
+    priority: Optional[float]
+
+
+def handle(source, stage_name: str, task: AgentTask) -> Decision:
+    """Runs the handler of `stage_name` for one task."""
+    runner = current_runner()
+    stage = next((s for s in runner.stages if s.stage == stage_name), None)
+    if stage is None:
+        raise PrintableError(f"this agent has no handler for stage `{stage_name}`")
+    cx = _TaskContext(source, task, stage)
+    _CURRENT.append(cx)
+    try:
+        result = cx.solve(stage.dependant)
+    finally:
+        cx.close()
+        _CURRENT.pop()
+    return _decision(stage, cx, result)
+
+
+def _decision(stage: _Stage, cx: _TaskContext, result: Any) -> Decision:
+    row = cx._label_row
+    pathway: Optional[str] = None
+    save: Optional[LabelRowV2] = row if row is not None and row._saved else None
+    priority = row._priority if row is not None else None
+    if isinstance(result, TaskAgentReturnStruct):
+        pathway = None if result.pathway is None else str(result.pathway)
+        if result.label_row is not None:
+            save = result.label_row
+        if result.label_row_priority is not None:
+            priority = float(result.label_row_priority)
+    elif result is None:
+        pathway = None
+    elif isinstance(result, str) or type(result).__name__ == "UUID":
+        pathway = str(result)
+    else:
+        raise TypeError(
+            f"handler `{stage.handler}` returned {type(result).__name__}; "
+            "return a pathway name or uuid, None, or a TaskAgentReturnStruct"
+        )
+    return Decision(pathway, save.to_json() if save is not None else None, priority)
+
+
+def manifest_of(stage: _Stage) -> dict:
+    """The stage spec as plain values (the host glue turns it into WIT)."""
+    m, i = stage.metadata_args, stage.init_args
+    return {
+        "stage": stage.stage,
+        "handler": stage.handler,
+        "needs": stage.needs,
+        "label_row_options": {
+            "include_workflow_graph_node": m.include_workflow_graph_node,
+            "include_client_metadata": m.include_client_metadata,
+            "include_images_data": m.include_images_data,
+            "include_all_label_branches": m.include_all_label_branches,
+            "branch_name": m.branch_name,
+            "include_children": m.include_children,
+            "include_object_feature_hashes": _list(i.include_object_feature_hashes),
+            "include_classification_feature_hashes": _list(i.include_classification_feature_hashes),
+            "include_reviews": i.include_reviews,
+            "include_signed_url": i.include_signed_url,
+        },
+        "pathways": stage.pathways,
+        "twins": dict(stage.dependant.twins),
+    }
+
+
+def _list(v: Union[None, set, list]) -> Optional[list[str]]:
+    return None if v is None else sorted(str(x) for x in v)
