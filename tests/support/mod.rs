@@ -108,6 +108,10 @@ pub fn agent_component(source: &str) -> PathBuf {
         std::fs::read(path).unwrap_or_default().hash(&mut hasher);
     }
     let fingerprint = format!("{:016x}", hasher.finish());
+    // One build at a time: the first one installs the language's toolchain
+    // (a venv, node_modules, apt packages) and two installs would collide.
+    static BUILDS: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _one_at_a_time = BUILDS.lock().unwrap_or_else(|e| e.into_inner());
     let stem = source.file_stem().unwrap().to_string_lossy().to_string();
     let dir = root.join("target").join("guests").join(language);
     let out = dir.join(format!("{stem}.wasm"));
