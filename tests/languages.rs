@@ -147,12 +147,7 @@ fn failures(component: &Path) -> impl Fn(&str) -> String {
     }
     let s = status(&store, &hash);
     assert_eq!((count(&s, "pre-label"), count(&s, "triage")), (3, 21));
-    move |title: &str| -> String {
-        text.lines()
-            .find(|l| l.starts_with("failed:") && l.contains(&format!("({title})")))
-            .unwrap_or_else(|| panic!("no failure for {title}:\n{text}"))
-            .to_string()
-    }
+    move |title: &str| failure_line(&text, title)
 }
 
 #[test]

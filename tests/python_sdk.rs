@@ -53,6 +53,25 @@ fn python() -> PathBuf {
     py
 }
 
+/// Runs an encord-agents agent script with `py` against the emulator,
+/// signed with `key`, on project `hash`.
+fn run_encord_agents(
+    py: &std::path::Path,
+    agent: &std::path::Path,
+    emulator: &Emulator,
+    key: &std::path::Path,
+    hash: &str,
+) -> std::process::Output {
+    Command::new(py)
+        .arg(agent)
+        .env("ENCORD_DOMAIN", &emulator.url)
+        .env("ENCORD_SSH_KEY_FILE", key)
+        .env("PROJECT_HASH", hash)
+        .env_remove("ENCORD_SSH_KEY")
+        .output()
+        .expect("the agent runs")
+}
+
 #[test]
 fn an_encord_agents_runner_works_against_the_emulator() {
     let py = python();
@@ -61,14 +80,13 @@ fn an_encord_agents_runner_works_against_the_emulator() {
     add_key(&store, &public);
     let emulator = Emulator::start(&store, &[]);
 
-    let out = Command::new(&py)
-        .arg(workspace().join("tests/python/prelabel_agent.py"))
-        .env("ENCORD_DOMAIN", &emulator.url)
-        .env("ENCORD_SSH_KEY_FILE", &key)
-        .env("PROJECT_HASH", &hash)
-        .env_remove("ENCORD_SSH_KEY")
-        .output()
-        .expect("the agent runs");
+    let out = run_encord_agents(
+        &py,
+        &workspace().join("tests/python/prelabel_agent.py"),
+        &emulator,
+        &key,
+        &hash,
+    );
     assert!(
         out.status.success(),
         "the encord-agents Runner failed:\n{}\n{}\nemulator log:\n{}",
@@ -271,15 +289,8 @@ fn python_examples_run_on_encord_agents_with_only_their_imports_changed() {
     add_key(&store, &public);
     let emulator = Emulator::start(&store, &[]);
     for name in ["prelabel.py", "triage.py"] {
-        let out = Command::new(&py)
-            .arg(examples.join("encord_agents").join(name))
-            .current_dir(&examples)
-            .env("ENCORD_DOMAIN", &emulator.url)
-            .env("ENCORD_SSH_KEY_FILE", &key)
-            .env("PROJECT_HASH", &hash)
-            .env_remove("ENCORD_SSH_KEY")
-            .output()
-            .expect("the agent runs");
+        let agent = examples.join("encord_agents").join(name);
+        let out = run_encord_agents(&py, &agent, &emulator, &key, &hash);
         assert!(
             out.status.success(),
             "encord-agents ran {name}:\n{}\n{}",

@@ -76,12 +76,7 @@ fn hostile_tasks_fail_with_their_own_reason_and_the_rest_lands() {
         stderr(&out)
     );
     let text = stdout(&out);
-    let reason = |title: &str| -> String {
-        text.lines()
-            .find(|l| l.starts_with("failed:") && l.contains(&format!("({title})")))
-            .unwrap_or_else(|| panic!("no failure for {title}:\n{text}"))
-            .to_string()
-    };
+    let reason = |title: &str| failure_line(&text, title);
     assert!(
         reason("street-01.png").ends_with("timed out after 2s"),
         "loop forever"

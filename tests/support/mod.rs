@@ -136,6 +136,16 @@ pub fn agent_component(source: &str) -> PathBuf {
     out
 }
 
+/// The `failed: ...` line the run summary printed for the task titled
+/// `title` (its failure reason is the end of the line).
+pub fn failure_line(summary: &str, title: &str) -> String {
+    summary
+        .lines()
+        .find(|l| l.starts_with("failed:") && l.contains(&format!("({title})")))
+        .unwrap_or_else(|| panic!("no failure for {title}:\n{summary}"))
+        .to_string()
+}
+
 /// Runs the real runner-host binary.
 pub fn runner_host(args: &[&str]) -> Output {
     runner_host_env(args, &[])
