@@ -48,7 +48,8 @@ case "$agent" in
     # holding the agent's folder and node_modules/encord-agent.
     work="$(mktemp -d)"
     trap 'rm -rf "$work"' EXIT
-    cp -r "$(dirname "$agent")" "$work/agent"
+    mkdir -p "$work/agent"
+    tar -C "$(dirname "$agent")" --exclude=node_modules -cf - . | tar -C "$work/agent" -xf -
     mkdir -p "$work/node_modules"
     cp -r "$root/guest-sdk/js" "$work/node_modules/encord-agent"
     started=$(date +%s%N)

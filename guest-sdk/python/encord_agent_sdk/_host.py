@@ -96,9 +96,6 @@ class _Source:
     def twin(self, project_hash: str):
         return _call(twins.find, project_hash)
 
-    def log(self, level: str, message: str) -> None:
-        host_log.log(_LEVELS.get(level, host_log.Level.INFO), message)
-
 
 class _HostLogHandler(logging.Handler):
     def emit(self, record: logging.LogRecord) -> None:

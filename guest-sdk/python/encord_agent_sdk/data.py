@@ -56,10 +56,6 @@ class StorageItem:
         self.children: list[str] = list(record.children)
         self._cx = cx
 
-    @classmethod
-    def _from_record(cls, record, cx) -> "StorageItem":
-        return cls(record, cx)
-
     def update(self, *, client_metadata: Optional[dict] = None, **_ignored) -> None:
         """Replaces the item's client metadata (as the SDK does); written
         with the task's labels, only if the handler succeeds."""

@@ -323,6 +323,8 @@ class _TaskContext:
         self._ontology: Optional[OntologyStructure] = None
         self._label_row: Optional[LabelRowV2] = None
         self._item = None
+        self._project: Optional[Project] = None
+        self._agent_stage: Optional[AgentStage] = None
         self.client_metadata: Optional[str] = None
 
     def ontology(self) -> OntologyStructure:
@@ -339,18 +341,22 @@ class _TaskContext:
         if self._item is None:
             from .data import StorageItem
 
-            self._item = StorageItem._from_record(self.source.item(), self)
+            self._item = StorageItem(self.source.item(), self)
         return self._item
 
     def project(self) -> Project:
-        info = self.source.project_info()
-        return Project(info.project_hash, info.title, info.description, info.ontology_hash, self.ontology())
+        if self._project is None:
+            info = self.source.project_info()
+            self._project = Project(info.project_hash, info.title, info.description, info.ontology_hash, self.ontology())
+        return self._project
 
     def current_stage(self) -> Optional[AgentStage]:
-        s = self.source.current_stage()
-        if s is None:
-            return None
-        return AgentStage(s.uuid, s.title, [AgentPathway(p.uuid, p.name, p.destination_uuid) for p in s.pathways])
+        if self._agent_stage is None:
+            s = self.source.current_stage()
+            if s is not None:
+                pathways = [AgentPathway(p.uuid, p.name, p.destination_uuid) for p in s.pathways]
+                self._agent_stage = AgentStage(s.uuid, s.title, pathways)
+        return self._agent_stage
 
     def solve(self, d: _Dependant) -> Any:
         key = id(d.call)
