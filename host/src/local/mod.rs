@@ -63,6 +63,10 @@ impl LocalStore {
             path: dir.display().to_string(),
             reason,
         })?;
+        schema::tune(&conn).map_err(|e| StoreError::Sql {
+            path: dir.display().to_string(),
+            message: e.to_string(),
+        })?;
         Ok(LocalStore {
             dir: dir.to_path_buf(),
             conn: Mutex::new(conn),
@@ -82,10 +86,12 @@ impl LocalStore {
                 reason: e.to_string(),
             })?;
         let _ = conn.busy_timeout(std::time::Duration::from_secs(30));
-        schema::create(&conn).map_err(|e| StoreError::Sql {
-            path: dir.display().to_string(),
-            message: e.to_string(),
-        })?;
+        schema::create(&conn)
+            .and_then(|()| schema::tune(&conn))
+            .map_err(|e| StoreError::Sql {
+                path: dir.display().to_string(),
+                message: e.to_string(),
+            })?;
         Ok(LocalStore {
             dir: dir.to_path_buf(),
             conn: Mutex::new(conn),
@@ -475,11 +481,15 @@ impl Platform for LocalStore {
             }
             moves.push((a.task_uuid.clone(), pathway.destination_uuid.clone()));
         }
-        for (task, dest) in moves {
+        // Moved tasks go to the end of their new stage, in this order.
+        let last: i64 = tx
+            .query_row("SELECT COALESCE(MAX(seq), 0) FROM tasks", [], |r| r.get(0))
+            .map_err(|e| self.sql_err(e))?;
+        for (seq, (task, dest)) in (last + 1..).zip(moves) {
             tx.execute(
-                "UPDATE tasks SET stage_uuid = ?3, status = 'NEW', seq = (SELECT COALESCE(MAX(seq), 0) + 1 FROM tasks)
+                "UPDATE tasks SET stage_uuid = ?3, status = 'NEW', seq = ?4
                  WHERE project_hash = ?1 AND task_uuid = ?2",
-                params![project_hash, task, dest],
+                params![project_hash, task, dest, seq],
             )
             .map_err(|e| self.sql_err(e))?;
         }

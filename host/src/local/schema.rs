@@ -74,6 +74,21 @@ pub(super) fn create(conn: &Connection) -> rusqlite::Result<()> {
     Ok(())
 }
 
+/// Per connection, and idempotent: WAL commits without an fsync each
+/// (`synchronous = NORMAL`: a crash keeps the store consistent and may lose
+/// only the last commits), and the indexes that find a project's task by its
+/// data (priorities) and a label row by its label hash (saves over HTTP),
+/// and the last sequence number (moves): without them each lookup scanned
+/// the project, quadratic over a run.
+pub(super) fn tune(conn: &Connection) -> rusqlite::Result<()> {
+    conn.execute_batch(
+        "PRAGMA synchronous = NORMAL;
+         CREATE INDEX IF NOT EXISTS tasks_by_data ON tasks(project_hash, data_hash);
+         CREATE INDEX IF NOT EXISTS label_rows_by_hash ON label_rows(project_hash, label_hash);
+         CREATE INDEX IF NOT EXISTS tasks_by_seq ON tasks(seq);",
+    )
+}
+
 pub(super) fn check(conn: &Connection) -> Result<(), String> {
     let v: String = conn
         .query_row(
