@@ -18,7 +18,7 @@ async fn main() -> anyhow::Result<()> {
     let store = args.next().unwrap_or_else(|| "embed-store".into());
 
     // A fresh demo project to run on.
-    let project_hash = local::create_demo(std::path::Path::new(&store), 22)?;
+    let project_hash = local::create_demo(std::path::Path::new(&store), 22, true)?;
 
     let runner = Runner::builder()
         .component(component)

@@ -112,6 +112,10 @@ pub struct EmulatorArgs {
     /// Also accept `Authorization: Bearer TOKEN`.
     #[arg(long, env = "EMULATOR_BEARER_TOKEN", hide_env_values = true)]
     pub bearer_token: Option<String>,
+    /// Record every authenticated API request and its status in FILE, one
+    /// JSON line each (credentials left out), to replay the call mix.
+    #[arg(long, value_name = "FILE")]
+    pub record: Option<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -123,6 +127,9 @@ pub enum LocalCommand {
         /// How many images (at least the 22 named ones); an image group and a video come too.
         #[arg(long, default_value_t = 22)]
         images: usize,
+        /// Leave out the image group and the video: every task is an image (for benchmarks).
+        #[arg(long)]
+        images_only: bool,
     },
     /// Add new images to a project, their tasks in its first agent stage.
     AddData {
@@ -511,8 +518,12 @@ async fn local_command(cmd: LocalCommand) -> anyhow::Result<i32> {
                 out!("{title}");
             }
         }
-        LocalCommand::Demo { store, images } => {
-            let hash = local::create_demo(&store, images)?;
+        LocalCommand::Demo {
+            store,
+            images,
+            images_only,
+        } => {
+            let hash = local::create_demo(&store, images, !images_only)?;
             eprintln!("created the demo project in store `{}`", store.display());
             out!("{hash}");
         }
@@ -595,6 +606,7 @@ async fn emulator(args: EmulatorArgs) -> anyhow::Result<i32> {
             retry_after: args.retry_after,
         },
         bearer_token: args.bearer_token,
+        record: args.record.clone(),
     };
     eprintln!(
         "emulator: serving store `{}` on http://{addr}",
@@ -603,6 +615,10 @@ async fn emulator(args: EmulatorArgs) -> anyhow::Result<i32> {
     println!("http://{addr}");
     use std::io::Write;
     std::io::stdout().flush().ok();
+    if let Some(path) = &args.record {
+        std::fs::File::create(path)
+            .with_context(|| format!("cannot create --record {}", path.display()))?;
+    }
     crate::emulator::serve(store, listener, options).await?;
     Ok(0)
 }

@@ -39,6 +39,8 @@ pub(crate) struct Emulator {
     /// Key for media URL signatures.
     pub(crate) media_secret: [u8; 32],
     pub(crate) bearer: Option<String>,
+    /// Where authenticated API requests are recorded, one JSON line each.
+    pub(crate) record: Option<std::sync::Mutex<std::fs::File>>,
 }
 
 pub(crate) type Shared = Arc<Emulator>;
@@ -49,6 +51,11 @@ pub struct EmulatorOptions {
     pub faults: Faults,
     /// A bearer token accepted besides signed requests.
     pub bearer_token: Option<String>,
+    /// Record every authenticated API request (method, target, headers
+    /// but credentials, body) and its status here, one JSON line each, to
+    /// replay the same call mix later (`bench/compare.py` measures the
+    /// emulator's ceiling that way).
+    pub record: Option<std::path::PathBuf>,
 }
 
 /// Serves `store` on `listener` until the process ends.
@@ -64,6 +71,10 @@ pub async fn serve(
         base_url: format!("http://{addr}"),
         media_secret: rand::random(),
         bearer: options.bearer_token,
+        record: match &options.record {
+            Some(path) => Some(std::sync::Mutex::new(std::fs::File::create(path)?)),
+            None => None,
+        },
     });
     axum::serve(listener, router(state)).await
 }
@@ -202,9 +213,69 @@ async fn authenticate(State(emu): State<Shared>, req: Request, next: Next) -> Re
                 .into_response()
         };
     }
-    next.run(Request::from_parts(parts, Body::from(bytes)))
-        .await
+    let Some(record) = &emu.record else {
+        return next
+            .run(Request::from_parts(parts, Body::from(bytes)))
+            .await;
+    };
+    let (method, target) = (
+        parts.method.to_string(),
+        parts
+            .uri
+            .path_and_query()
+            .map_or("", |p| p.as_str())
+            .to_string(),
+    );
+    let headers: serde_json::Map<String, serde_json::Value> = parts
+        .headers
+        .iter()
+        .filter(|(name, _)| !UNRECORDED_HEADERS.contains(&name.as_str()))
+        .filter_map(|(name, value)| Some((name.to_string(), value.to_str().ok()?.into())))
+        .collect();
+    let body = String::from_utf8_lossy(&bytes).into_owned();
+    let response = next
+        .run(Request::from_parts(parts, Body::from(bytes)))
+        .await;
+    // The answer is recorded too: a replay maps the ids the server made
+    // (label hashes) from the recorded answer to its own.
+    let (parts, answer) = response.into_parts();
+    let answer = match axum::body::to_bytes(answer, MAX_BODY).await {
+        Ok(a) => a,
+        Err(e) => {
+            tracing::warn!("emulator: cannot record an answer: {e}");
+            return (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response();
+        }
+    };
+    let line = json!({
+        "method": method,
+        "target": target,
+        "headers": headers,
+        "body": body,
+        "status": parts.status.as_u16(),
+        "answer": String::from_utf8_lossy(&answer),
+    });
+    let response = Response::from_parts(parts, Body::from(answer));
+    use std::io::Write;
+    let text = format!("{line}\n");
+    let mut file = record.lock().unwrap_or_else(|e| e.into_inner());
+    if let Err(e) = file.write_all(text.as_bytes()) {
+        tracing::warn!("emulator: cannot record a request: {e}");
+    }
+    response
 }
+
+/// Headers left out of a recorded request: credentials and what the
+/// replaying client sets itself.
+const UNRECORDED_HEADERS: [&str; 8] = [
+    "authorization",
+    "signature",
+    "signature-input",
+    "content-digest",
+    "host",
+    "content-length",
+    "connection",
+    "accept-encoding",
+];
 
 fn check_auth(
     emu: &Emulator,

@@ -55,9 +55,9 @@ fn new_uuid() -> String {
 }
 
 /// Creates the demo project in the store at `dir` (creating the store if
-/// needed) with `images` images (at least the 22 named ones) and returns its
-/// project hash.
-pub fn create_demo(dir: &Path, images: usize) -> Result<String, StoreError> {
+/// needed) with `images` images (at least the 22 named ones), and an image
+/// group and a video when `with_media`, and returns its project hash.
+pub fn create_demo(dir: &Path, images: usize, with_media: bool) -> Result<String, StoreError> {
     let store = LocalStore::create(dir)?;
     let project_hash = new_uuid();
     let [pre_label, triage, annotate, review, complete] = [(); 5].map(|_| new_uuid());
@@ -126,8 +126,10 @@ pub fn create_demo(dir: &Path, images: usize) -> Result<String, StoreError> {
     for i in IMAGE_TITLES.len()..images {
         w.image(&format!("extra-{i:05}.png"), i as u32, false)?;
     }
-    w.group()?;
-    w.video()?;
+    if with_media {
+        w.group()?;
+        w.video()?;
+    }
     let twin = ground_truth(&tx, dir, &project_hash)?;
     tx.commit().map_err(|e| sql(dir, e))?;
     eprintln!("created the twin project `{twin}` ({GROUND_TRUTH_TITLE}): the same images, four street scenes with a reviewed Vehicle box");
