@@ -202,3 +202,30 @@ fn the_python_sdk_ships_the_hosts_wit_world() {
         "guest-sdk/python/encord_agent_sdk/wit/agent.wit differs from wit/agent.wit: copy it over"
     );
 }
+
+/// Per task, in the order they ran: the count a reuse guest reported.
+fn instance_counts(component: &Path, extra: &[&str]) -> Vec<u32> {
+    let (dir, store, hash) = demo_store();
+    let report = dir.path().join("report.jsonl");
+    let mut args = vec!["--concurrency", "1", "--report", report.to_str().unwrap()];
+    args.extend_from_slice(extra);
+    let out = run_agent(component, &store, &hash, &args);
+    assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
+    std::fs::read_to_string(&report)
+        .unwrap()
+        .lines()
+        .map(|line| {
+            let r: serde_json::Value = serde_json::from_str(line).unwrap();
+            (r["priority"].as_f64().unwrap() * 100.0).round() as u32
+        })
+        .collect()
+}
+
+#[test]
+fn a_python_agent_is_initialised_once_per_instance_and_can_be_reused() {
+    let agent = agent_component("tests/guests/python/reuse.py");
+    assert_eq!(instance_counts(&agent, &[]), vec![1; 24]);
+    let counts = instance_counts(&agent, &["--reuse-instance", "10"]);
+    let expected: Vec<u32> = (0..24).map(|i| i % 10 + 1).collect();
+    assert_eq!(counts, expected);
+}

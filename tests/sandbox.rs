@@ -129,6 +129,30 @@ fn hostile_tasks_fail_with_their_own_reason_and_the_rest_lands() {
         "granted"
     );
     assert!(!dir.path().join("escaped.txt").exists());
+    // Memory went back: the host's peak holds the hog's 512 MiB and the
+    // 100 MB label row; after the batch it is resident near what a benign
+    // agent's run ends at, plus at most what the pooling allocator keeps
+    // resident for reuse (64 MiB per instance slot; two were busy).
+    let (now, peak) = host_memory(&stderr(&out));
+    let (_d, benign_store, benign_hash) = demo_store();
+    let benign = run_agent_env(
+        &guest("prelabel"),
+        &benign_store,
+        &benign_hash,
+        &["--concurrency", "2"],
+        &[("RUST_LOG", "info")],
+    );
+    let (baseline, _) = host_memory(&stderr(&benign));
+    eprintln!("hostile run: {now} MiB at the end, peak {peak} MiB; benign run: {baseline} MiB");
+    assert!(
+        peak >= 450,
+        "the hog and the big row raised the peak: {peak} MiB"
+    );
+    assert!(
+        now <= baseline + 2 * 64 + 16,
+        "memory returned near its baseline: {now} MiB after, {baseline} MiB for a benign run"
+    );
+
     // A 32 MiB log line reached the log cut short.
     let longest = stderr(&out).lines().map(str::len).max().unwrap_or(0);
     assert!(
@@ -255,5 +279,113 @@ fn compiled_components_are_cached_and_a_corrupt_entry_is_rebuilt() {
     assert!(
         stderr(&out).contains("source=Cached"),
         "the rebuilt entry is good again"
+    );
+}
+
+/// (resident, peak) MiB from the host's log line after a run.
+fn host_memory(log: &str) -> (u64, u64) {
+    let line = log
+        .lines()
+        .find_map(|l| {
+            l.split_once("host memory after the run: ")
+                .map(|(_, m)| m.to_string())
+        })
+        .expect("the host logs its memory after the run");
+    let n: Vec<u64> = line
+        .split(|c: char| !c.is_ascii_digit())
+        .filter_map(|n| n.parse().ok())
+        .collect();
+    (n[0], n[1])
+}
+
+/// Per task, in the order they ran (one at a time): the count the guest
+/// reported (its instance's task number), or its error.
+fn reuse_run(extra: &[&str]) -> Vec<Result<u32, String>> {
+    let (dir, store, hash) = demo_store();
+    let report = dir.path().join("report.jsonl");
+    let mut args = vec![
+        "--concurrency",
+        "1",
+        "--num-retries",
+        "0",
+        "--report",
+        report.to_str().unwrap(),
+    ];
+    args.extend_from_slice(extra);
+    let out = run_agent(&guest("guest-reuse"), &store, &hash, &args);
+    assert_eq!(out.status.code(), Some(3), "{}", stdout(&out));
+    std::fs::read_to_string(&report)
+        .unwrap()
+        .lines()
+        .map(|line| {
+            let r: serde_json::Value = serde_json::from_str(line).unwrap();
+            match r["error"].as_str() {
+                Some(e) => Err(format!("{}: {e}", r["data_title"].as_str().unwrap())),
+                None => Ok((r["priority"].as_f64().unwrap() * 100.0).round() as u32),
+            }
+        })
+        .collect()
+}
+
+#[test]
+fn a_fresh_instance_per_task_unless_reuse_is_asked_for() {
+    // Default: every task in a new instance, initialised once.
+    let ran = reuse_run(&[]);
+    assert_eq!(ran.len(), 24);
+    assert_eq!(ran.iter().filter(|r| **r == Ok(1)).count(), 23, "{ran:?}");
+
+    // --reuse-instance 5: an instance runs up to 5 tasks, initialised once;
+    // the one whose task panicked is dropped, never reused.
+    let ran = reuse_run(&["--reuse-instance", "5"]);
+    assert_eq!(ran.len(), 24);
+    let mut expected = Vec::new();
+    let mut in_instance = 0;
+    for r in &ran {
+        match r {
+            Err(e) => {
+                assert!(e.starts_with("street-03.png: agent panicked at"), "{e}");
+                in_instance = 0;
+                expected.push(r.clone());
+            }
+            Ok(_) => {
+                in_instance = if in_instance == 5 { 1 } else { in_instance + 1 };
+                expected.push(Ok(in_instance));
+            }
+        }
+    }
+    assert_eq!(ran, expected);
+    assert!(ran.contains(&Ok(5)), "instances are reused: {ran:?}");
+    assert_eq!(ran.iter().filter(|r| r.is_err()).count(), 1);
+}
+
+#[test]
+fn verbose_adds_the_guest_backtrace_with_no_host_paths() {
+    let failure = |extra: &[&str]| {
+        reuse_run(extra)
+            .into_iter()
+            .find_map(Result::err)
+            .expect("one task failed")
+    };
+    let plain = failure(&[]);
+    assert!(!plain.contains("backtrace"), "{plain}");
+    let verbose = failure(&["-v"]);
+    assert!(
+        verbose.starts_with(&plain),
+        "the same reason first: {verbose}"
+    );
+    let trace: Vec<&str> = verbose
+        .lines()
+        .skip_while(|l| *l != "guest backtrace:")
+        .collect();
+    assert!(
+        trace.iter().any(|l| l.contains("guest_reuse::pre_label")),
+        "the panicking handler is named: {verbose}"
+    );
+    assert!(
+        trace.iter().all(|l| !l.contains(".rs:")
+            && !l.contains(workspace().to_str().unwrap())
+            && !l.contains("/tmp/")
+            && !l.contains("/rustc/")),
+        "no paths in the backtrace: {verbose}"
     );
 }

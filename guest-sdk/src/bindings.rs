@@ -1,7 +1,7 @@
 //! The generated WIT bindings. Agent authors never use these directly.
 
 wit_bindgen::generate!({
-    world: "agent",
+    world: "agent-with-init",
     path: "../wit",
     pub_export_macro: true,
     export_macro_name: "__export_encord_agent",

@@ -59,7 +59,10 @@ pub mod prelude {
 
 /// Exports the listed `#[stage]` handlers as this component's agent, in the
 /// order the host drains them. Optionally names a start hook, called once per
-/// run before any task (`fn() -> Result<(), AgentError>`):
+/// run before any task, and an init hook, called once on every new instance
+/// before its first task (both `fn() -> Result<(), AgentError>`). Put
+/// expensive set-up (loading a model into a `static`) in `init` and run with
+/// `--reuse-instance N` so that it is paid once per N tasks:
 ///
 /// ```
 /// use encord_agent_sdk::prelude::*;
@@ -73,18 +76,25 @@ pub mod prelude {
 /// }
 ///
 /// fn check_config() -> Result<(), AgentError> { Ok(()) }
+/// fn load_model() -> Result<(), AgentError> { Ok(()) }
 ///
-/// export_agent!(pre_label, triage; start = check_config);
+/// export_agent!(pre_label, triage; start = check_config, init = load_model);
 /// ```
 #[macro_export]
 macro_rules! export_agent {
     ($($stage:path),+ $(,)?) => {
-        $crate::export_agent!(@world [$($stage),+] $crate::runtime::no_start);
+        $crate::export_agent!(@world [$($stage),+] $crate::runtime::no_start, $crate::runtime::no_start);
     };
     ($($stage:path),+ ; start = $start:path) => {
-        $crate::export_agent!(@world [$($stage),+] $start);
+        $crate::export_agent!(@world [$($stage),+] $start, $crate::runtime::no_start);
     };
-    (@world [$($stage:path),+] $start:path) => {
+    ($($stage:path),+ ; init = $init:path) => {
+        $crate::export_agent!(@world [$($stage),+] $crate::runtime::no_start, $init);
+    };
+    ($($stage:path),+ ; start = $start:path, init = $init:path) => {
+        $crate::export_agent!(@world [$($stage),+] $start, $init);
+    };
+    (@world [$($stage:path),+] $start:path, $init:path) => {
         #[doc(hidden)]
         pub struct __EncordAgent;
 
@@ -107,6 +117,12 @@ macro_rules! export_agent {
                 ::std::string::String,
             > {
                 $crate::runtime::run(__ENCORD_STAGES, &stage, task)
+            }
+        }
+
+        impl $crate::bindings::exports::encord::agent::lifecycle::Guest for __EncordAgent {
+            fn init() -> ::std::result::Result<(), ::std::string::String> {
+                $init().map_err(|e: $crate::AgentError| e.to_string())
             }
         }
 

@@ -68,7 +68,7 @@ pub trait StageHandler {
     const DEF: StageDef;
 }
 
-/// The start hook used when `export_agent!` names none.
+/// The start (or init) hook used when `export_agent!` names none.
 pub fn no_start() -> Result<(), AgentError> {
     Ok(())
 }

@@ -3,6 +3,7 @@
 //! `scripts/bench-sandbox.sh` builds the agent and runs this; it prints:
 //! - fresh instance + one call, p50 / p99, with limits (epoch interruption,
 //!   memory limiter, pooling allocator) and without (no epoch, on demand);
+//! - a kept instance + one call (`--reuse-instance 100`), p50 / p99;
 //! - start to the first task: cold (compile) and cached (load compiled code).
 
 use std::path::{Path, PathBuf};
@@ -125,6 +126,17 @@ async fn main() {
     println!(
         "{:<58} {:>8.1}µs {:>8.1}µs",
         "without limits (no epoch, on-demand allocation)",
+        p50.as_secs_f64() * 1e6,
+        p99.as_secs_f64() * 1e6
+    );
+    let reusing = Sandbox {
+        reuse: 100,
+        ..limited.clone()
+    };
+    let (p50, p99) = per_task(&wasm, &reusing, n).await;
+    println!(
+        "{:<58} {:>8.1}µs {:>8.1}µs",
+        "kept instance + call, with limits (--reuse-instance 100)",
         p50.as_secs_f64() * 1e6,
         p99.as_secs_f64() * 1e6
     );

@@ -272,6 +272,15 @@ pub struct RunArgs {
     /// A deterministic instruction budget per task attempt (fuel units).
     #[arg(long)]
     pub fuel: Option<u64>,
+    /// Keep an instance for up to N tasks (for agents with expensive set-up, done once per
+    /// instance in their `init`); 1, the default, is a fresh instance per task. An instance
+    /// that traps or times out is never reused; tasks reading their asset as a file always
+    /// get a fresh one.
+    #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..))]
+    pub reuse_instance: u32,
+    /// Add the guest's backtrace (function names, no file paths) to each trap's reason.
+    #[arg(short = 'v', long)]
+    pub verbose: bool,
     /// Pass this environment variable (its value here) to the agent; repeatable.
     #[arg(long = "env", value_name = "NAME")]
     pub env: Vec<String>,
@@ -322,6 +331,8 @@ async fn run(args: RunArgs, bars: Option<MultiProgress>) -> anyhow::Result<i32> 
         .memory_limit_mib(args.memory_limit.max(1))
         .http_retries(args.http_retries)
         .fuel(args.fuel)
+        .reuse_instance(args.reuse_instance as usize)
+        .guest_backtraces(args.verbose)
         .cache_dir(cache_dir(&args.cache))
         .media_cache_mib(args.media_cache_mib);
     for (name, value) in Grants::env_from_host(&args.env).map_err(anyhow::Error::msg)? {
@@ -365,6 +376,11 @@ async fn run(args: RunArgs, bars: Option<MultiProgress>) -> anyhow::Result<i32> 
     }
     stop_on_signals(runner.stop_handle());
     let summary = runner.run().await?;
+    if let Some((now, peak)) = host_memory_mib() {
+        // Instances give their memory back when they end: a long-running
+        // poller stays near its baseline whatever its agents did.
+        tracing::info!("host memory after the run: {now} MiB resident (peak {peak} MiB)");
+    }
     print!("{summary}");
     Ok(if summary.interrupted {
         EXIT_INTERRUPTED
@@ -373,6 +389,17 @@ async fn run(args: RunArgs, bars: Option<MultiProgress>) -> anyhow::Result<i32> 
     } else {
         0
     })
+}
+
+/// This process's resident and peak resident memory, in MiB (Linux).
+fn host_memory_mib() -> Option<(u64, u64)> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let field = |name: &str| -> Option<u64> {
+        let line = status.lines().find(|l| l.starts_with(name))?;
+        let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+        Some(kib >> 10)
+    };
+    Some((field("VmRSS:")?, field("VmHWM:")?))
 }
 
 /// Where failed tasks are remembered when `--state` is not given.

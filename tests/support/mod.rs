@@ -21,6 +21,8 @@ const GUESTS: &[(&str, &str)] = &[
     ("guest-start-fails", "guest_start_fails"),
     ("guest-hostile", "guest_hostile"),
     ("guest-media", "guest_media"),
+    ("guest-reuse", "guest_reuse"),
+    ("bench-agent", "bench_agent"),
 ];
 
 pub fn workspace() -> PathBuf {
@@ -248,6 +250,17 @@ pub fn exported<'a>(rows: &'a [serde_json::Value], title: &str) -> &'a serde_jso
 
 /// Runs a component over a store: the CLI's run form.
 pub fn run_agent(component: &Path, store: &Path, hash: &str, extra: &[&str]) -> Output {
+    run_agent_env(component, store, hash, extra, &[])
+}
+
+/// [`run_agent`] with environment variables set.
+pub fn run_agent_env(
+    component: &Path,
+    store: &Path,
+    hash: &str,
+    extra: &[&str],
+    env: &[(&str, &str)],
+) -> Output {
     let mut args = vec![
         "--component",
         component.to_str().unwrap(),
@@ -257,7 +270,7 @@ pub fn run_agent(component: &Path, store: &Path, hash: &str, extra: &[&str]) -> 
         store.to_str().unwrap(),
     ];
     args.extend_from_slice(extra);
-    runner_host(&args)
+    runner_host_env(&args, env)
 }
 
 /// Runs a component through the emulator, signed with `key`: the CLI's

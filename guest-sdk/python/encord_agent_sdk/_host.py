@@ -1,4 +1,5 @@
-"""The component's glue: runner-host's WIT imports and the `handler` export.
+"""The component's glue: runner-host's WIT imports and the `handler` and
+`lifecycle` exports.
 
 Imported only inside the component (the build's app module re-exports
 `Handler`); everything else in the SDK runs natively too.
@@ -158,6 +159,15 @@ def _with_host_output(fn):
         sys.stderr.flush()
         sys.stdout, sys.stderr = out, err
         root.removeHandler(handler)
+
+
+class Lifecycle(exports.Lifecycle):
+    def init(self) -> None:
+        for hook in r.current_runner().init_hooks:
+            try:
+                _with_host_output(hook)
+            except Exception as e:
+                raise Err(_message(e))
 
 
 class Handler(exports.Handler):

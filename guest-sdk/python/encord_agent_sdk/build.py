@@ -42,9 +42,9 @@ def build(agent: Path, out: Path, paths: list[Path], quiet: bool = False) -> Non
     with tempfile.TemporaryDirectory(prefix="encord-agent-build-") as tmp:
         (Path(tmp) / f"{APP}.py").write_text(
             f"import {module}  # noqa: F401  registers the runner's stages\n"
-            "from encord_agent_sdk._host import Handler  # noqa: F401  the export runner-host calls\n"
+            "from encord_agent_sdk._host import Handler, Lifecycle  # noqa: F401  the exports runner-host calls\n"
         )
-        cmd = [tool, "-d", str(WIT_DIR), "-w", "agent", "componentize", APP, "-p", tmp, "-p", str(agent.parent.resolve())]
+        cmd = [tool, "-d", str(WIT_DIR), "-w", "agent-with-init", "componentize", APP, "-p", tmp, "-p", str(agent.parent.resolve())]
         cmd += ["-p", str(SDK_DIR.parent)]
         for p in paths:
             cmd += ["-p", str(p.resolve())]

@@ -246,6 +246,7 @@ class Runner:
     def __init__(self, project_hash: Optional[str] = None, *, pre_execution_callback: Optional[Callable] = None, **_ignored):
         self.project_hash = project_hash
         self.pre_execution_callback = pre_execution_callback
+        self.init_hooks: list[Callable[[], None]] = []
         self.stages: list[_Stage] = []
         _RUNNERS.append(self)
 
@@ -288,6 +289,16 @@ class Runner:
             return fn
 
         return register
+
+    def init(self, fn: Callable[[], None]) -> Callable[[], None]:
+        """Registers set-up run once on every new instance, before its first
+        task (not in encord-agents). Module-level code already runs once, at
+        build time; use this for what must happen at run time, such as
+        reading a model from a directory granted with `--dir`. With
+        runner-host's `--reuse-instance N` it runs once per N tasks. An
+        exception fails that task with its message."""
+        self.init_hooks.append(fn)
+        return fn
 
     def run(self, *_args, **_kwargs) -> None:
         """Run as a script: prints what the component will declare. Build it

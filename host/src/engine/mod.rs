@@ -6,6 +6,12 @@
 //! task to the next. Limits: wall time through epoch interruption (the guest
 //! yields every tick; a timeout wraps the whole call) and a memory cap that
 //! reports itself as such.
+//!
+//! Opt-in reuse (`--reuse-instance N`): a task's instance is kept, with its
+//! store, for up to N tasks; the store's context is swapped per task and its
+//! fuel and deadline re-armed. An instance whose call trapped or timed out is
+//! dropped. A component exporting `lifecycle.init` has it called once on
+//! every new instance before its first task.
 
 pub mod cache;
 mod load;
@@ -17,7 +23,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use wasmtime::component::{Component, Linker};
+use wasmtime::component::{Component, ComponentExportIndex, Linker};
 use wasmtime::{Config, Engine, Store};
 
 pub use load::LoadError;
@@ -84,6 +90,17 @@ enum Returned {
     Run(Result<Outcome, String>),
 }
 
+/// An instance kept for more tasks (`--reuse-instance`).
+struct Warm {
+    store: Store<TaskState>,
+    agent: Agent,
+    /// Tasks it has run.
+    used: usize,
+}
+
+/// The optional interface whose `init` prepares a new instance.
+const LIFECYCLE: &str = "encord:agent/lifecycle@0.2.0";
+
 /// A loaded agent component, ready to instantiate.
 pub struct LoadedAgent {
     engine: Engine,
@@ -92,6 +109,13 @@ pub struct LoadedAgent {
     grants: Arc<Grants>,
     interruptible: bool,
     ticker_stop: Arc<AtomicBool>,
+    /// `lifecycle.init`, when the component exports it.
+    init: Option<ComponentExportIndex>,
+    /// Task calls one instance may serve.
+    reuse: usize,
+    backtraces: bool,
+    /// Instances waiting for their next task.
+    warm: std::sync::Mutex<Vec<Warm>>,
 }
 
 impl Drop for LoadedAgent {
@@ -117,6 +141,9 @@ impl LoadedAgent {
             .instantiate_pre(&component)
             .and_then(AgentPre::new)
             .map_err(|e| load::world_error(path, e))?;
+        let init = component
+            .get_export_index(None, LIFECYCLE)
+            .and_then(|lifecycle| component.get_export_index(Some(&lifecycle), "init"));
 
         let ticker_stop = Arc::new(AtomicBool::new(false));
         let (e, stop) = (engine.clone(), ticker_stop.clone());
@@ -136,6 +163,10 @@ impl LoadedAgent {
             grants: Arc::new(sandbox.grants.clone()),
             interruptible: sandbox.interruptible,
             ticker_stop,
+            init,
+            reuse: sandbox.reuse.max(1),
+            backtraces: sandbox.backtraces,
+            warm: std::sync::Mutex::default(),
         })
     }
 
@@ -179,15 +210,25 @@ impl LoadedAgent {
         }
     }
 
-    /// Instantiates a fresh store for `cx` and makes `call` under the limits.
-    async fn call(&self, cx: CallContext, call: Call) -> Result<Returned, CallError> {
-        let limits = self.limits;
+    /// Whether the component exports `lifecycle.init`.
+    pub fn has_init(&self) -> bool {
+        self.init.is_some()
+    }
+
+    /// A new store for `cx`, with the limits armed.
+    fn store(&self, cx: CallContext) -> Result<Store<TaskState>, CallError> {
         let mut store = Store::new(
             &self.engine,
-            TaskState::new(cx, limits.memory_bytes, &self.grants),
+            TaskState::new(cx, self.limits.memory_bytes, &self.grants),
         );
         store.limiter(|s| &mut s.limits);
-        if let Some(fuel) = limits.fuel {
+        self.arm(&mut store)?;
+        Ok(store)
+    }
+
+    /// Gives a store its per-call budget: fuel, and the yielding deadline.
+    fn arm(&self, store: &mut Store<TaskState>) -> Result<(), CallError> {
+        if let Some(fuel) = self.limits.fuel {
             store
                 .set_fuel(fuel)
                 .map_err(|e| CallError::Trap(e.to_string()))?;
@@ -195,21 +236,151 @@ impl LoadedAgent {
         if self.interruptible {
             store.epoch_deadline_async_yield_and_update(1);
         }
+        Ok(())
+    }
+
+    /// Instantiates the component in `store`; for an instance that will run
+    /// tasks, calls its `init` (an error from it is returned as `Err`).
+    async fn instantiate(
+        &self,
+        store: &mut Store<TaskState>,
+        for_tasks: bool,
+    ) -> wasmtime::Result<Result<Agent, String>> {
+        let instance = self
+            .pre
+            .instance_pre()
+            .instantiate_async(&mut *store)
+            .await?;
+        let agent = Agent::new(&mut *store, &instance)?;
+        if let (true, Some(init)) = (for_tasks, &self.init) {
+            let init = instance.get_typed_func::<(), (Result<(), String>,)>(&mut *store, init)?;
+            if let (Err(message),) = init.call_async(&mut *store, ()).await? {
+                return Ok(Err(format!("init failed: {message}")));
+            }
+        }
+        Ok(Ok(agent))
+    }
+
+    /// Makes `call` under the limits: in a fresh instance, or for a task
+    /// with reuse on, in a kept one.
+    async fn call(&self, cx: CallContext, call: Call) -> Result<Returned, CallError> {
+        let limits = self.limits;
+        let (stage, task) = match call {
+            // A task's asset directory is mounted when its instance is made,
+            // so those tasks always get a fresh instance.
+            Call::Run(stage, task) if self.reuse > 1 && cx.asset_dir.is_none() => {
+                return self.run_reusing(cx, &stage, &task).await
+            }
+            Call::Run(stage, task) => (stage, task),
+            Call::Stages | Call::Start => return self.call_fresh(cx, call).await,
+        };
+        let mut store = self.store(cx)?;
         let fut = async {
-            let agent = self.pre.instantiate_async(&mut store).await?;
+            let agent = match self.instantiate(&mut store, true).await? {
+                Ok(agent) => agent,
+                Err(init) => return wasmtime::Result::Ok(Err(init)),
+            };
+            agent
+                .encord_agent_handler()
+                .call_run(&mut store, &stage, &task)
+                .await
+        };
+        match tokio::time::timeout(limits.timeout, fut).await {
+            Err(_) => Err(CallError::Timeout(limits.timeout)),
+            Ok(Ok(r)) => Ok(Returned::Run(r)),
+            Ok(Err(e)) => Err(state::classify_trap(
+                e,
+                store.data(),
+                &limits,
+                self.backtraces,
+            )),
+        }
+    }
+
+    /// The manifest or the start hook, in a fresh instance (no `init`).
+    async fn call_fresh(&self, cx: CallContext, call: Call) -> Result<Returned, CallError> {
+        let limits = self.limits;
+        let mut store = self.store(cx)?;
+        let fut = async {
+            let agent = self
+                .instantiate(&mut store, false)
+                .await?
+                .map_err(wasmtime::Error::msg)?;
             let h = agent.encord_agent_handler();
             wasmtime::Result::Ok(match call {
                 Call::Stages => Returned::Stages(h.call_stages(&mut store).await?),
                 Call::Start => Returned::Start(h.call_start(&mut store).await?),
-                Call::Run(stage, task) => {
-                    Returned::Run(h.call_run(&mut store, &stage, &task).await?)
-                }
+                Call::Run(..) => unreachable!("tasks go through call"),
             })
         };
         match tokio::time::timeout(limits.timeout, fut).await {
             Err(_) => Err(CallError::Timeout(limits.timeout)),
             Ok(Ok(v)) => Ok(v),
-            Ok(Err(e)) => Err(state::classify_trap(e, store.data(), &limits)),
+            Ok(Err(e)) => Err(state::classify_trap(
+                e,
+                store.data(),
+                &limits,
+                self.backtraces,
+            )),
+        }
+    }
+
+    /// Runs a task in a kept instance (or a new one), keeping it afterwards
+    /// while it has tasks left and its call neither trapped nor timed out.
+    async fn run_reusing(
+        &self,
+        cx: CallContext,
+        stage: &str,
+        task: &WitTask,
+    ) -> Result<Returned, CallError> {
+        let limits = self.limits;
+        let kept = self.warm.lock().unwrap_or_else(|e| e.into_inner()).pop();
+        let (mut store, agent, used) = match kept {
+            Some(w) => {
+                let mut store = w.store;
+                store.data_mut().next_call(cx);
+                self.arm(&mut store)?;
+                (store, Some(w.agent), w.used)
+            }
+            None => (self.store(cx)?, None, 0),
+        };
+        let fut = async {
+            let agent = match agent {
+                Some(agent) => agent,
+                None => match self.instantiate(&mut store, true).await? {
+                    Ok(agent) => agent,
+                    Err(init) => return Ok(Err(init)),
+                },
+            };
+            let r = agent
+                .encord_agent_handler()
+                .call_run(&mut store, stage, task)
+                .await?;
+            wasmtime::Result::Ok(Ok((agent, r)))
+        };
+        match tokio::time::timeout(limits.timeout, fut).await {
+            Err(_) => Err(CallError::Timeout(limits.timeout)),
+            Ok(Err(e)) => Err(state::classify_trap(
+                e,
+                store.data(),
+                &limits,
+                self.backtraces,
+            )),
+            Ok(Ok(Err(init))) => Ok(Returned::Run(Err(init))),
+            Ok(Ok(Ok((agent, r)))) => {
+                if used + 1 < self.reuse {
+                    let warm = Warm {
+                        store,
+                        agent,
+                        used: used + 1,
+                    };
+                    self.warm
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .push(warm);
+                }
+                Ok(Returned::Run(r))
+            }
         }
     }
 }
@@ -221,6 +392,9 @@ fn engine(sandbox: &Sandbox) -> Result<Engine, LoadError> {
     let base = || {
         let mut config = Config::new();
         config.epoch_interruption(sandbox.interruptible);
+        // Backtraces name guest functions only: never file paths (which
+        // WASMTIME_BACKTRACE_DETAILS would add from the guest's debug info).
+        config.wasm_backtrace_details(wasmtime::WasmBacktraceDetails::Disable);
         if sandbox.limits.fuel.is_some() {
             config.consume_fuel(true);
         }

@@ -5,7 +5,6 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 use wasmtime_wasi::sockets::SocketAddrUse;
 use wasmtime_wasi::{FsPerms, WasiCtx};
 
@@ -120,7 +119,7 @@ impl Grants {
     /// network beyond them; stdout discarded, stderr captured.
     pub(crate) fn wasi(
         &self,
-        stderr: MemoryOutputPipe,
+        stderr: super::state::StderrTail,
         asset: Option<&std::path::Path>,
     ) -> WasiCtx {
         let mut b = WasiCtx::builder();
@@ -170,6 +169,10 @@ pub struct Sandbox {
     pub grants: Grants,
     /// Instances alive at once (sizes the pooling allocator; 0: on demand).
     pub instances: usize,
+    /// Task calls one instance may serve (1: a fresh instance per task).
+    pub reuse: usize,
+    /// Add the guest's backtrace (function names, no paths) to trap reasons.
+    pub backtraces: bool,
     /// Where compiled components are cached (none: compile every time).
     pub cache_dir: Option<PathBuf>,
     /// Epoch interruption (the wall-time limit). Only benchmarks turn it off,
@@ -183,6 +186,8 @@ impl Default for Sandbox {
             limits: Limits::default(),
             grants: Grants::default(),
             instances: 0,
+            reuse: 1,
+            backtraces: false,
             cache_dir: None,
             interruptible: true,
         }

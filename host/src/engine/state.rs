@@ -1,11 +1,16 @@
 //! The data of one Store: the context of one call into the guest.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::path::PathBuf;
+use std::pin::Pin;
 use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
 
+use bytes::Bytes;
+use tokio::io::AsyncWrite;
 use wasmtime::{StoreLimits, StoreLimitsBuilder};
-use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
+use wasmtime_wasi::cli::{IsTerminal, StdoutStream};
+use wasmtime_wasi::p2::{OutputStream, Pollable, StreamError};
 use wasmtime_wasi::{ResourceTable, WasiCtx, WasiCtxView, WasiView};
 
 use super::{CallError, Grants, Limits};
@@ -92,18 +97,94 @@ impl CallContext {
 /// How much of the guest's stderr is kept to explain a trap.
 const STDERR_CAPACITY: usize = 64 * 1024;
 
+/// The guest's stderr: its last [`STDERR_CAPACITY`] bytes (a panic message
+/// comes last). Writing more never fails the guest; older bytes go.
+#[derive(Clone, Default)]
+pub(crate) struct StderrTail(Arc<Mutex<VecDeque<u8>>>);
+
+impl StderrTail {
+    fn push(&self, bytes: &[u8]) {
+        let mut tail = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        let bytes = &bytes[bytes.len().saturating_sub(STDERR_CAPACITY)..];
+        let over = (tail.len() + bytes.len()).saturating_sub(STDERR_CAPACITY);
+        tail.drain(..over);
+        tail.extend(bytes);
+    }
+
+    fn text(&self) -> String {
+        let tail = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        let (a, b) = tail.as_slices();
+        String::from_utf8_lossy(&[a, b].concat()).trim().to_string()
+    }
+
+    /// Forgets what was written (a reused instance starts its next task).
+    fn clear(&self) {
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).clear();
+    }
+}
+
+impl IsTerminal for StderrTail {
+    fn is_terminal(&self) -> bool {
+        false
+    }
+}
+
+impl StdoutStream for StderrTail {
+    fn p2_stream(&self) -> Box<dyn OutputStream> {
+        Box::new(self.clone())
+    }
+    fn async_stream(&self) -> Box<dyn AsyncWrite + Send + Sync> {
+        Box::new(self.clone())
+    }
+}
+
+impl OutputStream for StderrTail {
+    fn write(&mut self, bytes: Bytes) -> Result<(), StreamError> {
+        self.push(&bytes);
+        Ok(())
+    }
+    fn flush(&mut self) -> Result<(), StreamError> {
+        Ok(())
+    }
+    fn check_write(&mut self) -> Result<usize, StreamError> {
+        Ok(STDERR_CAPACITY)
+    }
+}
+
+#[async_trait::async_trait]
+impl Pollable for StderrTail {
+    async fn ready(&mut self) {}
+}
+
+impl AsyncWrite for StderrTail {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        _: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        self.push(buf);
+        Poll::Ready(Ok(buf.len()))
+    }
+    fn poll_flush(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+    fn poll_shutdown(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+}
+
 pub(crate) struct TaskState {
     pub(crate) wasi: WasiCtx,
     pub(crate) table: ResourceTable,
     pub(crate) limits: StoreLimits,
     pub(crate) cx: CallContext,
-    stderr: MemoryOutputPipe,
+    stderr: StderrTail,
     memory_bytes: usize,
 }
 
 impl TaskState {
     pub(crate) fn new(cx: CallContext, memory_bytes: usize, grants: &Grants) -> TaskState {
-        let stderr = MemoryOutputPipe::new(STDERR_CAPACITY);
+        let stderr = StderrTail::default();
         // Nothing by default: no environment, no filesystem, no network.
         let asset = cx.asset_dir.as_ref().map(|(dir, _)| dir.as_path());
         let wasi = grants.wasi(stderr.clone(), asset);
@@ -120,6 +201,13 @@ impl TaskState {
         }
     }
 
+    /// Makes a reused instance's store serve the next call: its context,
+    /// and a clean stderr.
+    pub(crate) fn next_call(&mut self, cx: CallContext) {
+        self.cx = cx;
+        self.stderr.clear();
+    }
+
     /// The memory cap of this call's instance.
     pub(crate) fn memory_cap(&self) -> usize {
         self.memory_bytes
@@ -127,9 +215,7 @@ impl TaskState {
 
     /// What the guest wrote to stderr (a panic message, typically).
     fn stderr_text(&self) -> String {
-        String::from_utf8_lossy(&self.stderr.contents())
-            .trim()
-            .to_string()
+        self.stderr.text()
     }
 }
 
@@ -143,8 +229,46 @@ impl WasiView for TaskState {
 }
 
 /// Names what stopped the guest: the memory cap, or a trap with the
-/// guest's own panic message when it printed one.
-pub(crate) fn classify_trap(e: wasmtime::Error, state: &TaskState, limits: &Limits) -> CallError {
+/// guest's own panic message when it printed one; with `backtrace`, a trap
+/// also carries the guest's backtrace (function names only).
+pub(crate) fn classify_trap(
+    e: wasmtime::Error,
+    state: &TaskState,
+    limits: &Limits,
+    backtrace: bool,
+) -> CallError {
+    let error = classify(&e, state, limits);
+    let reason = match &error {
+        CallError::Trap(reason) => reason.clone(),
+        CallError::StackOverflow => error.to_string(),
+        _ => return error,
+    };
+    match e.downcast_ref::<wasmtime::WasmBacktrace>() {
+        Some(bt) if backtrace && !bt.frames().is_empty() => {
+            CallError::Trap(format!("{reason}\n{}", guest_backtrace(bt)))
+        }
+        _ => error,
+    }
+}
+
+/// `guest backtrace:` and one line per frame, innermost first: the
+/// (demangled) function name, or its index when the guest has no names.
+fn guest_backtrace(bt: &wasmtime::WasmBacktrace) -> String {
+    let mut out = String::from("guest backtrace:");
+    for (i, f) in bt.frames().iter().enumerate().take(64) {
+        let name = f
+            .func_name()
+            .map(|n| format!("{:#}", rustc_demangle::demangle(n)))
+            .unwrap_or_else(|| format!("<function {}>", f.func_index()));
+        out.push_str(&format!("\n  {i}: {name}"));
+    }
+    if bt.frames().len() > 64 {
+        out.push_str(&format!("\n  … {} more", bt.frames().len() - 64));
+    }
+    out
+}
+
+fn classify(e: &wasmtime::Error, state: &TaskState, limits: &Limits) -> CallError {
     let text = format!("{e:#}");
     if text.contains("forcing trap when growing memory") {
         return CallError::Memory(limits.memory_bytes >> 20);

@@ -156,6 +156,19 @@ impl RunnerBuilder {
         self
     }
 
+    /// Adds the guest's backtrace (function names only) to trap reasons.
+    pub fn guest_backtraces(mut self, on: bool) -> Self {
+        self.sandbox.backtraces = on;
+        self
+    }
+
+    /// Tasks one instance may run (default 1: a fresh instance per task).
+    /// An instance that trapped or timed out is dropped, never reused.
+    pub fn reuse_instance(mut self, tasks: usize) -> Self {
+        self.sandbox.reuse = tasks.max(1);
+        self
+    }
+
     /// Passes an environment variable (name, value) to guests.
     pub fn env(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
         self.sandbox.grants.env.push((name.into(), value.into()));
