@@ -41,6 +41,9 @@ pub use summary::{StageSummary, Summary};
 pub const SAVE_BUNDLE: usize = 100;
 /// Most pathway actions per request.
 pub const MOVE_BUNDLE: usize = 1000;
+/// Write requests of one kind (label saves, metadata, priorities) in flight
+/// at once: a batch's bundles go together, not one round trip after another.
+const WRITES_IN_FLIGHT: usize = 4;
 /// The largest label row a guest may return (Encord's own rows are far smaller).
 pub const MAX_LABEL_ROW_BYTES: usize = 32 << 20;
 
@@ -839,18 +842,29 @@ impl Runner {
         let saves: Vec<usize> = (0..reports.len())
             .filter(|&i| decisions[i].as_ref().is_some_and(|d| d.save.is_some()))
             .collect();
-        for chunk in saves.chunks(SAVE_BUNDLE) {
-            let bundle: Vec<LabelSave> = chunk
+        let bundles: Vec<Vec<LabelSave>> = saves
+            .chunks(SAVE_BUNDLE)
+            .map(|chunk| {
+                chunk
+                    .iter()
+                    .map(|&i| LabelSave {
+                        data_hash: reports[i].task.data_hash.clone(),
+                        json: decisions[i]
+                            .as_ref()
+                            .and_then(|d| d.save.clone())
+                            .unwrap_or_default(),
+                    })
+                    .collect()
+            })
+            .collect();
+        let sent = in_flight(
+            bundles
                 .iter()
-                .map(|&i| LabelSave {
-                    data_hash: reports[i].task.data_hash.clone(),
-                    json: decisions[i]
-                        .as_ref()
-                        .and_then(|d| d.save.clone())
-                        .unwrap_or_default(),
-                })
-                .collect();
-            if let Err(e) = self.platform.save_labels(project_hash, &bundle).await {
+                .map(|b| self.platform.save_labels(project_hash, b)),
+        )
+        .await;
+        for (chunk, result) in saves.chunks(SAVE_BUNDLE).zip(sent) {
+            if let Err(e) = result {
                 for &i in chunk {
                     fail(
                         &mut reports,
@@ -869,12 +883,18 @@ impl Runner {
         let metas: Vec<usize> = (0..reports.len())
             .filter(|&i| decisions[i].as_ref().is_some_and(|d| d.metadata.is_some()))
             .collect();
-        for chunk in metas.chunks(SAVE_BUNDLE) {
-            let bundle: Vec<(String, String)> = chunk
-                .iter()
-                .filter_map(|&i| decisions[i].as_ref()?.metadata.clone())
-                .collect();
-            if let Err(e) = self.platform.set_client_metadata(&bundle).await {
+        let bundles: Vec<Vec<(String, String)>> = metas
+            .chunks(SAVE_BUNDLE)
+            .map(|chunk| {
+                chunk
+                    .iter()
+                    .filter_map(|&i| decisions[i].as_ref()?.metadata.clone())
+                    .collect()
+            })
+            .collect();
+        let sent = in_flight(bundles.iter().map(|b| self.platform.set_client_metadata(b))).await;
+        for (chunk, result) in metas.chunks(SAVE_BUNDLE).zip(sent) {
+            if let Err(e) = result {
                 for &i in chunk {
                     fail(
                         &mut reports,
@@ -893,17 +913,28 @@ impl Runner {
         let prios: Vec<usize> = (0..reports.len())
             .filter(|&i| decisions[i].as_ref().is_some_and(|d| d.priority.is_some()))
             .collect();
-        for chunk in prios.chunks(SAVE_BUNDLE) {
-            let bundle: Vec<(String, f32)> = chunk
+        let bundles: Vec<Vec<(String, f32)>> = prios
+            .chunks(SAVE_BUNDLE)
+            .map(|chunk| {
+                chunk
+                    .iter()
+                    .filter_map(|&i| {
+                        Some((
+                            reports[i].task.data_hash.clone(),
+                            decisions[i].as_ref()?.priority?,
+                        ))
+                    })
+                    .collect()
+            })
+            .collect();
+        let sent = in_flight(
+            bundles
                 .iter()
-                .filter_map(|&i| {
-                    Some((
-                        reports[i].task.data_hash.clone(),
-                        decisions[i].as_ref()?.priority?,
-                    ))
-                })
-                .collect();
-            if let Err(e) = self.platform.set_priorities(project_hash, &bundle).await {
+                .map(|b| self.platform.set_priorities(project_hash, b)),
+        )
+        .await;
+        for (chunk, result) in prios.chunks(SAVE_BUNDLE).zip(sent) {
+            if let Err(e) = result {
                 for &i in chunk {
                     fail(
                         &mut reports,
@@ -1187,4 +1218,13 @@ fn check_outcome(
         priority: o.priority,
         metadata: None,
     })
+}
+
+/// Runs `requests` with up to [`WRITES_IN_FLIGHT`] at once; their results
+/// in the order given.
+async fn in_flight<F: std::future::Future>(requests: impl Iterator<Item = F>) -> Vec<F::Output> {
+    futures::stream::iter(requests)
+        .buffered(WRITES_IN_FLIGHT)
+        .collect()
+        .await
 }
