@@ -116,7 +116,21 @@ impl FromContext for Project {
 impl FromContext for Arc<Ontology> {
     fn from_context(cx: &mut Context) -> Result<Self, AgentError> {
         cx.cached(|cx| -> Result<Arc<Ontology>, AgentError> {
-            Ok(Arc::new(Ontology::parse(&cx.source().ontology())?))
+            // An instance kept for more tasks (`--reuse-instance`) parses
+            // the ontology once, not once per task; a different JSON (another
+            // project) is parsed again.
+            static LAST: std::sync::Mutex<Option<(String, Arc<Ontology>)>> =
+                std::sync::Mutex::new(None);
+            let json = cx.source().ontology();
+            let mut last = LAST.lock().unwrap_or_else(|e| e.into_inner());
+            if let Some((seen, parsed)) = last.as_ref() {
+                if *seen == json {
+                    return Ok(parsed.clone());
+                }
+            }
+            let parsed = Arc::new(Ontology::parse(&json)?);
+            *last = Some((json, parsed.clone()));
+            Ok(parsed)
         })
     }
 }
