@@ -338,3 +338,73 @@ fn python_examples_run_on_encord_agents_with_only_their_imports_changed() {
         "a person tracked over 5 frames"
     );
 }
+
+/// `bench/compare.sh`'s comparison, small: the encord-agents agent, and the
+/// Rust and Python ones on runner-host (fresh and reused instances) end in
+/// the same state (the script fails otherwise), runner-host with no more
+/// HTTP requests per task, and the table and the emulator's ceiling are
+/// printed.
+#[test]
+fn the_benchmark_comparison_runs_and_its_three_agents_agree() {
+    let bench = workspace().join("bench");
+    let ours = agent_body(&bench.join("agent.py"));
+    assert!(ours.len() > 8, "the body was read");
+    assert_eq!(
+        ours,
+        agent_body(&bench.join("encord_agents").join("agent.py")),
+        "only imports and the runner line may differ"
+    );
+    let work = tempfile::tempdir().unwrap();
+    let markdown = work.path().join("table.md");
+    let out = Command::new(python())
+        .arg(bench.join("compare.py"))
+        .args(["--runner-host", env!("CARGO_BIN_EXE_runner-host")])
+        .arg("--rust-component")
+        .arg(guest("bench-agent"))
+        .arg("--python-component")
+        .arg(agent_component("bench/agent.py"))
+        .args(["--sizes", "30", "--latencies", "0,5", "--work"])
+        .arg(work.path().join("run"))
+        .arg("--markdown")
+        .arg(&markdown)
+        .output()
+        .expect("compare.py runs");
+    assert!(
+        out.status.success(),
+        "compare.py failed:\n{}\n{}",
+        stdout(&out),
+        stderr(&out)
+    );
+    assert!(stderr(&out).contains("== 30 tasks, 0 ms: end states equal"));
+    assert!(stderr(&out).contains("== 30 tasks, 5 ms: end states equal"));
+    let table = std::fs::read_to_string(&markdown).unwrap();
+    let rows: Vec<Vec<&str>> = table
+        .lines()
+        .filter(|l| l.starts_with("| 30 |"))
+        .map(|l| l.split('|').map(str::trim).collect())
+        .collect();
+    // Five runs (encord-agents; Rust and Python agents, fresh and reused
+    // instances) at two latencies, and the emulator's ceiling.
+    assert_eq!(rows.len(), 11, "{table}");
+    let runs: Vec<&Vec<&str>> = rows.iter().filter(|r| r.len() > 10).collect();
+    assert_eq!(runs.len(), 10, "{table}");
+    for run in &runs {
+        let rss: f64 = run[7].parse().unwrap();
+        assert!(
+            (1.0..1000.0).contains(&rss),
+            "a peak RSS was measured: {table}"
+        );
+    }
+    for latency in ["0 ms", "5 ms"] {
+        let requests: Vec<f64> = runs
+            .iter()
+            .filter(|r| r[2] == latency)
+            .map(|r| r[8].parse().unwrap())
+            .collect();
+        assert_eq!(requests.len(), 5, "{table}");
+        assert!(
+            requests[1..].iter().all(|r| *r <= requests[0]),
+            "runner-host makes no more requests per task than encord-agents: {table}"
+        );
+    }
+}
