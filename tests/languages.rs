@@ -205,19 +205,11 @@ fn the_python_sdk_ships_the_hosts_wit_world() {
 
 /// Per task, in the order they ran: the count a reuse guest reported.
 fn instance_counts(component: &Path, extra: &[&str]) -> Vec<u32> {
-    let (dir, store, hash) = demo_store();
-    let report = dir.path().join("report.jsonl");
-    let mut args = vec!["--concurrency", "1", "--report", report.to_str().unwrap()];
-    args.extend_from_slice(extra);
-    let out = run_agent(component, &store, &hash, &args);
+    let (out, records) = run_one_at_a_time(component, extra);
     assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
-    std::fs::read_to_string(&report)
-        .unwrap()
-        .lines()
-        .map(|line| {
-            let r: serde_json::Value = serde_json::from_str(line).unwrap();
-            (r["priority"].as_f64().unwrap() * 100.0).round() as u32
-        })
+    records
+        .iter()
+        .map(|r| (r["priority"].as_f64().unwrap() * 100.0).round() as u32)
         .collect()
 }
 

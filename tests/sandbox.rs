@@ -301,28 +301,15 @@ fn host_memory(log: &str) -> (u64, u64) {
 /// Per task, in the order they ran (one at a time): the count the guest
 /// reported (its instance's task number), or its error.
 fn reuse_run(extra: &[&str]) -> Vec<Result<u32, String>> {
-    let (dir, store, hash) = demo_store();
-    let report = dir.path().join("report.jsonl");
-    let mut args = vec![
-        "--concurrency",
-        "1",
-        "--num-retries",
-        "0",
-        "--report",
-        report.to_str().unwrap(),
-    ];
+    let mut args = vec!["--num-retries", "0"];
     args.extend_from_slice(extra);
-    let out = run_agent(&guest("guest-reuse"), &store, &hash, &args);
+    let (out, records) = run_one_at_a_time(&guest("guest-reuse"), &args);
     assert_eq!(out.status.code(), Some(3), "{}", stdout(&out));
-    std::fs::read_to_string(&report)
-        .unwrap()
-        .lines()
-        .map(|line| {
-            let r: serde_json::Value = serde_json::from_str(line).unwrap();
-            match r["error"].as_str() {
-                Some(e) => Err(format!("{}: {e}", r["data_title"].as_str().unwrap())),
-                None => Ok((r["priority"].as_f64().unwrap() * 100.0).round() as u32),
-            }
+    records
+        .into_iter()
+        .map(|r| match r["error"].as_str() {
+            Some(e) => Err(format!("{}: {e}", r["data_title"].as_str().unwrap())),
+            None => Ok((r["priority"].as_f64().unwrap() * 100.0).round() as u32),
         })
         .collect()
 }
@@ -388,4 +375,29 @@ fn verbose_adds_the_guest_backtrace_with_no_host_paths() {
             && !l.contains("/rustc/")),
         "no paths in the backtrace: {verbose}"
     );
+}
+
+#[test]
+fn a_failing_init_fails_its_tasks_with_its_message() {
+    for extra in [&[][..], &["--reuse-instance", "5"][..]] {
+        let (_dir, store, hash) = demo_store();
+        let mut args = vec!["--num-retries", "0", "--env", "REUSE_INIT_FAILS"];
+        args.extend_from_slice(extra);
+        let out = run_agent_env(
+            &guest("guest-reuse"),
+            &store,
+            &hash,
+            &args,
+            &[("REUSE_INIT_FAILS", "1")],
+        );
+        assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+        assert!(
+            failure_line(&stdout(&out), "park-01.png")
+                .ends_with("init failed: the model file is missing"),
+            "{extra:?}: {}",
+            stdout(&out)
+        );
+        let s = status(&store, &hash);
+        assert_eq!(count(&s, "pre-label"), 24, "{extra:?}: nothing moved");
+    }
 }

@@ -253,6 +253,23 @@ pub fn run_agent(component: &Path, store: &Path, hash: &str, extra: &[&str]) -> 
     run_agent_env(component, store, hash, extra, &[])
 }
 
+/// Runs a component over a fresh demo store one task at a time, with
+/// `extra` arguments: the output, and the report's records in the order the
+/// tasks ran.
+pub fn run_one_at_a_time(component: &Path, extra: &[&str]) -> (Output, Vec<serde_json::Value>) {
+    let (dir, store, hash) = demo_store();
+    let report = dir.path().join("report.jsonl");
+    let mut args = vec!["--concurrency", "1", "--report", report.to_str().unwrap()];
+    args.extend_from_slice(extra);
+    let out = run_agent(component, &store, &hash, &args);
+    let records = std::fs::read_to_string(&report)
+        .unwrap_or_default()
+        .lines()
+        .map(|line| serde_json::from_str(line).expect("a report record"))
+        .collect();
+    (out, records)
+}
+
 /// [`run_agent`] with environment variables set.
 pub fn run_agent_env(
     component: &Path,

@@ -210,11 +210,6 @@ impl LoadedAgent {
         }
     }
 
-    /// Whether the component exports `lifecycle.init`.
-    pub fn has_init(&self) -> bool {
-        self.init.is_some()
-    }
-
     /// A new store for `cx`, with the limits armed.
     fn store(&self, cx: CallContext) -> Result<Store<TaskState>, CallError> {
         let mut store = Store::new(

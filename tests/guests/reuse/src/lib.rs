@@ -2,7 +2,8 @@
 //! task sets the priority to (tasks this instance has run) / 100. With a
 //! fresh instance per task every priority is 0.01; with `--reuse-instance N`
 //! they count up to N. A task titled `street-03.png` panics, so the test can
-//! check that a trapped instance is never reused.
+//! check that a trapped instance is never reused. Granted the variable
+//! `REUSE_INIT_FAILS`, its `init` fails.
 
 use std::sync::atomic::{AtomicU32, Ordering};
 
@@ -12,6 +13,9 @@ static INITS: AtomicU32 = AtomicU32::new(0);
 static TASKS: AtomicU32 = AtomicU32::new(0);
 
 fn init() -> Result<(), AgentError> {
+    if std::env::var("REUSE_INIT_FAILS").is_ok() {
+        return Err(AgentError::msg("the model file is missing"));
+    }
     INITS.fetch_add(1, Ordering::SeqCst);
     Ok(())
 }
