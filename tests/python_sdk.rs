@@ -403,6 +403,10 @@ fn the_benchmark_comparison_runs_and_its_three_agents_agree() {
             .collect();
         assert_eq!(requests.len(), 5, "{table}");
         assert!(
+            requests.iter().all(|r| *r > 0.0),
+            "the emulator recorded every run's requests: {table}"
+        );
+        assert!(
             requests[1..].iter().all(|r| *r <= requests[0]),
             "runner-host makes no more requests per task than encord-agents: {table}"
         );

@@ -165,7 +165,7 @@ impl RunnerBuilder {
     /// Tasks one instance may run (default 1: a fresh instance per task).
     /// An instance that trapped or timed out is dropped, never reused.
     pub fn reuse_instance(mut self, tasks: usize) -> Self {
-        self.sandbox.reuse = tasks.max(1);
+        self.sandbox.reuse = tasks;
         self
     }
 
