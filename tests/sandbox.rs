@@ -11,18 +11,36 @@ use std::net::TcpListener;
 
 use support::*;
 
-/// A TCP server answering "pong" to every connection, on a free port.
-fn pong_server() -> u16 {
+/// A server on a free port answering "pong": to a raw "ping", and as the
+/// body of an HTTP/1.1 200 to an HTTP request. It counts the HTTP requests.
+fn pong_server() -> (u16, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
+    let http_requests = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counter = http_requests.clone();
     std::thread::spawn(move || {
         for mut conn in listener.incoming().flatten() {
-            let mut buf = [0u8; 4];
-            let _ = conn.read_exact(&mut buf);
-            let _ = conn.write_all(b"pong");
+            let mut head = [0u8; 4];
+            if conn.read_exact(&mut head).is_err() {
+                continue;
+            }
+            if &head == b"ping" {
+                let _ = conn.write_all(b"pong");
+                continue;
+            }
+            // An HTTP request: read to the end of its head, then answer.
+            let mut seen = head.to_vec();
+            let mut byte = [0u8; 1];
+            while !seen.ends_with(b"\r\n\r\n") && conn.read_exact(&mut byte).is_ok() {
+                seen.push(byte[0]);
+            }
+            counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            let _ = conn.write_all(
+                b"HTTP/1.1 200 OK\r\ncontent-length: 4\r\nconnection: close\r\n\r\npong",
+            );
         }
     });
-    port
+    (port, http_requests)
 }
 
 #[test]
@@ -30,7 +48,7 @@ fn hostile_tasks_fail_with_their_own_reason_and_the_rest_lands() {
     let (dir, store, hash) = demo_store();
     let granted_dir = dir.path().join("granted");
     std::fs::create_dir(&granted_dir).unwrap();
-    let (granted, denied) = (pong_server(), pong_server());
+    let ((granted, _), (denied, denied_http)) = (pong_server(), pong_server());
     let wasm = guest("guest-hostile");
     let dir_grant = format!("{}:/data", granted_dir.display());
     let allow = format!("127.0.0.1:{granted}");
@@ -91,7 +109,7 @@ fn hostile_tasks_fail_with_their_own_reason_and_the_rest_lands() {
     );
     assert!(
         reason("street-04.png").ends_with(
-            "agent panicked at tests/guests/hostile/src/lib.rs:24:28: hostile panic on street-04"
+            "agent panicked at tests/guests/hostile/src/lib.rs:25:28: hostile panic on street-04"
         ),
         "{}",
         reason("street-04.png")
@@ -109,6 +127,7 @@ fn hostile_tasks_fail_with_their_own_reason_and_the_rest_lands() {
         reason("street-07.png")
     );
     let net = reason("street-08.png");
+    eprintln!("network probes: {net}");
     assert!(
         net.contains(&format!("granted 127.0.0.1:{granted}: pong")),
         "{net}"
@@ -116,6 +135,29 @@ fn hostile_tasks_fail_with_their_own_reason_and_the_rest_lands() {
     assert!(
         net.contains(&format!("denied 127.0.0.1:{denied}: Permission denied")),
         "{net}"
+    );
+    // HTTP (wasi:http): to the granted host and port, answered; to another
+    // port, refused by the host before any byte was sent.
+    assert!(
+        net.contains(&format!("http://127.0.0.1:{granted}/ answered 200 pong")),
+        "{net}"
+    );
+    assert!(
+        net.contains(&format!(
+            "http://127.0.0.1:{denied}/ refused: HTTP request to `127.0.0.1:{denied}` denied: the host is not granted"
+        )),
+        "{net}"
+    );
+    assert_eq!(
+        denied_http.load(std::sync::atomic::Ordering::SeqCst),
+        0,
+        "no HTTP request reached the host not granted"
+    );
+    assert!(
+        stderr(&out).contains(&format!(
+            "the agent's HTTP request to `127.0.0.1:{denied}` was denied"
+        )),
+        "the denial is logged"
     );
     assert!(
         reason("portrait-02.png").ends_with("timed out after 2s"),

@@ -27,6 +27,7 @@ mod context;
 mod data;
 mod error;
 mod extract;
+pub mod http;
 pub mod log;
 mod outcome;
 #[doc(hidden)]

@@ -287,7 +287,8 @@ pub struct RunArgs {
     /// Let the agent see a host directory: HOST_PATH:GUEST_PATH[:ro]; repeatable.
     #[arg(long = "dir", value_name = "HOST:GUEST[:ro]")]
     pub dirs: Vec<String>,
-    /// Let the agent open TCP connections to HOST[:PORT] (port 443 if omitted); repeatable.
+    /// Let the agent reach HOST[:PORT] (port 443 if omitted): HTTP requests to that host name
+    /// and port, and TCP connections to the addresses it resolves to; repeatable.
     #[arg(long = "allow-net", value_name = "HOST[:PORT]")]
     pub allow_net: Vec<String>,
     #[command(flatten)]

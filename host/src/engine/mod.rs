@@ -27,7 +27,7 @@ use wasmtime::component::{Component, ComponentExportIndex, Linker};
 use wasmtime::{Config, Engine, Store};
 
 pub use load::LoadError;
-pub use sandbox::{DirGrant, Grants, Limits, Sandbox, ASSET_DIR};
+pub use sandbox::{DirGrant, Grants, Limits, NetGrant, Sandbox, ASSET_DIR};
 pub use state::{CallContext, Effects, ProjectContext, StageContext, TaskData};
 
 pub(crate) use state::TaskState;
@@ -131,6 +131,10 @@ impl LoadedAgent {
         let component: Component = load::compile(&engine, path, sandbox.cache_dir.as_deref())?;
         let mut linker: Linker<TaskState> = Linker::new(&engine);
         wasmtime_wasi::p2::add_to_linker_async(&mut linker)
+            .map_err(|e| LoadError::Engine(e.to_string()))?;
+        // Outgoing HTTP: linked always, so that an agent importing it loads;
+        // each request is checked against the `--allow-net` grants.
+        wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker)
             .map_err(|e| LoadError::Engine(e.to_string()))?;
         Agent::add_to_linker::<TaskState, wasmtime::component::HasSelf<TaskState>>(
             &mut linker,

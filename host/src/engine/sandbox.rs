@@ -77,8 +77,35 @@ pub struct Grants {
     /// Environment variables (name, value) passed in.
     pub env: Vec<(String, String)>,
     pub dirs: Vec<DirGrant>,
-    /// Addresses a guest may open TCP connections to.
-    pub net: Vec<SocketAddr>,
+    /// Hosts a guest may reach: by HTTP (wasi:http, checked by name and
+    /// port) and by TCP (wasi:sockets, checked by resolved address).
+    pub net: Vec<NetGrant>,
+}
+
+/// One `--allow-net HOST[:PORT]` grant.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NetGrant {
+    /// The host as given, lower-cased (a name or an IP address).
+    pub host: String,
+    pub port: u16,
+    /// What `host` resolved to when the run started (TCP connections).
+    pub addrs: Vec<SocketAddr>,
+}
+
+impl NetGrant {
+    /// Whether an HTTP request to `host:port` is granted: the same name, or
+    /// an IP address the granted name resolved to, and the same port.
+    pub fn allows(&self, host: &str, port: u16) -> bool {
+        if port != self.port {
+            return false;
+        }
+        let host = host.trim_start_matches('[').trim_end_matches(']');
+        if host.eq_ignore_ascii_case(&self.host) {
+            return true;
+        }
+        host.parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| self.addrs.contains(&SocketAddr::new(ip, port)))
+    }
 }
 
 impl Grants {
@@ -94,25 +121,39 @@ impl Grants {
             .collect()
     }
 
-    /// `--allow-net HOST[:PORT]`, resolved now (port 443 when omitted).
-    pub fn resolve_net(specs: &[String]) -> Result<Vec<SocketAddr>, String> {
+    /// `--allow-net HOST[:PORT]` (port 443 when omitted; `[::1]:8080` for
+    /// an IPv6 address), resolved now.
+    pub fn resolve_net(specs: &[String]) -> Result<Vec<NetGrant>, String> {
         use std::net::ToSocketAddrs;
-        let mut out = Vec::new();
-        for spec in specs {
-            let with_port = if spec
-                .rsplit_once(':')
-                .is_some_and(|(_, p)| p.parse::<u16>().is_ok())
-            {
-                spec.clone()
-            } else {
-                format!("{spec}:443")
-            };
-            let addrs = with_port
-                .to_socket_addrs()
-                .map_err(|e| format!("--allow-net {spec}: cannot resolve it ({e})"))?;
-            out.extend(addrs);
-        }
-        Ok(out)
+        specs
+            .iter()
+            .map(|spec| {
+                let bad = || {
+                    format!(
+                        "--allow-net `{spec}` is not HOST[:PORT] (e.g. api.example.com or 127.0.0.1:8080)"
+                    )
+                };
+                if spec.contains('/') || spec.trim().is_empty() {
+                    return Err(bad());
+                }
+                let (host, port) = match spec.rsplit_once(':') {
+                    Some((h, p)) if !h.is_empty() && (!h.contains(':') || h.ends_with(']')) => {
+                        (h, p.parse::<u16>().map_err(|_| bad())?)
+                    }
+                    _ => (spec.as_str(), 443),
+                };
+                let host = host.trim_start_matches('[').trim_end_matches(']');
+                let addrs: Vec<SocketAddr> = (host, port)
+                    .to_socket_addrs()
+                    .map_err(|e| format!("--allow-net {spec}: cannot resolve it ({e})"))?
+                    .collect();
+                Ok(NetGrant {
+                    host: host.to_ascii_lowercase(),
+                    port,
+                    addrs,
+                })
+            })
+            .collect()
     }
 
     /// A WASI context with exactly these grants: no environment, files or
@@ -144,7 +185,7 @@ impl Grants {
             }
         }
         if !self.net.is_empty() {
-            let allowed = self.net.clone();
+            let allowed: Vec<SocketAddr> = self.net.iter().flat_map(|g| g.addrs.clone()).collect();
             b.allow_tcp(true);
             b.allow_ip_name_lookup(true);
             b.socket_addr_check(move |addr, use_| {
@@ -191,5 +232,66 @@ impl Default for Sandbox {
             cache_dir: None,
             interruptible: true,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn one(spec: &str) -> NetGrant {
+        let mut grants = Grants::resolve_net(&[spec.to_string()]).unwrap();
+        assert_eq!(grants.len(), 1);
+        grants.remove(0)
+    }
+
+    #[test]
+    fn a_net_grant_names_a_host_and_port_443_unless_given() {
+        let g = one("127.0.0.1:8080");
+        assert_eq!((g.host.as_str(), g.port), ("127.0.0.1", 8080));
+        assert_eq!(g.addrs, vec!["127.0.0.1:8080".parse().unwrap()]);
+        assert!(g.allows("127.0.0.1", 8080));
+        assert!(!g.allows("127.0.0.1", 8081), "another port");
+        assert!(!g.allows("127.0.0.2", 8080), "another host");
+
+        let g = one("LocalHost");
+        assert_eq!((g.host.as_str(), g.port), ("localhost", 443));
+        assert!(g.allows("localhost", 443));
+        assert!(g.allows("LOCALHOST", 443), "names compare without case");
+        assert!(!g.allows("localhost", 80));
+        assert!(
+            g.addrs.iter().any(|a| a.ip().is_loopback()),
+            "resolved: {:?}",
+            g.addrs
+        );
+        // An address the granted name resolved to is the same host.
+        let ip = g.addrs[0].ip();
+        assert!(g.allows(&ip.to_string(), 443));
+
+        let g = one("[::1]:9000");
+        assert_eq!((g.host.as_str(), g.port), ("::1", 9000));
+        assert!(g.allows("[::1]", 9000));
+        assert_eq!(one("::1").port, 443);
+    }
+
+    #[test]
+    fn a_bad_net_grant_is_refused_with_the_form_it_needs() {
+        for bad in [
+            "http://api.example.com",
+            "api.example.com:http",
+            "",
+            "host:99999",
+        ] {
+            let err = Grants::resolve_net(&[bad.to_string()]).unwrap_err();
+            assert!(
+                err.starts_with(&format!("--allow-net `{bad}` is not HOST[:PORT]")),
+                "{bad}: {err}"
+            );
+        }
+        let err = Grants::resolve_net(&["no-such-host.invalid".to_string()]).unwrap_err();
+        assert!(
+            err.starts_with("--allow-net no-such-host.invalid: cannot resolve it"),
+            "{err}"
+        );
     }
 }

@@ -12,8 +12,9 @@ use wasmtime::{StoreLimits, StoreLimitsBuilder};
 use wasmtime_wasi::cli::{IsTerminal, StdoutStream};
 use wasmtime_wasi::p2::{OutputStream, Pollable, StreamError};
 use wasmtime_wasi::{ResourceTable, WasiCtx, WasiCtxView, WasiView};
+use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpHooks, WasiHttpView};
 
-use super::{CallError, Grants, Limits};
+use super::{CallError, Grants, Limits, NetGrant};
 use crate::platform::{DataItem, TwinRecord};
 
 /// What every call of one run shares: the project.
@@ -173,9 +174,68 @@ impl AsyncWrite for StderrTail {
     }
 }
 
+/// Outgoing HTTP (wasi:http): sent only to hosts granted by `--allow-net`;
+/// anything else gets `HTTP-request-denied` and a warning in the log.
+struct HttpGrants {
+    allowed: Arc<[NetGrant]>,
+    task: Option<String>,
+}
+
+impl HttpGrants {
+    fn allows(&self, uri: &http::Uri) -> bool {
+        let (Some(host), Some(scheme)) = (uri.host(), uri.scheme_str()) else {
+            return false;
+        };
+        let port = uri
+            .port_u16()
+            .unwrap_or(if scheme == "http" { 80 } else { 443 });
+        self.allowed.iter().any(|g| g.allows(host, port))
+    }
+}
+
+/// What `WasiHttpHooks::send_request` works with.
+type HttpIo = Box<dyn std::future::Future<Output = Result<(), wasmtime_wasi_http::Error>> + Send>;
+type HttpSent = Box<
+    dyn std::future::Future<
+            Output = Result<
+                (http::Response<wasmtime_wasi_http::WasiBody>, HttpIo),
+                wasmtime_wasi_http::Error,
+            >,
+        > + Send,
+>;
+
+impl WasiHttpHooks for HttpGrants {
+    fn send_request(
+        &mut self,
+        request: http::Request<wasmtime_wasi_http::WasiBody>,
+        options: Option<wasmtime_wasi_http::RequestOptions>,
+        _fut: HttpIo,
+    ) -> HttpSent {
+        if !self.allows(request.uri()) {
+            // The authority only: a query string may carry a guest's secrets.
+            let to = request
+                .uri()
+                .authority()
+                .map_or_else(String::new, |a| a.to_string());
+            tracing::warn!(
+                task = self.task.as_deref().unwrap_or("-"),
+                "the agent's HTTP request to `{to}` was denied: that host is not granted (--allow-net HOST[:PORT])"
+            );
+            return Box::new(async { Err(wasmtime_wasi_http::Error::HttpRequestDenied) });
+        }
+        Box::new(async move {
+            use http_body_util::BodyExt;
+            let (response, io) = wasmtime_wasi_http::default_send_request(request, options).await?;
+            Ok((response.map(BodyExt::boxed_unsync), Box::new(io) as HttpIo))
+        })
+    }
+}
+
 pub(crate) struct TaskState {
     pub(crate) wasi: WasiCtx,
     pub(crate) table: ResourceTable,
+    http: WasiHttpCtx,
+    http_grants: HttpGrants,
     pub(crate) limits: StoreLimits,
     pub(crate) cx: CallContext,
     stderr: StderrTail,
@@ -191,6 +251,11 @@ impl TaskState {
         TaskState {
             wasi,
             table: ResourceTable::new(),
+            http: WasiHttpCtx::new(),
+            http_grants: HttpGrants {
+                allowed: grants.net.clone().into(),
+                task: cx.task_uuid.clone(),
+            },
             limits: StoreLimitsBuilder::new()
                 .memory_size(memory_bytes)
                 .trap_on_grow_failure(true)
@@ -204,6 +269,7 @@ impl TaskState {
     /// Makes a reused instance's store serve the next call: its context,
     /// and a clean stderr.
     pub(crate) fn next_call(&mut self, cx: CallContext) {
+        self.http_grants.task.clone_from(&cx.task_uuid);
         self.cx = cx;
         self.stderr.clear();
     }
@@ -224,6 +290,16 @@ impl WasiView for TaskState {
         WasiCtxView {
             ctx: &mut self.wasi,
             table: &mut self.table,
+        }
+    }
+}
+
+impl WasiHttpView for TaskState {
+    fn http(&mut self) -> WasiHttpCtxView<'_> {
+        WasiHttpCtxView {
+            ctx: &mut self.http,
+            table: &mut self.table,
+            hooks: &mut self.http_grants,
         }
     }
 }

@@ -181,9 +181,10 @@ impl RunnerBuilder {
         self
     }
 
-    /// Lets guests open TCP connections to these addresses.
-    pub fn allow_net(mut self, addrs: impl IntoIterator<Item = std::net::SocketAddr>) -> Self {
-        self.sandbox.grants.net.extend(addrs);
+    /// Lets guests reach these hosts: HTTP requests (wasi:http) by name and
+    /// port, TCP connections (wasi:sockets) to the addresses they resolved to.
+    pub fn allow_net(mut self, grants: impl IntoIterator<Item = crate::engine::NetGrant>) -> Self {
+        self.sandbox.grants.net.extend(grants);
         self
     }
 

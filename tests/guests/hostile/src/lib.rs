@@ -9,6 +9,7 @@
 use std::io::{Read, Write};
 use std::time::Duration;
 
+use encord_agent_sdk::http;
 use encord_agent_sdk::labels::Answer;
 use encord_agent_sdk::prelude::*;
 
@@ -108,10 +109,22 @@ fn network() -> String {
         }
         Err(e) => format!("granted {granted}: FAILED ({e})"),
     };
-    match std::net::TcpStream::connect(&denied) {
+    let tcp = match std::net::TcpStream::connect(&denied) {
         Ok(_) => format!("SANDBOX BREACH: connected to {denied}; {ok}"),
         Err(e) => format!("{ok}; denied {denied}: {e}"),
-    }
+    };
+    // The same over HTTP (wasi:http): the grant names host and port.
+    let fetch = |url: String, allowed: bool| match (http::get(&url), allowed) {
+        (Ok(r), true) => format!("{url} answered {} {}", r.status, r.text().unwrap_or("?")),
+        (Ok(r), false) => format!("SANDBOX BREACH: {url} answered {}", r.status),
+        (Err(e), true) => format!("{url} FAILED ({e})"),
+        (Err(e), false) => format!("{url} refused: {e}"),
+    };
+    format!(
+        "{tcp}; {}; {}",
+        fetch(format!("http://{granted}/"), true),
+        fetch(format!("http://{denied}/"), false)
+    )
 }
 
 export_agent!(pre_label);
