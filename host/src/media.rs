@@ -376,7 +376,8 @@ fn decode_segment(
         .spawn()
         .map_err(|e| format!("cannot run ffmpeg ({e}): install ffmpeg (scripts/setup.sh does, or `apt install ffmpeg`)"))?;
     let mut stdout = child.take_stdout().ok_or("ffmpeg has no stdout")?;
-    widen_pipe(&stdout);
+    let size = info.width as usize * info.height as usize * 3;
+    widen_pipe(&stdout, size);
     // Keep the tail of stderr to explain a failure, without ever blocking ffmpeg.
     let stderr = child.take_stderr();
     let errors = std::thread::spawn(move || {
@@ -395,7 +396,6 @@ fn decode_segment(
         }
         String::from_utf8_lossy(&tail).trim().to_string()
     });
-    let size = info.width as usize * info.height as usize * 3;
     let mut wanted: VecDeque<u32> = seg.wanted.clone().unwrap_or_default().into();
     let all = seg.wanted.is_none();
     let mut index = seg.start;
@@ -465,19 +465,24 @@ fn read_frame(r: &mut impl Read, buf: &mut Vec<u8>, size: usize) -> std::io::Res
     }
 }
 
-/// Frames are megabytes: a 1 MiB pipe (Linux's default cap) instead of
-/// 64 KiB cuts the context switches per frame by 16.
+/// Frames are megabytes: a pipe that holds a whole frame (up to 16 MiB)
+/// lets ffmpeg write it while the guest works on the one before; where that
+/// is over the system's cap (`/proc/sys/fs/pipe-max-size`, 1 MiB unless
+/// raised), 1 MiB still cuts the context switches per frame by 16.
 #[cfg(target_os = "linux")]
-fn widen_pipe(pipe: &std::process::ChildStdout) {
+fn widen_pipe(pipe: &std::process::ChildStdout, frame: usize) {
     use std::os::fd::AsRawFd;
-    // SAFETY: F_SETPIPE_SZ on a pipe we own; failure only leaves the default size.
-    unsafe {
-        libc::fcntl(pipe.as_raw_fd(), libc::F_SETPIPE_SZ, 1 << 20);
+    let whole = frame.next_power_of_two().clamp(1 << 20, 16 << 20);
+    for size in [whole, 1 << 20] {
+        // SAFETY: F_SETPIPE_SZ on a pipe we own; failure leaves the size as it was.
+        if unsafe { libc::fcntl(pipe.as_raw_fd(), libc::F_SETPIPE_SZ, size as libc::c_int) } >= 0 {
+            return;
+        }
     }
 }
 
 #[cfg(not(target_os = "linux"))]
-fn widen_pipe(_pipe: &std::process::ChildStdout) {}
+fn widen_pipe(_pipe: &std::process::ChildStdout, _frame: usize) {}
 
 async fn decode_still_async(path: PathBuf, index: u32) -> Result<Frame, String> {
     tokio::task::spawn_blocking(move || decode_still(&path, index))
