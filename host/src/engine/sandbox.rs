@@ -78,8 +78,9 @@ pub struct Grants {
     pub env: Vec<(String, String)>,
     pub dirs: Vec<DirGrant>,
     /// Hosts a guest may reach: by HTTP (wasi:http, checked by name and
-    /// port) and by TCP (wasi:sockets, checked by resolved address).
-    pub net: Vec<NetGrant>,
+    /// port) and by TCP (wasi:sockets, checked by resolved address). Shared:
+    /// every task's store holds it.
+    pub net: std::sync::Arc<[NetGrant]>,
 }
 
 /// One `--allow-net HOST[:PORT]` grant.

@@ -253,7 +253,7 @@ impl TaskState {
             table: ResourceTable::new(),
             http: WasiHttpCtx::new(),
             http_grants: HttpGrants {
-                allowed: grants.net.clone().into(),
+                allowed: grants.net.clone(),
                 task: cx.task_uuid.clone(),
             },
             limits: StoreLimitsBuilder::new()

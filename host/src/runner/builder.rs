@@ -184,7 +184,9 @@ impl RunnerBuilder {
     /// Lets guests reach these hosts: HTTP requests (wasi:http) by name and
     /// port, TCP connections (wasi:sockets) to the addresses they resolved to.
     pub fn allow_net(mut self, grants: impl IntoIterator<Item = crate::engine::NetGrant>) -> Self {
-        self.sandbox.grants.net.extend(grants);
+        let mut net = self.sandbox.grants.net.to_vec();
+        net.extend(grants);
+        self.sandbox.grants.net = net.into();
         self
     }
 
