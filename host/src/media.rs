@@ -13,10 +13,14 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use ffmpeg_sidecar::child::FfmpegChild;
 use ffmpeg_sidecar::command::FfmpegCommand;
 use tokio::sync::mpsc;
 
 use crate::platform::DataItem;
+
+mod yuv;
+pub use yuv::yuv420_to_rgb;
 
 /// One RGB8 frame.
 #[derive(Debug, Clone, PartialEq)]
@@ -85,7 +89,9 @@ impl Frames {
     pub fn all(&self) -> Result<FrameStream, String> {
         match self {
             Frames::Video(p) => {
-                FrameStream::video(p.clone(), probe(p, false)?, vec![Segment::all()])
+                let early = Early::start(p);
+                let info = probe(p, false)?;
+                FrameStream::video(p.clone(), info, vec![Segment::all()], early)
             }
             _ => Ok(FrameStream::stills(self.still_paths(), None)),
         }
@@ -98,9 +104,15 @@ impl Frames {
         indices.dedup();
         match self {
             Frames::Video(p) => {
+                // The first run starts at frame 0 when its first frame is
+                // that close (segments jump only over more than 30 frames).
+                let early = match indices.first() {
+                    Some(&i) if i <= MIN_GAP => Early::start(p),
+                    _ => Early::none(),
+                };
                 let info = probe(p, false)?;
                 let segments = plan_segments(&indices, info.fps);
-                FrameStream::video(p.clone(), info, segments)
+                FrameStream::video(p.clone(), info, segments, early)
             }
             _ => {
                 let paths = self.still_paths();
@@ -176,6 +188,54 @@ pub struct VideoInfo {
     pub fps: f64,
     /// Counted from the packets (only when asked: it reads the whole file).
     pub frames: Option<u32>,
+    /// How its frames come through the pipe from ffmpeg.
+    pub wire: Wire,
+}
+
+/// How decoded frames cross the pipe from ffmpeg.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Wire {
+    /// RGB8, converted by ffmpeg: any pixel format.
+    Rgb24,
+    /// The decoder's own 8-bit 4:2:0 limited-range planes, half the bytes of
+    /// RGB, converted here with the stream's matrix as ffmpeg would (BT.709
+    /// when tagged so, else BT.601; each chroma sample covers its 2x2 block).
+    Yuv420(Matrix),
+}
+
+/// The YUV-to-RGB matrix of a stream.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Matrix {
+    Bt601,
+    Bt709,
+}
+
+impl Wire {
+    /// The wire for a stream ffprobe describes: YUV only where this host
+    /// converts exactly the way ffmpeg does (8-bit 4:2:0, even dimensions,
+    /// limited range, BT.601 or BT.709); RGB from ffmpeg for the rest.
+    pub fn for_stream(pix_fmt: &str, range: &str, space: &str, width: u32, height: u32) -> Wire {
+        let even = width.is_multiple_of(2) && height.is_multiple_of(2);
+        let limited = matches!(range, "" | "unknown" | "tv");
+        let matrix = match space {
+            "" | "unknown" | "bt470bg" | "smpte170m" => Some(Matrix::Bt601),
+            "bt709" => Some(Matrix::Bt709),
+            _ => None,
+        };
+        match matrix {
+            Some(m) if pix_fmt == "yuv420p" && even && limited => Wire::Yuv420(m),
+            _ => Wire::Rgb24,
+        }
+    }
+
+    /// ffmpeg's `-pix_fmt` for this wire, and the bytes of one frame on it.
+    fn format(self, width: u32, height: u32) -> (&'static str, usize) {
+        let px = width as usize * height as usize;
+        match self {
+            Wire::Rgb24 => ("rgb24", px * 3),
+            Wire::Yuv420(_) => ("yuv420p", px * 3 / 2),
+        }
+    }
 }
 
 /// Probes the first video stream of `path` with ffprobe.
@@ -187,7 +247,7 @@ pub fn probe(path: &Path, count: bool) -> Result<VideoInfo, String> {
     }
     cmd.args([
         "-show_entries",
-        "stream=width,height,r_frame_rate,avg_frame_rate,nb_read_packets",
+        "stream=width,height,r_frame_rate,avg_frame_rate,nb_read_packets,pix_fmt,color_range,color_space",
         "-of",
         "json",
     ])
@@ -220,9 +280,18 @@ pub fn probe(path: &Path, count: bool) -> Result<VideoInfo, String> {
         let (n, d): (f64, f64) = (n.parse().ok()?, d.parse().ok()?);
         (n > 0.0 && d > 0.0).then_some(n / d)
     };
+    let text = |k: &str| s.get(k).and_then(serde_json::Value::as_str).unwrap_or("");
+    let (width, height) = (dim("width")?, dim("height")?);
     Ok(VideoInfo {
-        width: dim("width")?,
-        height: dim("height")?,
+        width,
+        height,
+        wire: Wire::for_stream(
+            text("pix_fmt"),
+            text("color_range"),
+            text("color_space"),
+            width,
+            height,
+        ),
         fps: rate("r_frame_rate")
             .or_else(|| rate("avg_frame_rate"))
             .unwrap_or(25.0),
@@ -249,10 +318,14 @@ impl Segment {
     }
 }
 
+/// Frames closer than this to the last wanted one are always decoded
+/// through, never sought.
+const MIN_GAP: u32 = 30;
+
 /// Splits sorted frame indices into ffmpeg runs: a gap longer than about
 /// two seconds is cheaper to seek across than to decode through.
 pub fn plan_segments(indices: &[u32], fps: f64) -> Vec<Segment> {
-    let gap = ((fps * 2.0).ceil() as u32).max(30);
+    let gap = ((fps * 2.0).ceil() as u32).max(MIN_GAP);
     let mut segments: Vec<Segment> = Vec::new();
     for &i in indices {
         match segments.last_mut() {
@@ -308,13 +381,19 @@ impl FrameStream {
         path: PathBuf,
         info: VideoInfo,
         segments: Vec<Segment>,
+        early: Early,
     ) -> Result<FrameStream, String> {
         let (tx, rx) = mpsc::channel(QUEUE);
+        // Used by the first segment when it starts at frame 0 on the wire
+        // the probe chose; else stopped.
+        let mut early = early.on(info.wire);
         std::thread::Builder::new()
             .name("ffmpeg-frames".into())
             .spawn(move || {
                 for seg in segments {
-                    match decode_segment(&path, &info, &seg, &tx) {
+                    let started = if seg.start == 0 { early.0.take() } else { None };
+                    stop(early.0.take());
+                    match decode_segment(&path, &info, &seg, &tx, started) {
                         Ok(true) => {}
                         Ok(false) => return, // the reader went away
                         Err(e) => {
@@ -343,21 +422,17 @@ impl FrameStream {
     }
 }
 
-/// Runs one ffmpeg over a segment. `Ok(false)`: the receiver is gone.
-fn decode_segment(
-    path: &Path,
-    info: &VideoInfo,
-    seg: &Segment,
-    tx: &mpsc::Sender<Result<Frame, String>>,
-) -> Result<bool, String> {
+/// Starts ffmpeg decoding `path` from frame `start` (seeking when above 0,
+/// at `fps`) into raw `pix_fmt` frames on its stdout.
+fn spawn_ffmpeg(path: &Path, start: u32, fps: f64, pix_fmt: &str) -> Result<FfmpegChild, String> {
     let mut cmd = FfmpegCommand::new();
     cmd.args(["-hide_banner", "-nostdin", "-nostats", "-loglevel", "error"]);
     cmd.arg("-noautorotate");
-    if seg.start > 0 {
+    if start > 0 {
         // Half a frame before `start`: the first frame at or after that
         // time is exactly frame `start` (ffmpeg seeks accurately, decoding
         // from the keyframe before and dropping what precedes).
-        let at = (f64::from(seg.start) - 0.5) / info.fps;
+        let at = (f64::from(start) - 0.5) / fps;
         cmd.args(["-ss", &format!("{at:.6}")]);
     }
     cmd.arg("-i").arg(path);
@@ -369,14 +444,67 @@ fn decode_segment(
         "-f",
         "rawvideo",
         "-pix_fmt",
-        "rgb24",
+        pix_fmt,
         "pipe:1",
     ]);
-    let mut child = cmd
-        .spawn()
-        .map_err(|e| format!("cannot run ffmpeg ({e}): install ffmpeg (scripts/setup.sh does, or `apt install ffmpeg`)"))?;
+    cmd.spawn()
+        .map_err(|e| format!("cannot run ffmpeg ({e}): install ffmpeg (scripts/setup.sh does, or `apt install ffmpeg`)"))
+}
+
+/// Stops an ffmpeg that is not wanted any more (and reaps it).
+fn stop(child: Option<FfmpegChild>) {
+    if let Some(mut c) = child {
+        let _ = c.kill();
+        let _ = c.wait();
+    }
+}
+
+/// An ffmpeg started from frame 0 on the YUV wire before ffprobe answers,
+/// betting on the common case (8-bit 4:2:0 video): each takes ~0.1 s to
+/// start (loading ffmpeg's libraries), and they start side by side. Where
+/// the probe says otherwise, it is stopped and a new one starts on RGB.
+struct Early(Option<FfmpegChild>);
+
+impl Early {
+    fn none() -> Early {
+        Early(None)
+    }
+
+    fn start(path: &Path) -> Early {
+        // The fps only matters when seeking; this one starts at frame 0.
+        Early(spawn_ffmpeg(path, 0, 0.0, "yuv420p").ok())
+    }
+
+    /// Kept if it decodes on `wire`; else stopped.
+    fn on(mut self, wire: Wire) -> Early {
+        if wire == Wire::Rgb24 {
+            stop(self.0.take());
+        }
+        self
+    }
+}
+
+impl Drop for Early {
+    fn drop(&mut self) {
+        stop(self.0.take());
+    }
+}
+
+/// Runs one ffmpeg over a segment (or takes over `started`, an ffmpeg on
+/// this segment's wire from frame 0). `Ok(false)`: the receiver is gone.
+fn decode_segment(
+    path: &Path,
+    info: &VideoInfo,
+    seg: &Segment,
+    tx: &mpsc::Sender<Result<Frame, String>>,
+    started: Option<FfmpegChild>,
+) -> Result<bool, String> {
+    let (pix_fmt, size) = info.wire.format(info.width, info.height);
+    let mut child = match started {
+        Some(child) => child,
+        None => spawn_ffmpeg(path, seg.start, info.fps, pix_fmt)?,
+    };
     let mut stdout = child.take_stdout().ok_or("ffmpeg has no stdout")?;
-    let size = info.width as usize * info.height as usize * 3;
     widen_pipe(&stdout, size);
     // Keep the tail of stderr to explain a failure, without ever blocking ffmpeg.
     let stderr = child.take_stderr();
@@ -400,12 +528,28 @@ fn decode_segment(
     let all = seg.wanted.is_none();
     let mut index = seg.start;
     let mut alive = true;
+    let mut yuv = Vec::with_capacity(match info.wire {
+        Wire::Rgb24 => 0,
+        Wire::Yuv420(_) => size,
+    });
     loop {
         if !all && wanted.is_empty() {
             break;
         }
-        let mut rgb = Vec::with_capacity(size);
-        match read_frame(&mut stdout, &mut rgb, size) {
+        // RGB is read straight into the frame; YUV into a buffer kept
+        // across frames, converted only for frames that are kept.
+        let mut rgb = Vec::new();
+        let buf = match info.wire {
+            Wire::Rgb24 => {
+                rgb.reserve_exact(size);
+                &mut rgb
+            }
+            Wire::Yuv420(_) => {
+                yuv.clear();
+                &mut yuv
+            }
+        };
+        match read_frame(&mut stdout, buf, size) {
             Ok(true) => {}
             Ok(false) => break,
             Err(e) => {
@@ -416,6 +560,16 @@ fn decode_segment(
         let keep = all || wanted.front() == Some(&index);
         if keep {
             wanted.pop_front();
+            if let Wire::Yuv420(matrix) = info.wire {
+                rgb = match yuv420_to_rgb(&yuv, info.width, info.height, matrix) {
+                    Ok(rgb) => rgb,
+                    Err(e) => {
+                        let _ = child.kill();
+                        let _ = child.wait();
+                        return Err(e);
+                    }
+                };
+            }
             let frame = Frame {
                 index,
                 width: info.width,
@@ -506,7 +660,7 @@ pub fn decode_still(path: &Path, index: u32) -> Result<Frame, String> {
         start: 0,
         wanted: Some(vec![0]),
     };
-    decode_segment(path, &info, &seg, &tx)?;
+    decode_segment(path, &info, &seg, &tx, None)?;
     drop(tx);
     match rx.try_recv() {
         Ok(f) => f.map(|f| Frame { index, ..f }),
@@ -594,6 +748,158 @@ pub fn extension(mime: Option<&str>, name: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn yuv_crosses_the_pipe_only_where_this_host_converts_as_ffmpeg_does() {
+        let yuv601 = Wire::Yuv420(Matrix::Bt601);
+        assert_eq!(Wire::for_stream("yuv420p", "", "", 1280, 720), yuv601);
+        assert_eq!(
+            Wire::for_stream("yuv420p", "tv", "smpte170m", 640, 480),
+            yuv601
+        );
+        assert_eq!(
+            Wire::for_stream("yuv420p", "tv", "bt709", 1920, 1080),
+            Wire::Yuv420(Matrix::Bt709)
+        );
+        for (fmt, range, space, w, h) in [
+            ("yuvj420p", "pc", "bt470bg", 640, 480), // JPEG: full range
+            ("yuv420p", "pc", "bt709", 640, 480),
+            ("yuv420p", "tv", "bt2020nc", 3840, 2160),
+            ("yuv420p10le", "tv", "bt709", 1920, 1080),
+            ("yuv444p", "tv", "bt709", 640, 480),
+            ("yuv420p", "tv", "bt709", 161, 120), // odd width
+            ("rgb24", "", "", 64, 64),
+        ] {
+            assert_eq!(
+                Wire::for_stream(fmt, range, space, w, h),
+                Wire::Rgb24,
+                "{fmt} {range} {space} {w}x{h}"
+            );
+        }
+    }
+
+    /// A 10-frame clip of ffmpeg's `testsrc2`, encoded with `args`.
+    fn clip(dir: &Path, name: &str, size: &str, args: &[&str]) -> PathBuf {
+        let path = dir.join(name);
+        let out = Command::new("ffmpeg")
+            .args(["-v", "error", "-y", "-f", "lavfi", "-i"])
+            .arg(format!("testsrc2=size={size}:rate=25"))
+            .args(["-frames:v", "10"])
+            .args(args)
+            .arg(&path)
+            .output()
+            .expect("ffmpeg runs (scripts/setup.sh installs it)");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        path
+    }
+
+    /// Every frame as runner-host delivers it, concatenated.
+    fn host_rgb(path: &Path) -> Vec<u8> {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            let mut stream = Frames::Video(path.to_path_buf()).all().unwrap();
+            let mut all = Vec::new();
+            let mut index = 0;
+            while let Some(f) = stream.next().await.unwrap() {
+                assert_eq!(f.index, index);
+                assert_eq!(f.rgb.len(), (f.width * f.height * 3) as usize);
+                all.extend_from_slice(&f.rgb);
+                index += 1;
+            }
+            assert_eq!(index, 10);
+            all
+        })
+    }
+
+    /// Every frame as ffmpeg alone decodes it to RGB.
+    fn ffmpeg_rgb(path: &Path) -> Vec<u8> {
+        let out = Command::new("ffmpeg")
+            .args(["-v", "error", "-i"])
+            .arg(path)
+            .args(["-f", "rawvideo", "-pix_fmt", "rgb24", "-"])
+            .output()
+            .expect("ffmpeg runs");
+        assert!(out.status.success());
+        out.stdout
+    }
+
+    #[test]
+    fn frames_are_ffmpegs_rgb_on_either_wire() {
+        let dir = tempfile::tempdir().unwrap();
+        // Converted here: within ffmpeg's own rounding of the same planes
+        // (its fast converter is up to 3 levels off the exact BT.601/709
+        // arithmetic, ours 1). A wrong matrix is ~9 levels off on average.
+        for (name, args, matrix) in [
+            (
+                "601.mp4",
+                &["-c:v", "libx264", "-pix_fmt", "yuv420p"][..],
+                Matrix::Bt601,
+            ),
+            (
+                "709.mp4",
+                &[
+                    "-c:v",
+                    "libx264",
+                    "-pix_fmt",
+                    "yuv420p",
+                    "-colorspace",
+                    "bt709",
+                ][..],
+                Matrix::Bt709,
+            ),
+        ] {
+            let path = clip(dir.path(), name, "320x240", args);
+            assert_eq!(probe(&path, false).unwrap().wire, Wire::Yuv420(matrix));
+            let (ours, theirs) = (host_rgb(&path), ffmpeg_rgb(&path));
+            assert_eq!(ours.len(), theirs.len());
+            let diffs: Vec<u8> = ours
+                .iter()
+                .zip(&theirs)
+                .map(|(a, b)| a.abs_diff(*b))
+                .collect();
+            let mean = diffs.iter().map(|&d| f64::from(d)).sum::<f64>() / diffs.len() as f64;
+            let worst = diffs.iter().max().copied().unwrap_or(0);
+            assert!(
+                mean < 1.0,
+                "{name}: mean difference {mean} from ffmpeg's RGB"
+            );
+            assert!(worst <= 4, "{name}: a value {worst} levels off ffmpeg's");
+        }
+        // Converted by ffmpeg: exactly its RGB.
+        for (name, size, args) in [
+            (
+                "444.mp4",
+                "320x240",
+                &["-c:v", "libx264", "-pix_fmt", "yuv444p"][..],
+            ),
+            // Odd dimensions (testsrc2 rounds its size down to even).
+            (
+                "odd.mkv",
+                "320x240",
+                &[
+                    "-vf",
+                    "scale=161:121",
+                    "-c:v",
+                    "ffv1",
+                    "-pix_fmt",
+                    "yuv420p",
+                ][..],
+            ),
+        ] {
+            let path = clip(dir.path(), name, size, args);
+            assert_eq!(probe(&path, false).unwrap().wire, Wire::Rgb24, "{name}");
+            assert!(
+                host_rgb(&path) == ffmpeg_rgb(&path),
+                "{name} differs from ffmpeg's RGB"
+            );
+        }
+    }
 
     #[test]
     fn rates_pick_floor_k_over_rate() {
