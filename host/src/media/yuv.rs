@@ -7,7 +7,7 @@
 //! products rounded to 2^6 (`pmulhrsw`), sums saturating. Every result is
 //! within one level of the exact arithmetic (a unit test checks all luma
 //! values against a grid of chroma). On x86-64 with AVX2 (picked at run
-//! time) 16 pixels go per step; the scalar code does the very same integer
+//! time) 32 pixels go per step; the scalar code does the very same integer
 //! operations, bit for bit (tested), for the rest of a row and elsewhere.
 //! `yuvutils-rs` was measured and not taken: it clips luma to 16..=235
 //! before converting (up to 19 levels off ffmpeg on below-black pixels) and
@@ -139,7 +139,7 @@ fn simd_available() -> bool {
     false
 }
 
-/// The row's first multiple of 16 pixels with AVX2; returns how many.
+/// The row's first multiple of 32 pixels with AVX2; returns how many.
 #[cfg(target_arch = "x86_64")]
 fn row_simd(
     luma: &[u8],
@@ -175,6 +175,50 @@ const INTERLEAVE: [[[u8; 16]; 3]; 3] = {
     m
 };
 
+/// The coefficients and constants, in every lane.
+#[cfg(target_arch = "x86_64")]
+#[derive(Clone, Copy)]
+struct Lanes {
+    c16: std::arch::x86_64::__m256i,
+    c128: std::arch::x86_64::__m256i,
+    c32: std::arch::x86_64::__m256i,
+    y: std::arch::x86_64::__m256i,
+    rv: std::arch::x86_64::__m256i,
+    gu: std::arch::x86_64::__m256i,
+    gv: std::arch::x86_64::__m256i,
+    bu_extra: std::arch::x86_64::__m256i,
+}
+
+/// R, G and B of 16 pixels (i16 lanes, before the final >> 6 and clamp)
+/// from their luma and their (already doubled) chroma: `row_scalar`'s
+/// operations, lane by lane.
+#[cfg(target_arch = "x86_64")]
+#[inline]
+#[target_feature(enable = "avx2")]
+unsafe fn rgb16(
+    y: std::arch::x86_64::__m256i,
+    u: std::arch::x86_64::__m256i,
+    v: std::arch::x86_64::__m256i,
+    k: &Lanes,
+) -> [std::arch::x86_64::__m256i; 3] {
+    use std::arch::x86_64::*;
+    let yq = _mm256_mulhrs_epi16(_mm256_slli_epi16::<7>(_mm256_sub_epi16(y, k.c16)), k.y);
+    let yq = _mm256_adds_epi16(yq, k.c32);
+    let cb = _mm256_slli_epi16::<7>(_mm256_sub_epi16(u, k.c128));
+    let cr = _mm256_slli_epi16::<7>(_mm256_sub_epi16(v, k.c128));
+    let r = _mm256_adds_epi16(yq, _mm256_mulhrs_epi16(cr, k.rv));
+    let g = _mm256_subs_epi16(yq, _mm256_mulhrs_epi16(cb, k.gu));
+    let g = _mm256_subs_epi16(g, _mm256_mulhrs_epi16(cr, k.gv));
+    let b = _mm256_adds_epi16(
+        _mm256_adds_epi16(yq, cb),
+        _mm256_mulhrs_epi16(cb, k.bu_extra),
+    );
+    [r, g, b].map(|c| _mm256_srai_epi16::<6>(c))
+}
+
+/// 32 pixels per step: luma and chroma widened to two sets of 16 i16
+/// lanes, converted, packed back to bytes (saturating to 0..=255), then
+/// interleaved into 96 bytes of RGB with in-lane byte shuffles.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
 unsafe fn row_avx2(
@@ -185,61 +229,76 @@ unsafe fn row_avx2(
     k: Coefficients,
 ) -> usize {
     use std::arch::x86_64::*;
-    let n = luma.len() / 16 * 16;
+    let n = luma.len() / 32 * 32;
     assert!(cu.len() * 2 >= n && cv.len() * 2 >= n && out.len() >= n * 3);
-    // Helpers are functions of their own, not closures, to be compiled with
-    // AVX2 for sure.
-    #[inline]
-    #[target_feature(enable = "avx2")]
-    unsafe fn splat(x: i16) -> __m256i {
-        _mm256_set1_epi16(x)
-    }
-    /// 16 i16 lanes, >> 6, as 16 bytes saturated to 0..=255.
-    #[inline]
-    #[target_feature(enable = "avx2")]
-    unsafe fn bytes(x: __m256i) -> __m128i {
-        let x = _mm256_srai_epi16::<6>(x);
-        _mm_packus_epi16(_mm256_castsi256_si128(x), _mm256_extracti128_si256::<1>(x))
-    }
-    let (c16, c128, c32) = (splat(16), splat(128), splat(32));
-    let (ky, krv, kgu, kgv, kbu) = (
-        splat(k.y),
-        splat(k.rv),
-        splat(k.gu),
-        splat(k.gv),
-        splat(k.bu_extra),
-    );
-    let masks = INTERLEAVE.map(|chunk| chunk.map(|m| _mm_loadu_si128(m.as_ptr().cast())));
+    let lanes = Lanes {
+        c16: _mm256_set1_epi16(16),
+        c128: _mm256_set1_epi16(128),
+        c32: _mm256_set1_epi16(32),
+        y: _mm256_set1_epi16(k.y),
+        rv: _mm256_set1_epi16(k.rv),
+        gu: _mm256_set1_epi16(k.gu),
+        gv: _mm256_set1_epi16(k.gv),
+        bu_extra: _mm256_set1_epi16(k.bu_extra),
+    };
+    // The same 128-bit mask in both lanes: lane 0 interleaves pixels 0-15,
+    // lane 1 pixels 16-31.
+    let masks = INTERLEAVE.map(|chunk| {
+        chunk.map(|m| {
+            let m = _mm_loadu_si128(m.as_ptr().cast());
+            _mm256_set_m128i(m, m)
+        })
+    });
     let mut x = 0;
     while x < n {
-        // SAFETY (loads and stores): x + 16 <= n, so 16 luma bytes, 8 chroma
-        // bytes from x / 2 and 48 output bytes from 3x are in bounds (asserted).
-        let y = _mm256_cvtepu8_epi16(_mm_loadu_si128(luma.as_ptr().add(x).cast()));
-        let u = _mm_loadl_epi64(cu.as_ptr().add(x / 2).cast());
-        let v = _mm_loadl_epi64(cv.as_ptr().add(x / 2).cast());
-        let u = _mm256_cvtepu8_epi16(_mm_unpacklo_epi8(u, u));
-        let v = _mm256_cvtepu8_epi16(_mm_unpacklo_epi8(v, v));
-        let yq = _mm256_mulhrs_epi16(_mm256_slli_epi16::<7>(_mm256_sub_epi16(y, c16)), ky);
-        let yq = _mm256_adds_epi16(yq, c32);
-        let cb = _mm256_slli_epi16::<7>(_mm256_sub_epi16(u, c128));
-        let cr = _mm256_slli_epi16::<7>(_mm256_sub_epi16(v, c128));
-        let r = _mm256_adds_epi16(yq, _mm256_mulhrs_epi16(cr, krv));
-        let g = _mm256_subs_epi16(yq, _mm256_mulhrs_epi16(cb, kgu));
-        let g = _mm256_subs_epi16(g, _mm256_mulhrs_epi16(cr, kgv));
-        let b = _mm256_adds_epi16(_mm256_adds_epi16(yq, cb), _mm256_mulhrs_epi16(cb, kbu));
-        let rgb = [bytes(r), bytes(g), bytes(b)];
-        let dst = out.as_mut_ptr().add(x * 3).cast::<u8>();
-        for (chunk, m) in masks.iter().enumerate() {
-            let part = _mm_or_si128(
-                _mm_or_si128(
-                    _mm_shuffle_epi8(rgb[0], m[0]),
-                    _mm_shuffle_epi8(rgb[1], m[1]),
+        // SAFETY (loads and stores): x + 32 <= n, so 32 luma bytes, 16
+        // chroma bytes from x / 2 and 96 output bytes from 3x are in bounds
+        // (asserted above).
+        let y = _mm256_loadu_si256(luma.as_ptr().add(x).cast());
+        let u = _mm_loadu_si128(cu.as_ptr().add(x / 2).cast());
+        let v = _mm_loadu_si128(cv.as_ptr().add(x / 2).cast());
+        let first = rgb16(
+            _mm256_cvtepu8_epi16(_mm256_castsi256_si128(y)),
+            _mm256_cvtepu8_epi16(_mm_unpacklo_epi8(u, u)),
+            _mm256_cvtepu8_epi16(_mm_unpacklo_epi8(v, v)),
+            &lanes,
+        );
+        let second = rgb16(
+            _mm256_cvtepu8_epi16(_mm256_extracti128_si256::<1>(y)),
+            _mm256_cvtepu8_epi16(_mm_unpackhi_epi8(u, u)),
+            _mm256_cvtepu8_epi16(_mm_unpackhi_epi8(v, v)),
+            &lanes,
+        );
+        // packus works per lane ([0-7, 16-23 | 8-15, 24-31]): reorder the
+        // quarters to pixels 0-15 | 16-31.
+        let channel = |c: usize| {
+            _mm256_permute4x64_epi64::<0b11_01_10_00>(_mm256_packus_epi16(first[c], second[c]))
+        };
+        let rgb = [channel(0), channel(1), channel(2)];
+        let part = |k: usize| {
+            let m = &masks[k];
+            _mm256_or_si256(
+                _mm256_or_si256(
+                    _mm256_shuffle_epi8(rgb[0], m[0]),
+                    _mm256_shuffle_epi8(rgb[1], m[1]),
                 ),
-                _mm_shuffle_epi8(rgb[2], m[2]),
-            );
-            _mm_storeu_si128(dst.add(16 * chunk).cast(), part);
-        }
-        x += 16;
+                _mm256_shuffle_epi8(rgb[2], m[2]),
+            )
+        };
+        // Bytes 48k..48k+16 of each half: [0-15 | 48-63], [16-31 | 64-79],
+        // [32-47 | 80-95]; stored in order.
+        let (p0, p1, p2) = (part(0), part(1), part(2));
+        let dst = out.as_mut_ptr().add(x * 3).cast::<u8>();
+        _mm256_storeu_si256(dst.cast(), _mm256_permute2x128_si256::<0x20>(p0, p1));
+        _mm256_storeu_si256(
+            dst.add(32).cast(),
+            _mm256_permute2x128_si256::<0x30>(p2, p0),
+        );
+        _mm256_storeu_si256(
+            dst.add(64).cast(),
+            _mm256_permute2x128_si256::<0x31>(p1, p2),
+        );
+        x += 32;
     }
     n
 }
@@ -349,7 +408,7 @@ mod tests {
             seed ^= seed << 5;
             (seed >> 24) as u8
         };
-        for (w, h) in [(16, 2), (18, 4), (34, 2), (256, 6), (1920, 2)] {
+        for (w, h) in [(16, 2), (32, 2), (34, 4), (94, 2), (256, 6), (1920, 2)] {
             let mut frame: Vec<u8> = (0..w * h * 3 / 2).map(|_| next()).collect();
             for (i, b) in frame.iter_mut().take(256).enumerate() {
                 *b = i as u8; // all luma values
