@@ -1,6 +1,8 @@
 //! Frames of a task's data: images decoded in-process (PNG) or by ffmpeg,
 //! videos decoded by the system ffmpeg (through `ffmpeg-sidecar`) and
-//! streamed one frame at a time, never the whole video in memory.
+//! streamed one frame at a time, never the whole video in memory. 8-bit
+//! 4:2:0 video comes through the pipe as YUV (half the bytes of RGB) and is
+//! converted here (`yuv`); anything else comes as ffmpeg's RGB.
 //!
 //! Frame indices: frame n of a video is the n-th decoded frame; frame n of
 //! an image group is child n; an image has frame 0 only. Sampling seeks: a
