@@ -555,7 +555,7 @@ fn decode_segment(
             Ok(true) => {}
             Ok(false) => break,
             Err(e) => {
-                let _ = child.kill();
+                stop(Some(child));
                 return Err(format!("reading frames from ffmpeg failed: {e}"));
             }
         }
@@ -566,8 +566,7 @@ fn decode_segment(
                 rgb = match yuv420_to_rgb(&yuv, info.width, info.height, matrix) {
                     Ok(rgb) => rgb,
                     Err(e) => {
-                        let _ = child.kill();
-                        let _ = child.wait();
+                        stop(Some(child));
                         return Err(e);
                     }
                 };
