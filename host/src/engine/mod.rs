@@ -77,17 +77,15 @@ pub enum CallError {
     Trap(String),
 }
 
-/// One call into a fresh instance.
+/// A call other than a task's, made in a fresh instance.
 enum Call {
     Stages,
     Start,
-    Run(String, WitTask),
 }
 
 enum Returned {
     Stages(Vec<StageSpec>),
     Start(Result<(), String>),
-    Run(Result<Outcome, String>),
 }
 
 /// An instance kept for more tasks (`--reuse-instance`).
@@ -182,36 +180,36 @@ impl LoadedAgent {
     /// The stages the component serves (its manifest).
     pub async fn stages(&self, project: Arc<ProjectContext>) -> Result<Vec<StageSpec>, CallError> {
         match self
-            .call(CallContext::new(project, None, None), Call::Stages)
+            .call_fresh(CallContext::new(project, None, None), Call::Stages)
             .await?
         {
             Returned::Stages(s) => Ok(s),
-            _ => unreachable!("stages returns stages"),
+            Returned::Start(_) => unreachable!("stages returns stages"),
         }
     }
 
     /// Calls the start hook.
     pub async fn start(&self, project: Arc<ProjectContext>) -> Result<(), CallError> {
         match self
-            .call(CallContext::new(project, None, None), Call::Start)
+            .call_fresh(CallContext::new(project, None, None), Call::Start)
             .await?
         {
             Returned::Start(r) => r.map_err(CallError::Agent),
-            _ => unreachable!("start returns start"),
+            Returned::Stages(_) => unreachable!("start returns start"),
         }
     }
 
-    /// Runs one task of `stage` in a fresh instance.
+    /// Runs one task of `stage`: in a fresh instance, or with
+    /// `--reuse-instance`, in a kept one.
     pub async fn run(
         &self,
         cx: CallContext,
         stage: String,
         task: WitTask,
     ) -> Result<Outcome, CallError> {
-        match self.call(cx, Call::Run(stage, task)).await? {
-            Returned::Run(r) => r.map_err(CallError::Agent),
-            _ => unreachable!("run returns run"),
-        }
+        self.run_task(cx, &stage, &task)
+            .await?
+            .map_err(CallError::Agent)
     }
 
     /// A new store for `cx`, with the limits armed.
@@ -260,45 +258,8 @@ impl LoadedAgent {
         Ok(Ok(agent))
     }
 
-    /// Makes `call` under the limits: in a fresh instance, or for a task
-    /// with reuse on, in a kept one.
-    async fn call(&self, cx: CallContext, call: Call) -> Result<Returned, CallError> {
-        let limits = self.limits;
-        let (stage, task) = match call {
-            // A task's asset directory is mounted when its instance is made,
-            // so those tasks always get a fresh instance.
-            Call::Run(stage, task) if self.reuse > 1 && cx.asset_dir.is_none() => {
-                return self.run_reusing(cx, &stage, &task).await
-            }
-            Call::Run(stage, task) => (stage, task),
-            Call::Stages | Call::Start => return self.call_fresh(cx, call).await,
-        };
-        let mut store = self.store(cx)?;
-        let fut = async {
-            let agent = match self.instantiate(&mut store, true).await? {
-                Ok(agent) => agent,
-                Err(init) => return wasmtime::Result::Ok(Err(init)),
-            };
-            agent
-                .encord_agent_handler()
-                .call_run(&mut store, &stage, &task)
-                .await
-        };
-        match tokio::time::timeout(limits.timeout, fut).await {
-            Err(_) => Err(CallError::Timeout(limits.timeout)),
-            Ok(Ok(r)) => Ok(Returned::Run(r)),
-            Ok(Err(e)) => Err(state::classify_trap(
-                e,
-                store.data(),
-                &limits,
-                self.backtraces,
-            )),
-        }
-    }
-
     /// The manifest or the start hook, in a fresh instance (no `init`).
     async fn call_fresh(&self, cx: CallContext, call: Call) -> Result<Returned, CallError> {
-        let limits = self.limits;
         let mut store = self.store(cx)?;
         let fut = async {
             let agent = self
@@ -309,31 +270,49 @@ impl LoadedAgent {
             wasmtime::Result::Ok(match call {
                 Call::Stages => Returned::Stages(h.call_stages(&mut store).await?),
                 Call::Start => Returned::Start(h.call_start(&mut store).await?),
-                Call::Run(..) => unreachable!("tasks go through call"),
             })
         };
-        match tokio::time::timeout(limits.timeout, fut).await {
-            Err(_) => Err(CallError::Timeout(limits.timeout)),
-            Ok(Ok(v)) => Ok(v),
+        let done = tokio::time::timeout(self.limits.timeout, fut).await;
+        self.finish(done, &store)
+    }
+
+    /// What a call under the wall-time limit came to: a timeout, a trap
+    /// named by what caused it, or the call's value.
+    fn finish<T>(
+        &self,
+        done: Result<wasmtime::Result<T>, tokio::time::error::Elapsed>,
+        store: &Store<TaskState>,
+    ) -> Result<T, CallError> {
+        match done {
+            Err(_) => Err(CallError::Timeout(self.limits.timeout)),
             Ok(Err(e)) => Err(state::classify_trap(
                 e,
                 store.data(),
-                &limits,
+                &self.limits,
                 self.backtraces,
             )),
+            Ok(Ok(v)) => Ok(v),
         }
     }
 
-    /// Runs a task in a kept instance (or a new one), keeping it afterwards
-    /// while it has tasks left and its call neither trapped nor timed out.
-    async fn run_reusing(
+    /// Runs a task: with reuse on, in a kept instance (or a new one) that
+    /// is kept afterwards while it has tasks left and its call neither
+    /// trapped nor timed out; else in a fresh instance. `Err` inside: the
+    /// agent's (or its `init`'s) error.
+    async fn run_task(
         &self,
         cx: CallContext,
         stage: &str,
         task: &WitTask,
-    ) -> Result<Returned, CallError> {
-        let limits = self.limits;
-        let kept = self.warm.lock().unwrap_or_else(|e| e.into_inner()).pop();
+    ) -> Result<Result<Outcome, String>, CallError> {
+        // A task's asset directory is mounted when its instance is made:
+        // such a task gets a fresh instance, and no other task gets it.
+        let reusable = self.reuse > 1 && cx.asset_dir.is_none();
+        let kept = if reusable {
+            self.warm.lock().unwrap_or_else(|e| e.into_inner()).pop()
+        } else {
+            None
+        };
         let (mut store, agent, used) = match kept {
             Some(w) => {
                 let mut store = w.store;
@@ -357,30 +336,23 @@ impl LoadedAgent {
                 .await?;
             wasmtime::Result::Ok(Ok((agent, r)))
         };
-        match tokio::time::timeout(limits.timeout, fut).await {
-            Err(_) => Err(CallError::Timeout(limits.timeout)),
-            Ok(Err(e)) => Err(state::classify_trap(
-                e,
-                store.data(),
-                &limits,
-                self.backtraces,
-            )),
-            Ok(Ok(Err(init))) => Ok(Returned::Run(Err(init))),
-            Ok(Ok(Ok((agent, r)))) => {
-                if used + 1 < self.reuse {
-                    let warm = Warm {
-                        store,
-                        agent,
-                        used: used + 1,
-                    };
-                    self.warm
-                        .lock()
-                        .unwrap_or_else(|e| e.into_inner())
-                        .push(warm);
-                }
-                Ok(Returned::Run(r))
-            }
+        let done = tokio::time::timeout(self.limits.timeout, fut).await;
+        let (agent, outcome) = match self.finish(done, &store)? {
+            Ok(ran) => ran,
+            Err(init) => return Ok(Err(init)),
+        };
+        if reusable && used + 1 < self.reuse {
+            let warm = Warm {
+                store,
+                agent,
+                used: used + 1,
+            };
+            self.warm
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .push(warm);
         }
+        Ok(outcome)
     }
 }
 
