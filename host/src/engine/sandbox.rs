@@ -186,12 +186,13 @@ impl Grants {
             }
         }
         if !self.net.is_empty() {
-            let allowed: Vec<SocketAddr> = self.net.iter().flat_map(|g| g.addrs.clone()).collect();
+            // The shared grants, not a copy: this runs for every task.
+            let grants = self.net.clone();
             b.allow_tcp(true);
             b.allow_ip_name_lookup(true);
             b.socket_addr_check(move |addr, use_| {
                 let ok = match use_ {
-                    SocketAddrUse::TcpConnect => allowed.contains(&addr),
+                    SocketAddrUse::TcpConnect => grants.iter().any(|g| g.addrs.contains(&addr)),
                     // The implicit bind of an outgoing connection: any local
                     // address, ephemeral port. Listening is never granted.
                     SocketAddrUse::TcpBind => addr.port() == 0,
