@@ -393,3 +393,44 @@ fn over_http_failures_stay_isolated_and_a_dry_run_changes_nothing() {
         "{text}"
     );
 }
+
+#[test]
+fn the_emulator_records_every_api_request_and_its_answer_without_credentials() {
+    let (dir, _direct, served, hash, key) = two_copies();
+    let record = dir.path().join("requests.jsonl");
+    let emulator = Emulator::start(&served, &["--record", record.to_str().unwrap()]);
+    run_demo_over_http(&emulator, &key, &hash, &[]);
+    let log = emulator.log();
+    drop(emulator);
+    let api_requests = log
+        .lines()
+        .filter(|l| l.contains("emulator: request") && !l.contains("path=/media/"))
+        .count();
+    let lines: Vec<serde_json::Value> = std::fs::read_to_string(&record)
+        .expect("the record file")
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("one JSON object per line"))
+        .collect();
+    assert!(
+        api_requests > 10,
+        "the run made API requests: {api_requests}"
+    );
+    assert_eq!(lines.len(), api_requests, "one line per API request");
+    for line in &lines {
+        for field in ["method", "target", "body", "answer"] {
+            assert!(line[field].is_string(), "{field} in {line}");
+        }
+        assert!(line["status"].is_u64(), "{line}");
+        let headers = line["headers"].as_object().expect("headers");
+        for secret in ["authorization", "signature", "signature-input"] {
+            assert!(!headers.contains_key(secret), "{secret} recorded: {line}");
+        }
+    }
+    let priorities = format!("/v2/public/projects/{hash}/priorities");
+    assert!(
+        lines
+            .iter()
+            .any(|l| l["method"] == "POST" && l["target"] == priorities && l["status"] == 204),
+        "the priorities call is recorded with its status"
+    );
+}

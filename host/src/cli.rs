@@ -634,7 +634,15 @@ async fn emulator(args: EmulatorArgs) -> anyhow::Result<i32> {
             retry_after: args.retry_after,
         },
         bearer_token: args.bearer_token,
-        record: args.record.clone(),
+        // Created before the address is announced: a client never talks
+        // to an emulator that cannot record.
+        record: match &args.record {
+            Some(path) => Some(
+                std::fs::File::create(path)
+                    .with_context(|| format!("cannot create --record {}", path.display()))?,
+            ),
+            None => None,
+        },
     };
     eprintln!(
         "emulator: serving store `{}` on http://{addr}",
@@ -643,10 +651,6 @@ async fn emulator(args: EmulatorArgs) -> anyhow::Result<i32> {
     println!("http://{addr}");
     use std::io::Write;
     std::io::stdout().flush().ok();
-    if let Some(path) = &args.record {
-        std::fs::File::create(path)
-            .with_context(|| format!("cannot create --record {}", path.display()))?;
-    }
     crate::emulator::serve(store, listener, options).await?;
     Ok(0)
 }

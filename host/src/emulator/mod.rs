@@ -46,16 +46,16 @@ pub(crate) struct Emulator {
 pub(crate) type Shared = Arc<Emulator>;
 
 /// Options of `runner-host emulator`.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Default)]
 pub struct EmulatorOptions {
     pub faults: Faults,
     /// A bearer token accepted besides signed requests.
     pub bearer_token: Option<String>,
     /// Record every authenticated API request (method, target, headers
-    /// but credentials, body) and its status here, one JSON line each, to
-    /// replay the same call mix later (`bench/compare.py` measures the
-    /// emulator's ceiling that way).
-    pub record: Option<std::path::PathBuf>,
+    /// but credentials, body) and its status into this file, one JSON line
+    /// each, to replay the same call mix later (`bench/compare.py`
+    /// measures the emulator's ceiling that way).
+    pub record: Option<std::fs::File>,
 }
 
 /// Serves `store` on `listener` until the process ends.
@@ -71,10 +71,7 @@ pub async fn serve(
         base_url: format!("http://{addr}"),
         media_secret: rand::random(),
         bearer: options.bearer_token,
-        record: match &options.record {
-            Some(path) => Some(std::sync::Mutex::new(std::fs::File::create(path)?)),
-            None => None,
-        },
+        record: options.record.map(std::sync::Mutex::new),
     });
     axum::serve(listener, router(state)).await
 }
