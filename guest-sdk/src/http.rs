@@ -13,8 +13,7 @@
 //! #[stage("pre-label")]
 //! fn pre_label(task: Task) -> Result<Outcome, AgentError> {
 //!     let answer = http::Request::post("https://models.example.com/v1/classify")
-//!         .header("content-type", "application/json")
-//!         .body(format!(r#"{{"title":"{}"}}"#, task.data_title))
+//!         .json(&serde_json::json!({ "title": task.data_title }))
 //!         .send()?
 //!         .error_for_status()?;
 //!     let verdict: serde_json::Value = answer.json()?;

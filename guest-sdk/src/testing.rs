@@ -58,6 +58,22 @@ pub struct TestOutcome {
     pub client_metadata: Option<serde_json::Value>,
 }
 
+/// The label row of a 64x48 image titled `title` (data hash
+/// `d0000000-0000-4000-8000-000000000001`), not yet labelled, with these
+/// objects (`objects_json`: object entries, comma-separated; `""` for none):
+/// the usual input of an agent's unit test.
+pub fn image_label_row(title: &str, objects_json: &str) -> String {
+    format!(
+        r#"{{"label_hash": null, "branch_name": "main", "created_at": null, "last_edited_at": null,
+           "data_hash": "d0000000-0000-4000-8000-000000000001", "dataset_hash": "x", "dataset_title": "x",
+           "data_title": "{title}", "data_type": "image", "label_status": "NOT_LABELLED",
+           "object_answers": {{}}, "classification_answers": {{}}, "object_actions": {{}},
+           "data_units": {{"d0000000-0000-4000-8000-000000000001": {{"data_hash": "d0000000-0000-4000-8000-000000000001",
+             "data_title": "{title}", "data_type": "image/png", "data_sequence": 0, "width": 64, "height": 48,
+             "labels": {{"objects": [{objects_json}], "classifications": []}}}}}}}}"#
+    )
+}
+
 impl Default for TestRun {
     fn default() -> Self {
         TestRun::new()

@@ -40,28 +40,16 @@ export_agent!(pre_label);
 #[cfg(test)]
 mod tests {
     use super::*;
-    use encord_agent_sdk::testing::TestRun;
+    use encord_agent_sdk::testing::{image_label_row, TestRun};
     use encord_agent_sdk::Route;
 
     const ONTOLOGY: &str = include_str!("../../../examples/demo-ontology.json");
-
-    fn image_row(title: &str, objects: &str) -> String {
-        format!(
-            r#"{{"label_hash": null, "branch_name": "main", "created_at": null, "last_edited_at": null,
-               "data_hash": "d0000000-0000-4000-8000-000000000001", "dataset_hash": "x", "dataset_title": "x",
-               "data_title": "{title}", "data_type": "image", "label_status": "NOT_LABELLED",
-               "object_answers": {{}}, "classification_answers": {{}}, "object_actions": {{}},
-               "data_units": {{"d0000000-0000-4000-8000-000000000001": {{"data_hash": "d0000000-0000-4000-8000-000000000001",
-                 "data_title": "{title}", "data_type": "image/png", "data_sequence": 0, "width": 64, "height": 48,
-                 "labels": {{"objects": [{objects}], "classifications": []}}}}}}}}"#
-        )
-    }
 
     #[test]
     fn adds_one_box_sets_the_title_priority_and_routes() {
         let out = TestRun::new()
             .ontology_json(ONTOLOGY)
-            .label_row_json(&image_row("extra-00042.png", ""))
+            .label_row_json(&image_label_row("extra-00042.png", ""))
             .stage("pre-label", &["to triage"])
             .run::<pre_label>()
             .unwrap();
@@ -76,7 +64,7 @@ mod tests {
     fn a_row_with_an_object_gets_no_second_box() {
         let first = TestRun::new()
             .ontology_json(ONTOLOGY)
-            .label_row_json(&image_row("street-01.png", ""))
+            .label_row_json(&image_label_row("street-01.png", ""))
             .run::<pre_label>()
             .unwrap();
         let labelled = first.outcome.label_row.unwrap().to_json();

@@ -73,28 +73,16 @@ export_agent!(pre_label);
 #[cfg(test)]
 mod tests {
     use super::*;
-    use encord_agent_sdk::testing::TestRun;
+    use encord_agent_sdk::testing::{image_label_row, TestRun};
     use encord_agent_sdk::Route;
 
     const ONTOLOGY: &str = include_str!("../../demo-ontology.json");
-
-    fn image_row(title: &str) -> String {
-        format!(
-            r#"{{"label_hash": null, "branch_name": "main", "created_at": null, "last_edited_at": null,
-               "data_hash": "d0000000-0000-4000-8000-000000000001", "dataset_hash": "x", "dataset_title": "x",
-               "data_title": "{title}", "data_type": "image", "label_status": "NOT_LABELLED",
-               "object_answers": {{}}, "classification_answers": {{}}, "object_actions": {{}},
-               "data_units": {{"d0000000-0000-4000-8000-000000000001": {{"data_hash": "d0000000-0000-4000-8000-000000000001",
-                 "data_title": "{title}", "data_type": "image/png", "data_sequence": 0, "width": 64, "height": 48,
-                 "labels": {{"objects": [], "classifications": []}}}}}}}}"#
-        )
-    }
 
     #[test]
     fn street_images_get_a_vehicle_and_go_to_triage() {
         let out = TestRun::new()
             .ontology_json(ONTOLOGY)
-            .label_row_json(&image_row("street-01.png"))
+            .label_row_json(&image_label_row("street-01.png", ""))
             .stage("pre-label", &["to triage"])
             .run::<pre_label>()
             .unwrap();
@@ -111,7 +99,7 @@ mod tests {
     fn blurry_portraits_get_a_person_with_a_pose() {
         let out = TestRun::new()
             .ontology_json(ONTOLOGY)
-            .label_row_json(&image_row("portrait-blurry-02.png"))
+            .label_row_json(&image_label_row("portrait-blurry-02.png", ""))
             .run::<pre_label>()
             .unwrap();
         let row = out.outcome.label_row.unwrap();

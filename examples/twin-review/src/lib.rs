@@ -60,28 +60,16 @@ export_agent!(from_ground_truth);
 #[cfg(test)]
 mod tests {
     use super::*;
-    use encord_agent_sdk::testing::TestRun;
+    use encord_agent_sdk::testing::{image_label_row, TestRun};
 
     const ONTOLOGY: &str = include_str!("../../demo-ontology.json");
     const TWIN: &str = "00000000-0000-4000-8000-00000000aaaa";
-
-    fn row(objects: &str) -> String {
-        format!(
-            r#"{{"label_hash": null, "branch_name": "main", "created_at": null, "last_edited_at": null,
-               "data_hash": "d0000000-0000-4000-8000-000000000001", "dataset_hash": "x", "dataset_title": "x",
-               "data_title": "street-01.png", "data_type": "image", "label_status": "NOT_LABELLED",
-               "object_answers": {{}}, "classification_answers": {{}}, "object_actions": {{}},
-               "data_units": {{"d0000000-0000-4000-8000-000000000001": {{"data_hash": "d0000000-0000-4000-8000-000000000001",
-                 "data_title": "street-01.png", "data_type": "image/png", "data_sequence": 0, "width": 64, "height": 48,
-                 "labels": {{"objects": [{objects}], "classifications": []}}}}}}}}"#
-        )
-    }
 
     #[test]
     fn objects_of_the_twin_are_copied_and_the_task_prioritised() {
         std::env::set_var("GROUND_TRUTH_PROJECT", TWIN);
         let mut truth = LabelRow::parse(
-            &row(""),
+            &image_label_row("street-01.png", ""),
             std::sync::Arc::new(Ontology::parse(ONTOLOGY).unwrap()),
         )
         .unwrap();
@@ -94,7 +82,7 @@ mod tests {
         truth.add_object("Vehicle", 0, b.clone()).unwrap();
         let out = TestRun::new()
             .ontology_json(ONTOLOGY)
-            .label_row_json(&row(""))
+            .label_row_json(&image_label_row("street-01.png", ""))
             .twin(TWIN, &truth.to_json(), None)
             .run::<from_ground_truth>()
             .unwrap();
@@ -106,7 +94,7 @@ mod tests {
         // Data the twin lacks: no labels, low priority.
         let out = TestRun::new()
             .ontology_json(ONTOLOGY)
-            .label_row_json(&row(""))
+            .label_row_json(&image_label_row("street-01.png", ""))
             .run::<from_ground_truth>()
             .unwrap();
         assert!(out.outcome.label_row.is_none());
