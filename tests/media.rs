@@ -305,16 +305,12 @@ fn over_http_media_is_downloaded_once_and_decoded_the_same() {
     let emulator = Emulator::start(&store, &[]);
     let cache = dir.path().join("cache");
     let wasm = guest("guest-media");
-    let run = || {
-        run_over_http(
-            &wasm,
-            &emulator,
-            &key,
-            &hash,
-            &["--num-retries", "0", "--cache-dir", cache.to_str().unwrap()],
-        )
+    let run = |extra: &[&str]| {
+        let mut args = vec!["--num-retries", "0", "--cache-dir", cache.to_str().unwrap()];
+        args.extend_from_slice(extra);
+        run_over_http(&wasm, &emulator, &key, &hash, &args)
     };
-    let first = run();
+    let first = run(&[]);
     check_clip(&Seen::of(&stderr(&first), "clip.mp4"), &clip);
     let downloads = emulator.requests("/media/");
     // 22 images, 3 group children, 2 videos: each fetched once.
@@ -323,8 +319,19 @@ fn over_http_media_is_downloaded_once_and_decoded_the_same() {
         client_metadata(&store, "clip.mp4"),
         serde_json::json!({"probed": true, "frames": FRAMES})
     );
-    // A second run finds every file in the cache.
-    let second = run();
+    // A second run finds every file in the cache. With instance reuse
+    // asked for, too: a task reading its asset as a file still gets an
+    // instance with its own asset mounted.
+    let second = run(&["--reuse-instance", "4"]);
+    let failed: Vec<String> = stdout(&second)
+        .lines()
+        .filter(|l| l.starts_with("failed:"))
+        .map(String::from)
+        .collect();
+    assert!(
+        failed.iter().all(|l| l.contains("(group-01)")),
+        "only the image group fails: {failed:?}"
+    );
     check_clip(&Seen::of(&stderr(&second), "clip.mp4"), &clip);
     assert_eq!(
         emulator.requests("/media/"),
