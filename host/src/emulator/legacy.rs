@@ -9,10 +9,29 @@ use axum::Json;
 use serde_json::{json, Value};
 
 use super::Shared;
-use crate::platform::{LabelSave, Platform, PlatformError};
+use crate::platform::{Platform, PlatformError};
 
 fn ok(response: Value) -> Response {
     Json(json!({"status": 200, "response": response})).into_response()
+}
+
+/// The same answer around rows already serialised (as the store keeps
+/// them), spliced in as they are instead of parsed and written again.
+fn ok_rows(rows: Vec<String>) -> Response {
+    let mut body = String::with_capacity(32 + rows.iter().map(|r| r.len() + 1).sum::<usize>());
+    body.push_str(r#"{"status":200,"response":["#);
+    for (i, row) in rows.iter().enumerate() {
+        if i > 0 {
+            body.push(',');
+        }
+        body.push_str(row);
+    }
+    body.push_str("]}");
+    (
+        [(axum::http::header::CONTENT_TYPE, "application/json")],
+        body,
+    )
+        .into_response()
 }
 
 fn fail(status: u16, code: &str, message: impl Into<String>) -> Response {
@@ -40,25 +59,24 @@ fn strings(v: Option<&Value>) -> Option<Vec<String>> {
 pub(crate) async fn dispatch(
     State(emu): State<Shared>,
     headers: HeaderMap,
-    Json(body): Json<Value>,
+    Json(mut body): Json<Value>,
 ) -> Response {
     let project = headers
         .get("resourceid")
         .and_then(|v| v.to_str().ok())
         .unwrap_or_default()
         .to_string();
-    let query_type = body
-        .get("query_type")
-        .and_then(Value::as_str)
-        .unwrap_or_default();
-    let method = body
-        .get("query_method")
-        .and_then(Value::as_str)
-        .unwrap_or_default();
-    let uid = body.pointer("/values/uid");
-    let payload = body
-        .pointer("/values/payload")
-        .cloned()
+    let text = |v: Option<&Value>| v.and_then(Value::as_str).unwrap_or_default().to_string();
+    let query_type = text(body.get("query_type"));
+    let method = text(body.get("query_method"));
+    let query_type = query_type.as_str();
+    let method = method.as_str();
+    // Taken out of the body, not copied: a save's payload is every row it saves.
+    let uid = body.pointer_mut("/values/uid").map(Value::take);
+    let uid = uid.as_ref();
+    let mut payload = body
+        .pointer_mut("/values/payload")
+        .map(Value::take)
         .unwrap_or(Value::Null);
     tracing::info!(target: "emulator", query = %format!("{query_type}/{method}"), "legacy call");
     if let Err(e) = emu.store.project(&project).await {
@@ -100,7 +118,7 @@ pub(crate) async fn dispatch(
                 );
             };
             match emu.store.label_rows_by_hash(&project, &hashes) {
-                Ok(rows) => ok(Value::Array(rows)),
+                Ok(rows) => ok_rows(rows),
                 Err(PlatformError::Rejected(m)) => fail(404, "RESOURCE_NOT_FOUND_ERROR", m),
                 Err(e) => from_platform(e),
             }
@@ -114,15 +132,14 @@ pub(crate) async fn dispatch(
                 );
             };
             match emu.store.create_label_rows(&project, &hashes) {
-                Ok(rows) => ok(Value::Array(rows)),
+                Ok(rows) => ok_rows(rows),
                 Err(e) => from_platform(e),
             }
         }
         ("labelrow", "POST") => {
-            let (Some(hashes), Some(labels)) = (
-                strings(uid),
-                payload.get("labels").and_then(Value::as_array),
-            ) else {
+            let (Some(hashes), Some(Value::Array(labels))) =
+                (strings(uid), payload.get_mut("labels").map(Value::take))
+            else {
                 return fail(
                     400,
                     "INVALID_ARGUMENTS_ERROR",
@@ -136,25 +153,14 @@ pub(crate) async fn dispatch(
                     "uid and labels differ in length",
                 );
             }
-            let mut saves = Vec::with_capacity(hashes.len());
-            for (h, row) in hashes.iter().zip(labels) {
-                match emu.store.data_hash_of_label(&project, h) {
-                    Ok(Some(data_hash)) => saves.push(LabelSave {
-                        data_hash,
-                        json: row.to_string(),
-                    }),
-                    Ok(None) => {
-                        return fail(
-                            404,
-                            "RESOURCE_NOT_FOUND_ERROR",
-                            format!("no label row `{h}`"),
-                        )
-                    }
-                    Err(e) => return from_platform(e),
-                }
-            }
-            match emu.store.save_labels(&project, &saves).await {
-                Ok(()) => ok(json!(true)),
+            let rows = hashes.into_iter().zip(labels).collect();
+            match emu.store.save_rows_by_label(&project, rows) {
+                Ok(Ok(())) => ok(json!(true)),
+                Ok(Err(h)) => fail(
+                    404,
+                    "RESOURCE_NOT_FOUND_ERROR",
+                    format!("no label row `{h}`"),
+                ),
                 Err(e) => from_platform(e),
             }
         }

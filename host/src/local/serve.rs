@@ -6,7 +6,7 @@ use ed25519_dalek::VerifyingKey;
 use rusqlite::{params, OptionalExtension};
 use serde_json::{json, Value};
 
-use super::{encord_now, LocalStore};
+use super::{encord_now, Cached, LocalStore};
 use crate::platform::{DataItem, Media, PlatformError};
 
 /// A storage item and where its bytes are.
@@ -57,7 +57,7 @@ impl LocalStore {
     ) -> Result<String, PlatformError> {
         let hex_id = hex::encode(key.as_bytes());
         self.lock()
-            .execute(
+            .exec_cached(
                 "INSERT OR REPLACE INTO public_keys (key_hex, comment) VALUES (?1, ?2)",
                 params![hex_id, comment],
             )
@@ -69,7 +69,7 @@ impl LocalStore {
     pub fn public_keys(&self) -> Result<Vec<VerifyingKey>, PlatformError> {
         let conn = self.lock();
         let mut st = conn
-            .prepare("SELECT key_hex FROM public_keys")
+            .prepare_cached("SELECT key_hex FROM public_keys")
             .map_err(|e| self.sql_err(e))?;
         let hexes: Vec<String> = st
             .query_map([], |r| r.get(0))
@@ -95,24 +95,33 @@ impl LocalStore {
         // Only the rows asked for, filtered in SQL (a JSON array of data hashes).
         let wanted: Option<String> =
             data_hashes.map(|h| serde_json::to_string(h).expect("strings serialise"));
+        // Asked for some rows: the lookup starts from them (CROSS JOIN keeps
+        // that order), not from a scan of every row of the project.
+        let rows_from = if wanted.is_some() {
+            "(SELECT DISTINCT value AS data_hash FROM json_each(?2)) w
+             CROSS JOIN label_rows l ON l.project_hash = ?1 AND l.data_hash = w.data_hash"
+        } else {
+            "label_rows l"
+        };
+        let mut bound: Vec<&str> = vec![project_hash];
+        bound.extend(wanted.as_deref());
         let conn = self.lock();
         let mut st = conn
-            .prepare(
+            .prepare_cached(&format!(
                 "SELECT d.data_hash, d.dataset_hash, d.title, d.data_type, d.mime_type, d.file, d.width, d.height,
                         d.frames, d.fps, d.item_uuid, l.label_hash,
                         json_extract(l.row_json, '$.created_at'), json_extract(l.row_json, '$.last_edited_at'),
                         t.task_uuid, t.stage_uuid, t.priority, s.client_metadata,
                         json_extract(l.row_json, '$.label_status')
-                 FROM label_rows l JOIN data_units d ON d.data_hash = l.data_hash
+                 FROM {rows_from} JOIN data_units d ON d.data_hash = l.data_hash
                  LEFT JOIN tasks t ON t.project_hash = l.project_hash AND t.data_hash = l.data_hash
                  LEFT JOIN storage_items s ON s.uuid = d.item_uuid
                  WHERE l.project_hash = ?1
-                   AND (?2 IS NULL OR d.data_hash IN (SELECT value FROM json_each(?2)))
-                 ORDER BY t.seq",
-            )
+                 ORDER BY t.seq"
+            ))
             .map_err(|e| self.sql_err(e))?;
         let rows = st
-            .query_map(params![project_hash, wanted], |r| {
+            .query_map(rusqlite::params_from_iter(bound), |r| {
                 let data_hash: String = r.get(0)?;
                 let data_type: String = r.get(3)?;
                 let stage_uuid: Option<String> = r.get(15)?;
@@ -159,43 +168,43 @@ impl LocalStore {
         Ok(rows)
     }
 
-    /// Full label rows (§3j) by label hash.
+    /// Full label rows (§3j) by label hash, as the JSON text stored.
     pub fn label_rows_by_hash(
         &self,
         project_hash: &str,
         label_hashes: &[String],
-    ) -> Result<Vec<Value>, PlatformError> {
+    ) -> Result<Vec<String>, PlatformError> {
         let conn = self.lock();
         let mut st = conn
-            .prepare("SELECT row_json FROM label_rows WHERE project_hash = ?1 AND label_hash = ?2")
+            .prepare_cached(
+                "SELECT row_json FROM label_rows WHERE project_hash = ?1 AND label_hash = ?2",
+            )
             .map_err(|e| self.sql_err(e))?;
         label_hashes
             .iter()
             .map(|h| {
-                let json: String = st
-                    .query_row(params![project_hash, h], |r| r.get(0))
+                st.query_row(params![project_hash, h], |r| r.get(0))
                     .optional()
                     .map_err(|e| self.sql_err(e))?
-                    .ok_or_else(|| PlatformError::Rejected(format!("no label row `{h}`")))?;
-                serde_json::from_str(&json)
-                    .map_err(|e| PlatformError::Store(format!("label row `{h}` is corrupt: {e}")))
+                    .ok_or_else(|| PlatformError::Rejected(format!("no label row `{h}`")))
             })
             .collect()
     }
 
     /// Initialises the label rows of these data units (a `labelrow` PUT):
     /// each gets a label hash; rows that have one are returned unchanged.
+    /// The rows come back as their stored JSON text.
     pub fn create_label_rows(
         &self,
         project_hash: &str,
         data_hashes: &[String],
-    ) -> Result<Vec<Value>, PlatformError> {
+    ) -> Result<Vec<String>, PlatformError> {
         let mut conn = self.lock();
         let tx = conn.transaction().map_err(|e| self.sql_err(e))?;
         let mut out = Vec::with_capacity(data_hashes.len());
         for h in data_hashes {
             let (label_hash, json): (Option<String>, String) = tx
-                .query_row(
+                .row_cached(
                     "SELECT label_hash, row_json FROM label_rows WHERE project_hash = ?1 AND data_hash = ?2",
                     params![project_hash, h],
                     |r| Ok((r.get(0)?, r.get(1)?)),
@@ -203,40 +212,27 @@ impl LocalStore {
                 .optional()
                 .map_err(|e| self.sql_err(e))?
                 .ok_or_else(|| PlatformError::Rejected(format!("no data `{h}` in project `{project_hash}`")))?;
+            if label_hash.is_some() {
+                out.push(json);
+                continue;
+            }
             let mut row: Value =
                 serde_json::from_str(&json).map_err(|e| PlatformError::Store(e.to_string()))?;
-            if label_hash.is_none() {
-                let new_hash = uuid::Uuid::new_v4().to_string();
-                let now = encord_now();
-                row["label_hash"] = json!(new_hash);
-                row["created_at"] = json!(now);
-                row["last_edited_at"] = json!(now);
-                tx.execute(
-                    "UPDATE label_rows SET label_hash = ?3, row_json = ?4 WHERE project_hash = ?1 AND data_hash = ?2",
-                    params![project_hash, h, new_hash, row.to_string()],
-                )
-                .map_err(|e| self.sql_err(e))?;
-            }
-            out.push(row);
+            let new_hash = uuid::Uuid::new_v4().to_string();
+            let now = encord_now();
+            row["label_hash"] = json!(new_hash);
+            row["created_at"] = json!(now);
+            row["last_edited_at"] = json!(now);
+            let json = row.to_string();
+            tx.exec_cached(
+                "UPDATE label_rows SET label_hash = ?3, row_json = ?4 WHERE project_hash = ?1 AND data_hash = ?2",
+                params![project_hash, h, new_hash, json],
+            )
+            .map_err(|e| self.sql_err(e))?;
+            out.push(json);
         }
         tx.commit().map_err(|e| self.sql_err(e))?;
         Ok(out)
-    }
-
-    /// The data hash of a label hash.
-    pub fn data_hash_of_label(
-        &self,
-        project_hash: &str,
-        label_hash: &str,
-    ) -> Result<Option<String>, PlatformError> {
-        self.lock()
-            .query_row(
-                "SELECT data_hash FROM label_rows WHERE project_hash = ?1 AND label_hash = ?2",
-                params![project_hash, label_hash],
-                |r| r.get(0),
-            )
-            .optional()
-            .map_err(|e| self.sql_err(e))
     }
 
     /// Storage items by uuid, in the order asked (`None` for unknown ones).
@@ -246,7 +242,7 @@ impl LocalStore {
     ) -> Result<Vec<Option<StorageItem>>, PlatformError> {
         let conn = self.lock();
         let mut st = conn
-            .prepare(&format!(
+            .prepare_cached(&format!(
                 "SELECT {ITEM_COLUMNS} FROM storage_items WHERE uuid = ?1"
             ))
             .map_err(|e| self.sql_err(e))?;
@@ -264,7 +260,7 @@ impl LocalStore {
     pub fn child_items(&self, group_uuid: &str) -> Result<Vec<StorageItem>, PlatformError> {
         let conn = self.lock();
         let mut st = conn
-            .prepare(&format!(
+            .prepare_cached(&format!(
                 "SELECT {ITEM_COLUMNS} FROM storage_items WHERE group_uuid = ?1 ORDER BY group_seq"
             ))
             .map_err(|e| self.sql_err(e))?;
@@ -280,7 +276,7 @@ impl LocalStore {
     pub fn set_client_metadata(&self, uuid: &str, metadata: &Value) -> Result<bool, PlatformError> {
         let n = self
             .lock()
-            .execute(
+            .exec_cached(
                 "UPDATE storage_items SET client_metadata = ?2 WHERE uuid = ?1",
                 params![uuid, metadata.to_string()],
             )
@@ -301,7 +297,7 @@ impl LocalStore {
         let tx = conn.transaction().map_err(|e| self.sql_err(e))?;
         for t in task_uuids {
             let n = tx
-                .execute(
+                .exec_cached(
                     "UPDATE tasks SET stage_uuid = ?3, status = 'NEW', seq = (SELECT COALESCE(MAX(seq), 0) + 1 FROM tasks)
                      WHERE project_hash = ?1 AND task_uuid = ?2 AND stage_uuid = ?4",
                     params![project_hash, t, destination, from_stage],
@@ -324,7 +320,7 @@ impl LocalStore {
         destination: &str,
     ) -> Result<(), PlatformError> {
         self.lock()
-            .execute(
+            .exec_cached(
                 "UPDATE tasks SET stage_uuid = ?3, seq = (SELECT COALESCE(MAX(seq), 0) + 1 FROM tasks)
                  WHERE project_hash = ?1 AND task_uuid = ?2",
                 params![project_hash, task_uuid, destination],
@@ -340,7 +336,7 @@ impl LocalStore {
         label_hash: &str,
     ) -> Result<Option<String>, PlatformError> {
         self.lock()
-            .query_row(
+            .row_cached(
                 "SELECT t.task_uuid FROM label_rows l JOIN tasks t ON t.project_hash = l.project_hash AND t.data_hash = l.data_hash
                  WHERE l.project_hash = ?1 AND l.label_hash = ?2",
                 params![project_hash, label_hash],
@@ -391,5 +387,70 @@ impl LocalStore {
     /// Where the media files are.
     pub fn media_dir(&self) -> std::path::PathBuf {
         self.dir().join("media")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The emulator's `labelrow` POST by label hash is all or none: one
+    /// unknown label hash names itself and nothing of the bundle is written.
+    #[tokio::test]
+    async fn saving_by_label_hash_writes_all_rows_or_none() {
+        let dir = tempfile::tempdir().unwrap();
+        let project = super::super::create_demo(dir.path(), 2, false).unwrap();
+        let store = LocalStore::open(dir.path()).unwrap();
+        let meta = store
+            .label_row_metadata(&project, None, false)
+            .await
+            .unwrap();
+        let data: Vec<String> = meta
+            .iter()
+            .take(2)
+            .map(|m| m["data_hash"].as_str().unwrap().to_string())
+            .collect();
+        let created = store.create_label_rows(&project, &data).unwrap();
+        let rows: Vec<Value> = created
+            .iter()
+            .map(|r| serde_json::from_str(r).unwrap())
+            .collect();
+        let hashes: Vec<String> = rows
+            .iter()
+            .map(|r| r["label_hash"].as_str().unwrap().to_string())
+            .collect();
+        let edited = |row: &Value| {
+            let mut row = row.clone();
+            row["label_status"] = json!("NOT_LABELLED");
+            row["edited_by_test"] = json!(true);
+            row
+        };
+
+        let bundle = vec![
+            (hashes[0].clone(), edited(&rows[0])),
+            ("no-such-label".to_string(), edited(&rows[1])),
+        ];
+        assert_eq!(
+            store.save_rows_by_label(&project, bundle).unwrap(),
+            Err("no-such-label".to_string())
+        );
+        assert_eq!(
+            store.label_rows_by_hash(&project, &hashes).unwrap(),
+            created,
+            "nothing was written"
+        );
+
+        let bundle = hashes
+            .iter()
+            .cloned()
+            .zip(rows.iter().map(edited))
+            .collect();
+        assert_eq!(store.save_rows_by_label(&project, bundle).unwrap(), Ok(()));
+        for saved in store.label_rows_by_hash(&project, &hashes).unwrap() {
+            let saved: Value = serde_json::from_str(&saved).unwrap();
+            assert_eq!(saved["edited_by_test"], json!(true));
+            assert_eq!(saved["label_status"], json!("LABEL_IN_PROGRESS"));
+            assert!(hashes.contains(&saved["label_hash"].as_str().unwrap().to_string()));
+        }
     }
 }
