@@ -182,14 +182,27 @@ impl Http {
         query_type: &str,
         query_method: &str,
         uid: Value,
-        payload: Value,
+        payload: impl serde::Serialize,
         retryable: bool,
     ) -> Result<Value, ApiError> {
-        let envelope = serde_json::json!({
-            "query_type": query_type,
-            "query_method": query_method,
-            "values": {"uid": uid, "payload": payload},
-        });
+        // Serialised straight from the payload (label rows to save may be
+        // raw JSON text), not through a `Value` copy of it.
+        #[derive(serde::Serialize)]
+        struct Envelope<'a, P> {
+            query_type: &'a str,
+            query_method: &'a str,
+            values: Values<P>,
+        }
+        #[derive(serde::Serialize)]
+        struct Values<P> {
+            uid: Value,
+            payload: P,
+        }
+        let envelope = Envelope {
+            query_type,
+            query_method,
+            values: Values { uid, payload },
+        };
         let bytes = serde_json::to_vec(&envelope).expect("JSON serialises");
         let url = format!("{}/public", self.domain);
         let project = project_hash.to_string();
@@ -214,12 +227,15 @@ impl Http {
         if status == StatusCode::TOO_MANY_REQUESTS {
             return Err(ApiError::RateLimited);
         }
-        let v: Value = serde_json::from_slice(&text).map_err(|e| ApiError::BadResponse {
+        let mut v: Value = serde_json::from_slice(&text).map_err(|e| ApiError::BadResponse {
             what: what.clone(),
             reason: format!("not JSON (HTTP {status}): {e}"),
         })?;
         if v.get("status").and_then(Value::as_i64) == Some(200) {
-            return Ok(v.get("response").cloned().unwrap_or(Value::Null));
+            return Ok(v
+                .get_mut("response")
+                .map(Value::take)
+                .unwrap_or(Value::Null));
         }
         if v.get("status").is_none() {
             // Not an envelope: an error from in front of the API (a proxy, a 5xx page).

@@ -106,8 +106,10 @@ impl EncordClient {
                 .legacy(project_hash, "labelrow", "GET", json!(chunk), payload, true)
                 .await
                 .map_err(|e| self.err("fetching labels", e))?;
-            for row in got.as_array().into_iter().flatten() {
-                rows.insert(str_field(row, "data_hash"), row.clone());
+            if let Value::Array(got) = got {
+                for row in got {
+                    rows.insert(str_field(&row, "data_hash"), row);
+                }
             }
         }
         Ok(())
@@ -142,8 +144,10 @@ impl EncordClient {
                 .await
             {
                 Ok(got) => {
-                    for row in got.as_array().into_iter().flatten() {
-                        rows.insert(str_field(row, "data_hash"), row.clone());
+                    if let Value::Array(got) = got {
+                        for row in got {
+                            rows.insert(str_field(&row, "data_hash"), row);
+                        }
                     }
                     return Ok(());
                 }
@@ -308,14 +312,21 @@ impl EncordClient {
         query: &LabelRowQuery,
     ) -> Result<Vec<LabelRowRecord>, PlatformError> {
         let with_labels = query.with_labels;
-        let by_data: HashMap<String, Value> = meta
+        let by_data: HashMap<&str, &Value> = meta
             .iter()
-            .map(|m| (str_field(m, "data_hash"), m.clone()))
+            .map(|m| {
+                (
+                    m.get("data_hash")
+                        .and_then(Value::as_str)
+                        .unwrap_or_default(),
+                    m,
+                )
+            })
             .collect();
         let metas: Vec<&Value> = data_hashes
             .iter()
             .map(|h| {
-                by_data.get(h).ok_or_else(|| {
+                by_data.get(h.as_str()).copied().ok_or_else(|| {
                     PlatformError::Remote(format!("Encord returned no label row for data `{h}`"))
                 })
             })
@@ -516,27 +527,44 @@ impl Platform for EncordClient {
         project_hash: &str,
         saves: &[LabelSave],
     ) -> Result<(), PlatformError> {
+        /// Only the label hash is read; the rest of the row is skipped.
+        #[derive(serde::Deserialize)]
+        struct Hashed {
+            label_hash: Option<String>,
+        }
+        #[derive(serde::Serialize)]
+        struct Payload<'a> {
+            multi_request: bool,
+            labels: Vec<&'a serde_json::value::RawValue>,
+            validate_before_saving: bool,
+        }
         let mut uids = Vec::with_capacity(saves.len());
         let mut labels = Vec::with_capacity(saves.len());
         for s in saves {
-            let row: Value = serde_json::from_str(&s.json).map_err(|e| {
+            // The rows go out as the agent wrote them (already checked against
+            // the ontology), spliced into the request, not parsed and written again.
+            let not_json = |e: serde_json::Error| {
                 PlatformError::Rejected(format!("label row of `{}` is not JSON: {e}", s.data_hash))
-            })?;
-            let hash = row
-                .get("label_hash")
-                .and_then(Value::as_str)
+            };
+            let row: &serde_json::value::RawValue =
+                serde_json::from_str(&s.json).map_err(not_json)?;
+            let hash = serde_json::from_str::<Hashed>(row.get())
+                .map_err(not_json)?
+                .label_hash
                 .ok_or_else(|| {
                     PlatformError::Rejected(format!(
                         "label row of `{}` has no label_hash",
                         s.data_hash
                     ))
-                })?
-                .to_string();
+                })?;
             uids.push(hash);
             labels.push(row);
         }
-        let payload =
-            json!({"multi_request": true, "labels": labels, "validate_before_saving": false});
+        let payload = Payload {
+            multi_request: true,
+            labels,
+            validate_before_saving: false,
+        };
         self.http
             .legacy(project_hash, "labelrow", "POST", json!(uids), payload, true)
             .await
