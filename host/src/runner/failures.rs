@@ -45,12 +45,14 @@ impl FailedTasks {
 
     /// The record of this task, if it has one: (fingerprint, error).
     pub fn recorded(&self, project: &str, stage: &str, task: &str) -> Option<(String, String)> {
+        // Asked once per task: the statement is parsed once per run.
         self.lock()
-            .query_row(
+            .prepare_cached(
                 "SELECT fingerprint, error FROM failed_tasks WHERE project_hash = ?1 AND stage_uuid = ?2 AND task_uuid = ?3",
-                params![project, stage, task],
-                |r| Ok((r.get(0)?, r.get(1)?)),
             )
+            .and_then(|mut st| {
+                st.query_row(params![project, stage, task], |r| Ok((r.get(0)?, r.get(1)?)))
+            })
             .optional()
             .ok()
             .flatten()
