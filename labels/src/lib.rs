@@ -8,6 +8,7 @@
 
 mod edit;
 mod geometry;
+mod lossless;
 mod ontology;
 mod row;
 mod validate;

@@ -4,10 +4,11 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
+use crate::lossless::lossless_deserialize;
 use crate::LabelError;
 
 /// An ontology: what objects and classifications a label row may hold.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct Ontology {
     #[serde(default)]
     pub objects: Vec<OntologyObject>,
@@ -18,7 +19,7 @@ pub struct Ontology {
 }
 
 /// An object type (e.g. "Car", a bounding box).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct OntologyObject {
     pub id: String,
     pub name: String,
@@ -35,7 +36,7 @@ pub struct OntologyObject {
 }
 
 /// A classification: one top-level attribute (e.g. "Quality": Good / Bad).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct OntologyClassification {
     pub id: String,
     #[serde(rename = "featureNodeHash")]
@@ -57,7 +58,7 @@ pub enum AttributeType {
 }
 
 /// An attribute of an object or classification.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Attribute {
     pub id: String,
     pub name: String,
@@ -75,7 +76,7 @@ pub struct Attribute {
 
 /// An option of a radio or checklist attribute. Radio options may nest
 /// further attributes.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct AttributeOption {
     pub id: String,
     pub label: String,
@@ -87,6 +88,39 @@ pub struct AttributeOption {
     #[serde(flatten)]
     pub extra: Map<String, Value>,
 }
+
+lossless_deserialize!(Ontology {
+    objects: Vec<OntologyObject> = "objects" default,
+    classifications: Vec<OntologyClassification> = "classifications" default,
+});
+lossless_deserialize!(OntologyObject {
+    id: String = "id" required,
+    name: String = "name" required,
+    color: String = "color" default,
+    shape: String = "shape" required,
+    feature_node_hash: String = "featureNodeHash" required,
+    attributes: Vec<Attribute> = "attributes" default,
+});
+lossless_deserialize!(OntologyClassification {
+    id: String = "id" required,
+    feature_node_hash: String = "featureNodeHash" required,
+    attributes: Vec<Attribute> = "attributes" default,
+});
+lossless_deserialize!(Attribute {
+    id: String = "id" required,
+    name: String = "name" required,
+    kind: AttributeType = "type" required,
+    feature_node_hash: String = "featureNodeHash" required,
+    required: bool = "required" default,
+    options: Vec<AttributeOption> = "options" default,
+});
+lossless_deserialize!(AttributeOption {
+    id: String = "id" required,
+    label: String = "label" required,
+    value: String = "value" required,
+    feature_node_hash: String = "featureNodeHash" required,
+    options: Vec<Attribute> = "options" default,
+});
 
 impl Ontology {
     /// Parses Encord's ontology structure JSON.

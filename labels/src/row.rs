@@ -6,10 +6,12 @@
 
 use indexmap::IndexMap;
 use serde::{Deserialize, Serialize};
+
+use crate::lossless::lossless_deserialize;
 use serde_json::{Map, Value};
 
 /// The JSON body of a label row.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct RowData {
     pub data_hash: String,
     #[serde(default)]
@@ -27,7 +29,7 @@ pub struct RowData {
 }
 
 /// One data unit (an image, a video, or one image of a group).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct DataUnit {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub labels: Option<Labels>,
@@ -37,7 +39,7 @@ pub struct DataUnit {
 
 /// The labels of a data unit: one frame (image, image-group unit) or a map of
 /// frame number → frame labels (video).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(untagged)]
 pub enum Labels {
     Frame(FrameLabels),
@@ -54,7 +56,7 @@ pub struct FrameLabels {
 }
 
 /// One object on one frame: its identity, its geometry key and metadata.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct FrameObject {
     #[serde(rename = "objectHash")]
     pub object_hash: String,
@@ -67,7 +69,7 @@ pub struct FrameObject {
 }
 
 /// The static attribute answers of one object.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ObjectAnswer {
     #[serde(rename = "objectHash")]
     pub object_hash: String,
@@ -78,7 +80,7 @@ pub struct ObjectAnswer {
 }
 
 /// One classification instance: its answers and the frames it covers.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ClassificationAnswer {
     #[serde(rename = "classificationHash")]
     pub classification_hash: String,
@@ -96,7 +98,7 @@ pub struct ClassificationAnswer {
 /// The answer to one attribute. `answers` is a list of `{name, value,
 /// featureHash}` for radio and checklist, a string for text, a number for
 /// numeric.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct AttributeAnswer {
     pub name: String,
     #[serde(default)]
@@ -147,5 +149,95 @@ impl Labels {
                 .filter_map(|(k, v)| k.parse::<u32>().ok().map(|n| (n, v)))
                 .collect(),
         }
+    }
+}
+
+lossless_deserialize!(RowData {
+    data_hash: String = "data_hash" required,
+    data_title: String = "data_title" default,
+    data_type: String = "data_type" required,
+    object_answers: IndexMap<String, ObjectAnswer> = "object_answers" default,
+    classification_answers: IndexMap<String, ClassificationAnswer> = "classification_answers" default,
+    data_units: IndexMap<String, DataUnit> = "data_units" default,
+});
+lossless_deserialize!(DataUnit {
+    labels: Option<Labels> = "labels" default,
+});
+lossless_deserialize!(FrameObject {
+    object_hash: String = "objectHash" required,
+    feature_hash: String = "featureHash" required,
+    shape: String = "shape" required,
+});
+lossless_deserialize!(ObjectAnswer {
+    object_hash: String = "objectHash" required,
+    classifications: Vec<AttributeAnswer> = "classifications" default,
+});
+lossless_deserialize!(ClassificationAnswer {
+    classification_hash: String = "classificationHash" required,
+    feature_hash: String = "featureHash" required,
+    classifications: Vec<AttributeAnswer> = "classifications" default,
+    range: Vec<[u32; 2]> = "range" default,
+});
+lossless_deserialize!(AttributeAnswer {
+    name: String = "name" required,
+    value: String = "value" default,
+    feature_hash: String = "featureHash" required,
+    answers: Value = "answers" required,
+});
+
+/// One frame's labels (`{"objects": [...], "classifications": [...]}`) or a
+/// video's frames (`{"0": {...}, "12": {...}}`), told apart by the first key
+/// and read in one pass (serde's `untagged` buffers the whole map and tries
+/// each shape in turn). An empty map is no frames, as before.
+impl<'de> Deserialize<'de> for Labels {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Shape;
+        impl<'de> serde::de::Visitor<'de> for Shape {
+            type Value = Labels;
+
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a frame's labels or a map of frame number to labels")
+            }
+
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<Labels, A::Error> {
+                use serde::de::Error;
+                const FIELDS: &[&str] = &["objects", "classifications"];
+                let Some(first) = map.next_key::<String>()? else {
+                    return Ok(Labels::Frames(IndexMap::new()));
+                };
+                if !FIELDS.contains(&first.as_str()) {
+                    let mut frames = IndexMap::new();
+                    frames.insert(first, map.next_value::<FrameLabels>()?);
+                    while let Some(k) = map.next_key::<String>()? {
+                        let v = map.next_value::<FrameLabels>()?;
+                        frames.insert(k, v);
+                    }
+                    return Ok(Labels::Frames(frames));
+                }
+                let (mut objects, mut classifications) = (None, None);
+                let mut key = Some(first);
+                while let Some(k) = key {
+                    match k.as_str() {
+                        "objects" if objects.is_none() => objects = Some(map.next_value()?),
+                        "classifications" if classifications.is_none() => {
+                            classifications = Some(map.next_value()?)
+                        }
+                        "objects" | "classifications" => {
+                            return Err(A::Error::custom(format_args!("duplicate field `{k}`")))
+                        }
+                        other => return Err(A::Error::unknown_field(other, FIELDS)),
+                    }
+                    key = map.next_key::<String>()?;
+                }
+                Ok(Labels::Frame(FrameLabels {
+                    objects: objects.ok_or_else(|| A::Error::missing_field("objects"))?,
+                    classifications: classifications.unwrap_or_default(),
+                }))
+            }
+        }
+        d.deserialize_map(Shape)
     }
 }
