@@ -506,6 +506,11 @@ impl Runner {
         self.progress.stage_started(&plan.stage.title);
         let mut next = self.next_batch(project, plan, &mut cursor).await;
         let mut index = 0;
+        // Three batches at once: one being written (saves, priorities,
+        // moves), the next running, the one after that listed and loaded.
+        // Against a distant server the writes and loads are round trips the
+        // running batch no longer waits for.
+        let mut writing = None;
         while let Some(current) = next.take() {
             index += 1;
             self.progress
@@ -514,12 +519,25 @@ impl Runner {
                 self.finish(&mut summary, abandoned(plan, current.tasks));
                 break;
             }
-            let (reports, following) = tokio::join!(
+            let (ran, following, written) = tokio::join!(
                 self.run_batch(project, pcx, ontology, plan, current),
-                self.next_batch(project, plan, &mut cursor)
+                self.next_batch(project, plan, &mut cursor),
+                async {
+                    match writing.take() {
+                        Some(w) => Some(w.await),
+                        None => None,
+                    }
+                }
             );
-            self.finish(&mut summary, reports);
+            if let Some(reports) = written {
+                self.finish(&mut summary, reports);
+            }
+            writing = Some(self.write_ran(project, plan, ran));
             next = following;
+        }
+        // A stop abandons batches not started; what ran is still written.
+        if let Some(w) = writing {
+            self.finish(&mut summary, w.await);
         }
         summary.errors.extend(cursor.errors);
         summary.duration = started.elapsed();
@@ -676,7 +694,8 @@ impl Runner {
         })
     }
 
-    /// Runs, saves and moves one loaded batch.
+    /// Runs one loaded batch's tasks; [`Runner::write_ran`] then saves and
+    /// moves them.
     async fn run_batch(
         &self,
         project: &Project,
@@ -684,13 +703,20 @@ impl Runner {
         ontology: &Arc<Ontology>,
         plan: &StagePlan,
         batch: LoadedBatch,
-    ) -> Vec<TaskReport> {
+    ) -> Ran {
         if let Some(reason) = batch.load_error {
-            return batch
-                .tasks
-                .into_iter()
-                .map(|task| TaskReport::new(task, plan, TaskResult::Failed(reason.clone())))
-                .collect();
+            return Ran {
+                results: batch
+                    .tasks
+                    .into_iter()
+                    .map(|task| {
+                        let report =
+                            TaskReport::new(task, plan, TaskResult::Failed(reason.clone()));
+                        (report, None)
+                    })
+                    .collect(),
+                ..Ran::default()
+            };
         }
         // Tasks that failed before on the same data wait for new data. The
         // fingerprint is computed only for tasks that have a record.
@@ -768,6 +794,25 @@ impl Runner {
             .filter(|(r, d)| d.is_none() && matches!(r.result, TaskResult::Failed(_)))
             .map(|(r, _)| r.task.uuid.clone())
             .collect();
+        Ran {
+            results,
+            skipped,
+            inputs,
+            had_record,
+            agent_failed,
+        }
+    }
+
+    /// Saves and moves what a batch's tasks decided, and remembers (or
+    /// forgets) their failures.
+    async fn write_ran(&self, project: &Project, plan: &StagePlan, ran: Ran) -> Vec<TaskReport> {
+        let Ran {
+            results,
+            skipped,
+            inputs,
+            had_record,
+            agent_failed,
+        } = ran;
         let mut reports = self.write_batch(&project.project_hash, plan, results).await;
         if let (Some(f), false) = (self.failures.get(), self.options.dry_run) {
             for r in &reports {
@@ -1012,6 +1057,20 @@ struct Cursor {
     exhausted: bool,
     taken: usize,
     errors: Vec<String>,
+}
+
+/// A batch whose tasks have run: what each decided, not yet written.
+#[derive(Default)]
+struct Ran {
+    results: Vec<(TaskReport, Option<Decision>)>,
+    /// Tasks not run: they failed before on the same data.
+    skipped: Vec<TaskReport>,
+    /// What a failed task's record needs: its status and row.
+    inputs: HashMap<String, (String, Option<Arc<str>>)>,
+    /// Tasks that had a failure record (cleared once they succeed).
+    had_record: std::collections::HashSet<String>,
+    /// Tasks whose agent failed (recorded; failed writes are not).
+    agent_failed: std::collections::HashSet<String>,
 }
 
 /// A batch with what its stage declared loaded.
