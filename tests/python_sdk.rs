@@ -15,7 +15,12 @@ use support::*;
 const PINS: [&str; 2] = ["encord==0.1.211", "encord-agents==0.2.10"];
 
 /// A venv with the pinned SDK, made once and reused while the pins match.
+/// The tests of this file run at once on their own threads: the first one
+/// makes the venv while the others wait (two making it at once collided:
+/// `venv` found the other's half-made directory).
 fn python() -> PathBuf {
+    static MAKING: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _one_at_a_time = MAKING.lock().unwrap_or_else(|e| e.into_inner());
     let venv = workspace().join("target").join("python-sdk-venv");
     let marker = venv.join("pins.txt");
     let py = venv.join("bin").join("python");
