@@ -575,6 +575,38 @@ impl Runner {
         if want == 0 {
             return None;
         }
+        self.list_ahead(plan, project, cursor, want).await;
+        if cursor.buffer.is_empty() {
+            return None;
+        }
+        let tasks: Vec<Task> = cursor
+            .buffer
+            .drain(..want.min(cursor.buffer.len()))
+            .collect();
+        cursor.taken += tasks.len();
+        // The batch after this one is listed while this one loads: against a
+        // distant server the task pages and the row loads are round trips
+        // that need not wait for each other.
+        let after = match self.options.max_tasks_per_stage {
+            Some(max) => self.options.task_batch_size.min(max - cursor.taken),
+            None => self.options.task_batch_size,
+        };
+        let (loaded, ()) = tokio::join!(
+            self.load_batch(project, plan, tasks),
+            self.list_ahead(plan, project, cursor, after)
+        );
+        Some(loaded)
+    }
+
+    /// Lists task pages until the cursor holds `want` tasks or the stage
+    /// has no more.
+    async fn list_ahead(
+        &self,
+        plan: &StagePlan,
+        project: &Project,
+        cursor: &mut Cursor,
+        want: usize,
+    ) {
         while cursor.buffer.len() < want && !cursor.exhausted {
             match self
                 .platform
@@ -597,14 +629,16 @@ impl Runner {
                 }
             }
         }
-        if cursor.buffer.is_empty() {
-            return None;
-        }
-        let tasks: Vec<Task> = cursor
-            .buffer
-            .drain(..want.min(cursor.buffer.len()))
-            .collect();
-        cursor.taken += tasks.len();
+    }
+
+    /// Loads what the stage declared for a batch of tasks: one call for the
+    /// whole batch per kind.
+    async fn load_batch(
+        &self,
+        project: &Project,
+        plan: &StagePlan,
+        tasks: Vec<Task>,
+    ) -> LoadedBatch {
         // Bulk-load what the stage declared: one call for the whole batch.
         let mut rows: Vec<Option<Arc<str>>> = vec![None; tasks.len()];
         // The storage items the label rows name, so they are not looked up again.
@@ -679,7 +713,7 @@ impl Runner {
                 }
             }
         }
-        Some(LoadedBatch {
+        LoadedBatch {
             tasks,
             rows,
             data,
@@ -691,7 +725,7 @@ impl Runner {
             },
             load_error,
             _pins: pins,
-        })
+        }
     }
 
     /// Runs one loaded batch's tasks; [`Runner::write_ran`] then saves and
