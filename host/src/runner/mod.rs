@@ -44,6 +44,12 @@ pub const MOVE_BUNDLE: usize = 1000;
 /// Write requests of one kind (label saves, metadata, priorities) in flight
 /// at once: a batch's bundles go together, not one round trip after another.
 const WRITES_IN_FLIGHT: usize = 4;
+/// Task pages listed ahead of the batch being cut and loaded.
+const PAGES_AHEAD: usize = 30;
+/// Batches loaded at once, ahead of the one running.
+const LOADS_AHEAD: usize = 2;
+/// Batches whose writes are in flight at once (reported in batch order).
+const WRITES_AHEAD: usize = 2;
 /// The largest label row a guest may return (Encord's own rows are far smaller).
 pub const MAX_LABEL_ROW_BYTES: usize = 32 << 20;
 
@@ -491,8 +497,11 @@ impl Runner {
         (Ok(Some(Arc::new(data))), pins)
     }
 
-    /// One pass over one stage. While a batch runs, the next one is listed
-    /// and its label rows loaded.
+    /// One pass over one stage, as a pipeline of four steps joined by
+    /// bounded channels: task pages are listed, cut into batches and loaded,
+    /// run, and written. Against a distant server each step's round trips
+    /// overlap the others': the pages are a chain of requests (each needs
+    /// the previous token) that never waits for a load, a run or a write.
     async fn drain_stage(
         &self,
         project: &Project,
@@ -500,46 +509,86 @@ impl Runner {
         ontology: &Arc<Ontology>,
         plan: &StagePlan,
     ) -> StageSummary {
+        use futures::channel::mpsc;
+        use futures::SinkExt;
+
         let started = Instant::now();
         let mut summary = StageSummary::new(&plan.stage.title);
-        let mut cursor = Cursor::default();
         self.progress.stage_started(&plan.stage.title);
-        let mut next = self.next_batch(project, plan, &mut cursor).await;
-        let mut index = 0;
-        // Three batches at once: one being written (saves, priorities,
-        // moves), the next running, the one after that listed and loaded.
-        // Against a distant server the writes and loads are round trips the
-        // running batch no longer waits for.
-        let mut writing = None;
-        while let Some(current) = next.take() {
-            index += 1;
-            self.progress
-                .batch_started(&plan.stage.title, index, current.tasks.len());
-            if self.stop.is_stopped() {
-                self.finish(&mut summary, abandoned(plan, current.tasks));
-                break;
-            }
-            let (ran, following, written) = tokio::join!(
-                self.run_batch(project, pcx, ontology, plan, current),
-                self.next_batch(project, plan, &mut cursor),
-                async {
-                    match writing.take() {
-                        Some(w) => Some(w.await),
-                        None => None,
+        let (page_tx, page_rx) = mpsc::channel::<Vec<Task>>(PAGES_AHEAD);
+        let (loaded_tx, mut loaded_rx) = mpsc::channel::<LoadedBatch>(0);
+        let (done_tx, done_rx) = mpsc::channel::<Done>(0);
+
+        let list = async {
+            self.list_stage(project, plan, page_tx)
+                .await
+                .unwrap_or_else(|e| vec![format!("listing tasks failed: {e}")])
+        };
+        // Batches of `--task-batch-size` (the last one may be short), loaded
+        // a few at once and handed on in order.
+        let load = async move {
+            let batches = futures::stream::unfold(
+                (page_rx, VecDeque::<Task>::new()),
+                |(mut pages, mut buffer)| async move {
+                    let size = self.options.task_batch_size;
+                    while buffer.len() < size {
+                        match pages.next().await {
+                            Some(page) => buffer.extend(page),
+                            None => break,
+                        }
                     }
-                }
+                    if buffer.is_empty() || self.stop.is_stopped() {
+                        return None;
+                    }
+                    let tasks: Vec<Task> = buffer.drain(..size.min(buffer.len())).collect();
+                    Some((tasks, (pages, buffer)))
+                },
             );
-            if let Some(reports) = written {
-                self.finish(&mut summary, reports);
+            let loaded = batches
+                .map(|tasks| self.load_batch(project, plan, tasks))
+                .buffered(LOADS_AHEAD);
+            let mut loaded = std::pin::pin!(loaded);
+            let mut loaded_tx = loaded_tx;
+            while let Some(batch) = loaded.next().await {
+                if loaded_tx.send(batch).await.is_err() {
+                    break;
+                }
             }
-            writing = Some(self.write_ran(project, plan, ran));
-            next = following;
-        }
-        // A stop abandons batches not started; what ran is still written.
-        if let Some(w) = writing {
-            self.finish(&mut summary, w.await);
-        }
-        summary.errors.extend(cursor.errors);
+        };
+        let run = async move {
+            let mut done_tx = done_tx;
+            let mut index = 0;
+            while let Some(batch) = loaded_rx.next().await {
+                index += 1;
+                self.progress
+                    .batch_started(&plan.stage.title, index, batch.tasks.len());
+                // A stop abandons the batches not started; what ran is
+                // still written.
+                let done = if self.stop.is_stopped() {
+                    Done::Abandoned(abandoned(plan, batch.tasks))
+                } else {
+                    Done::Ran(self.run_batch(project, pcx, ontology, plan, batch).await)
+                };
+                if done_tx.send(done).await.is_err() {
+                    break;
+                }
+            }
+        };
+        // Writes in batch order, a few batches' at once.
+        let write = done_rx
+            .map(|done| async move {
+                match done {
+                    Done::Ran(ran) => self.write_ran(project, plan, ran).await,
+                    Done::Abandoned(reports) => reports,
+                }
+            })
+            .buffered(WRITES_AHEAD)
+            .for_each(|reports| {
+                self.finish(&mut summary, reports);
+                futures::future::ready(())
+            });
+        let (errors, (), (), ()) = tokio::join!(list, load, run, write);
+        summary.errors.extend(errors);
         summary.duration = started.elapsed();
         self.progress.stage_finished(&summary);
         summary
@@ -557,78 +606,53 @@ impl Runner {
         }
     }
 
-    /// The next batch of the stage (at most `--task-batch-size`, and never
-    /// past `--max-tasks-per-stage`), with what the stage declared loaded.
-    async fn next_batch(
+    /// Lists the stage's task pages into `pages`, never past
+    /// `--max-tasks-per-stage`, until the stage has no more, a stop, or the
+    /// rest of the pipeline has ended. Returns the listing errors. It runs
+    /// as its own task: the pages are a chain of round trips, each waiting
+    /// for the token of the one before, and no other step's work (running
+    /// or writing a batch) delays the next link.
+    fn list_stage(
         &self,
         project: &Project,
         plan: &StagePlan,
-        cursor: &mut Cursor,
-    ) -> Option<LoadedBatch> {
-        if self.stop.is_stopped() {
-            return None;
-        }
-        let want = match self.options.max_tasks_per_stage {
-            Some(max) => self.options.task_batch_size.min(max - cursor.taken),
-            None => self.options.task_batch_size,
-        };
-        if want == 0 {
-            return None;
-        }
-        self.list_ahead(plan, project, cursor, want).await;
-        if cursor.buffer.is_empty() {
-            return None;
-        }
-        let tasks: Vec<Task> = cursor
-            .buffer
-            .drain(..want.min(cursor.buffer.len()))
-            .collect();
-        cursor.taken += tasks.len();
-        // The batch after this one is listed while this one loads: against a
-        // distant server the task pages and the row loads are round trips
-        // that need not wait for each other.
-        let after = match self.options.max_tasks_per_stage {
-            Some(max) => self.options.task_batch_size.min(max - cursor.taken),
-            None => self.options.task_batch_size,
-        };
-        let (loaded, ()) = tokio::join!(
-            self.load_batch(project, plan, tasks),
-            self.list_ahead(plan, project, cursor, after)
-        );
-        Some(loaded)
-    }
+        mut pages: futures::channel::mpsc::Sender<Vec<Task>>,
+    ) -> tokio::task::JoinHandle<Vec<String>> {
+        use futures::SinkExt;
 
-    /// Lists task pages until the cursor holds `want` tasks or the stage
-    /// has no more.
-    async fn list_ahead(
-        &self,
-        plan: &StagePlan,
-        project: &Project,
-        cursor: &mut Cursor,
-        want: usize,
-    ) {
-        while cursor.buffer.len() < want && !cursor.exhausted {
-            match self
-                .platform
-                .list_tasks(
-                    &project.project_hash,
-                    &plan.stage.uuid,
-                    cursor.token.as_deref(),
-                )
-                .await
-            {
-                Ok(page) => {
-                    cursor.buffer.extend(page.tasks);
-                    cursor.token = page.next_page_token;
-                    cursor.exhausted = cursor.token.is_none();
-                }
-                Err(e) => {
-                    tracing::error!(stage = %plan.stage.title, "listing tasks failed: {e}");
-                    cursor.errors.push(format!("listing tasks failed: {e}"));
-                    cursor.exhausted = true;
+        let platform = self.platform.clone();
+        let stop = self.stop.clone();
+        let project_hash = project.project_hash.clone();
+        let stage_uuid = plan.stage.uuid.clone();
+        let stage_title = plan.stage.title.clone();
+        let mut left = self.options.max_tasks_per_stage.unwrap_or(usize::MAX);
+        tokio::spawn(async move {
+            let mut token: Option<String> = None;
+            while left > 0 && !stop.is_stopped() {
+                match platform
+                    .list_tasks(&project_hash, &stage_uuid, token.as_deref())
+                    .await
+                {
+                    Ok(page) => {
+                        let mut tasks = page.tasks;
+                        tasks.truncate(left);
+                        left -= tasks.len();
+                        if !tasks.is_empty() && pages.send(tasks).await.is_err() {
+                            break;
+                        }
+                        token = page.next_page_token;
+                        if token.is_none() {
+                            break;
+                        }
+                    }
+                    Err(e) => {
+                        tracing::error!(stage = %stage_title, "listing tasks failed: {e}");
+                        return vec![format!("listing tasks failed: {e}")];
+                    }
                 }
             }
-        }
+            Vec::new()
+        })
     }
 
     /// Loads what the stage declared for a batch of tasks: one call for the
@@ -1082,17 +1106,6 @@ impl Runner {
     }
 }
 
-/// Where a stage's listing is: the keyset token, tasks listed but not yet
-/// batched, and how many were taken (for `--max-tasks-per-stage`).
-#[derive(Default)]
-struct Cursor {
-    buffer: VecDeque<Task>,
-    token: Option<String>,
-    exhausted: bool,
-    taken: usize,
-    errors: Vec<String>,
-}
-
 /// A batch whose tasks have run: what each decided, not yet written.
 #[derive(Default)]
 struct Ran {
@@ -1105,6 +1118,12 @@ struct Ran {
     had_record: std::collections::HashSet<String>,
     /// Tasks whose agent failed (recorded; failed writes are not).
     agent_failed: std::collections::HashSet<String>,
+}
+
+/// A batch once past the run step: run, or abandoned by a stop.
+enum Done {
+    Ran(Ran),
+    Abandoned(Vec<TaskReport>),
 }
 
 /// A batch with what its stage declared loaded.
