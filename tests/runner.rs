@@ -1,6 +1,7 @@
 //! The runner's own behaviour with real components: reports and dry runs
 //! that match what happens, exactly-once routing under concurrency (on the
-//! store and over HTTP), a clean stop mid-batch, polling, and the library
+//! store and over HTTP), tasks run `--concurrency` at a time, a clean stop
+//! mid-batch, polling, and the library
 //! builder.
 
 #[path = "support/mod.rs"]
@@ -405,6 +406,44 @@ fn the_library_builder_runs_like_the_cli() {
     assert_eq!(summary.stages[0].processed, 10);
     assert_eq!(summary.stages[0].moved.get("to triage"), Some(&10));
     assert_eq!(count(&status(&store, &hash), "triage"), 10);
+}
+
+/// `--concurrency N` runs N tasks of a batch at once: twelve tasks of a
+/// guest that sleeps 200 ms each take at least 2.4 s one at a time, and far
+/// less four at a time (the sleeps are wall time, not CPU).
+#[test]
+fn concurrency_runs_that_many_tasks_at_once() {
+    let stage_time = |concurrency: usize| {
+        let (_dir, store, hash) = demo_store();
+        let rt = tokio::runtime::Runtime::new().unwrap();
+        let summary = rt.block_on(async {
+            runner_host::runner::Runner::builder()
+                .component(guest("guest-slow"))
+                .store(&store)
+                .project_hash(&hash)
+                .task_batch_size(12)
+                .concurrency(concurrency)
+                .max_tasks_per_stage(Some(12))
+                .build()
+                .unwrap()
+                .run()
+                .await
+                .unwrap()
+        });
+        assert_eq!(summary.stages[0].processed, 12);
+        assert_eq!(count(&status(&store, &hash), "triage"), 12);
+        summary.stages[0].duration
+    };
+    let one = stage_time(1);
+    let four = stage_time(4);
+    assert!(
+        one >= Duration::from_millis(12 * 200),
+        "one at a time: {one:?}"
+    );
+    assert!(
+        four < one / 2,
+        "four at a time took {four:?}, one at a time {one:?}"
+    );
 }
 
 #[test]

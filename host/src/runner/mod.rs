@@ -17,7 +17,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use encord_labels::{LabelRow, Ontology};
-use futures::StreamExt;
+use futures::{FutureExt, StreamExt};
 
 use crate::engine::{
     CallContext, CallError, Effects, LoadedAgent, Need, ProjectContext, Route, StageContext,
@@ -813,39 +813,63 @@ impl Runner {
             .iter()
             .map(|(t, r, _, _)| (t.uuid.clone(), (t.status.clone(), r.clone())))
             .collect();
-        // Run every task, each in fresh instances, `concurrency` at a time.
-        let jobs = todo.into_iter().map(|(task, row, data, twins)| {
-            let job = TaskJob {
-                data,
-                twins,
-                assets: self.assets.get().cloned(),
-                agent: self.agent.clone(),
-                pcx: pcx.clone(),
-                ontology: ontology.clone(),
-                stage: plan.stage.clone(),
-                context: plan.context.clone(),
-                stage_ident: plan.spec.stage.clone(),
-                retries: self.options.num_retries,
-                stop: self.stop.clone(),
-                progress: self.progress.clone(),
-            };
-            tokio::spawn(job.run(task, row))
-        });
+        // Run every task, each in fresh instances, `concurrency` at a time:
+        // as many workers, each taking the batch's next task until none is
+        // left (one tokio task per worker, not per task: no thread is woken
+        // per task to start it).
+        let jobs: VecDeque<(TaskJob, Task, Option<Arc<str>>)> = todo
+            .into_iter()
+            .map(|(task, row, data, twins)| {
+                let job = TaskJob {
+                    data,
+                    twins,
+                    assets: self.assets.get().cloned(),
+                    agent: self.agent.clone(),
+                    pcx: pcx.clone(),
+                    ontology: ontology.clone(),
+                    stage: plan.stage.clone(),
+                    context: plan.context.clone(),
+                    stage_ident: plan.spec.stage.clone(),
+                    retries: self.options.num_retries,
+                    stop: self.stop.clone(),
+                    progress: self.progress.clone(),
+                };
+                (job, task, row)
+            })
+            .collect();
+        let workers = self.options.concurrency.min(jobs.len());
+        let queue = Arc::new(std::sync::Mutex::new(jobs));
         // Media pins live until every task of the batch has run.
         let _pins = _pins;
-        let results: Vec<(TaskReport, Option<Decision>)> = futures::stream::iter(jobs)
-            .buffer_unordered(self.options.concurrency)
-            .filter_map(|joined| async move {
-                match joined {
-                    Ok(r) => Some(r),
-                    Err(e) => {
-                        tracing::error!("a task's worker died: {e}");
-                        None
+        let workers = (0..workers).map(|_| {
+            let queue = queue.clone();
+            tokio::spawn(async move {
+                let mut done = Vec::new();
+                loop {
+                    let next = queue.lock().unwrap_or_else(|e| e.into_inner()).pop_front();
+                    let Some((job, task, row)) = next else {
+                        break done;
+                    };
+                    let uuid = task.uuid.clone();
+                    // A panic is a host bug: it loses that task's result
+                    // (logged; nothing written for it), not the worker's.
+                    match std::panic::AssertUnwindSafe(job.run(task, row))
+                        .catch_unwind()
+                        .await
+                    {
+                        Ok(r) => done.push(r),
+                        Err(_) => tracing::error!(task = %uuid, "running the task panicked"),
                     }
                 }
             })
-            .collect()
-            .await;
+        });
+        let mut results: Vec<(TaskReport, Option<Decision>)> = Vec::new();
+        for joined in futures::future::join_all(workers).await {
+            match joined {
+                Ok(r) => results.extend(r),
+                Err(e) => tracing::error!("a task worker died: {e}"),
+            }
+        }
         // Only the agent's own failures are remembered, not failed writes.
         let agent_failed: std::collections::HashSet<String> = results
             .iter()
