@@ -1,8 +1,7 @@
 //! The runner's own behaviour with real components: reports and dry runs
 //! that match what happens, exactly-once routing under concurrency (on the
 //! store and over HTTP), tasks run `--concurrency` at a time, a clean stop
-//! mid-batch, polling, and the library
-//! builder.
+//! mid-batch, polling, and the library builder.
 
 #[path = "support/mod.rs"]
 mod support;
