@@ -384,24 +384,37 @@ fn polling(over_http: bool) {
     );
 }
 
-#[test]
-fn the_library_builder_runs_like_the_cli() {
-    let (_dir, store, hash) = demo_store();
+/// Runs `wasm` over the store through the library's builder: batches of
+/// `batch`, `concurrency` tasks at once, at most `max` tasks.
+fn run_with_builder(
+    wasm: &Path,
+    store: &Path,
+    hash: &str,
+    batch: usize,
+    concurrency: usize,
+    max: usize,
+) -> runner_host::runner::Summary {
     let rt = tokio::runtime::Runtime::new().unwrap();
-    let summary = rt.block_on(async {
+    rt.block_on(async {
         runner_host::runner::Runner::builder()
-            .component(guest("prelabel"))
-            .store(&store)
-            .project_hash(&hash)
-            .task_batch_size(5)
-            .concurrency(2)
-            .max_tasks_per_stage(Some(10))
+            .component(wasm)
+            .store(store)
+            .project_hash(hash)
+            .task_batch_size(batch)
+            .concurrency(concurrency)
+            .max_tasks_per_stage(Some(max))
             .build()
             .unwrap()
             .run()
             .await
             .unwrap()
-    });
+    })
+}
+
+#[test]
+fn the_library_builder_runs_like_the_cli() {
+    let (_dir, store, hash) = demo_store();
+    let summary = run_with_builder(&guest("prelabel"), &store, &hash, 5, 2, 10);
     assert_eq!(summary.stages[0].processed, 10);
     assert_eq!(summary.stages[0].moved.get("to triage"), Some(&10));
     assert_eq!(count(&status(&store, &hash), "triage"), 10);
@@ -414,21 +427,7 @@ fn the_library_builder_runs_like_the_cli() {
 fn concurrency_runs_that_many_tasks_at_once() {
     let stage_time = |concurrency: usize| {
         let (_dir, store, hash) = demo_store();
-        let rt = tokio::runtime::Runtime::new().unwrap();
-        let summary = rt.block_on(async {
-            runner_host::runner::Runner::builder()
-                .component(guest("guest-slow"))
-                .store(&store)
-                .project_hash(&hash)
-                .task_batch_size(12)
-                .concurrency(concurrency)
-                .max_tasks_per_stage(Some(12))
-                .build()
-                .unwrap()
-                .run()
-                .await
-                .unwrap()
-        });
+        let summary = run_with_builder(&guest("guest-slow"), &store, &hash, 12, concurrency, 12);
         assert_eq!(summary.stages[0].processed, 12);
         assert_eq!(count(&status(&store, &hash), "triage"), 12);
         summary.stages[0].duration
