@@ -6,15 +6,42 @@
 //! before it reads any field, which made a label row's parse several times
 //! slower than the JSON itself (in the guest, per task, and again in the host
 //! when it checks what the guest returned). Serialisation still derives with
-//! `flatten`, which streams and costs nothing extra.
+//! `flatten`, which streams and costs nothing extra. [`lossless_struct!`]
+//! declares such a struct with each key named once, for both directions.
 
-/// `lossless_deserialize!(Type { field: FieldType = "key" required|default, ... })`
-/// implements `Deserialize` for `Type`, whose remaining field is
-/// `extra: serde_json::Map<String, Value>`. A `required` key that is missing
-/// is an error (`missing field`), a `default` one takes `Default::default()`;
-/// a key given twice is an error, as with derived structs.
-macro_rules! lossless_deserialize {
-    ($ty:ident { $( $field:ident : $fty:ty = $key:literal $req:ident ),* $(,)? }) => {
+/// Declares a lossless wire struct once: each typed field with its JSON key
+/// and whether a missing key is an error (`required`) or `Default::default()`
+/// (`default`), plus an `extra` map for every other key. It derives
+/// `Serialize` (typed keys first, then `extra`) and implements the one-pass
+/// `Deserialize`; a key given twice is an error, as with derived structs.
+///
+/// ```text
+/// lossless_struct! {
+///     /// An object on a frame.
+///     #[derive(Debug, Clone, PartialEq)]
+///     pub struct FrameObject {
+///         pub object_hash: String = "objectHash" required,
+///         #[serde(skip_serializing_if = "Vec::is_empty")]
+///         pub tags: Vec<String> = "tags" default,
+///     }
+/// }
+/// ```
+macro_rules! lossless_struct {
+    (
+        $(#[$attr:meta])*
+        pub struct $ty:ident {
+            $( $(#[$fattr:meta])* pub $field:ident : $fty:ty = $key:literal $req:ident ),* $(,)?
+        }
+    ) => {
+        $(#[$attr])*
+        #[derive(::serde::Serialize)]
+        pub struct $ty {
+            $( $(#[$fattr])* #[serde(rename = $key)] pub $field: $fty, )*
+            /// Every key not typed above, in the order read, written back as it came.
+            #[serde(flatten)]
+            pub extra: ::serde_json::Map<String, ::serde_json::Value>,
+        }
+
         impl<'de> ::serde::Deserialize<'de> for $ty {
             fn deserialize<D: ::serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
                 struct Fields;
@@ -47,7 +74,7 @@ macro_rules! lossless_deserialize {
                         }
                         $( let $field = match $field {
                             Some(v) => v,
-                            None => lossless_deserialize!(@missing $req $key, A),
+                            None => lossless_struct!(@missing $req $key, A),
                         }; )*
                         Ok($ty { $( $field, )* extra })
                     }
@@ -64,7 +91,7 @@ macro_rules! lossless_deserialize {
     };
 }
 
-pub(crate) use lossless_deserialize;
+pub(crate) use lossless_struct;
 
 /// A map key, borrowed from the input where it has no escapes: the typed
 /// keys are matched without allocating a string for each.

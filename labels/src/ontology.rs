@@ -2,49 +2,42 @@
 //! lossless: unknown keys are kept in `extra` and written back unchanged.
 
 use serde::{Deserialize, Serialize};
-use serde_json::{Map, Value};
 
-use crate::lossless::lossless_deserialize;
+use crate::lossless::lossless_struct;
 use crate::LabelError;
 
-/// An ontology: what objects and classifications a label row may hold.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
-pub struct Ontology {
-    #[serde(default)]
-    pub objects: Vec<OntologyObject>,
-    #[serde(default)]
-    pub classifications: Vec<OntologyClassification>,
-    #[serde(flatten)]
-    pub extra: Map<String, Value>,
+lossless_struct! {
+    /// An ontology: what objects and classifications a label row may hold.
+    #[derive(Debug, Clone, Default, PartialEq)]
+    pub struct Ontology {
+        pub objects: Vec<OntologyObject> = "objects" default,
+        pub classifications: Vec<OntologyClassification> = "classifications" default,
+    }
 }
 
-/// An object type (e.g. "Car", a bounding box).
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct OntologyObject {
-    pub id: String,
-    pub name: String,
-    #[serde(default)]
-    pub color: String,
-    /// `bounding_box`, `polygon`, `point`, `polyline`, `rotatable_bounding_box`, `bitmask`, ...
-    pub shape: String,
-    #[serde(rename = "featureNodeHash")]
-    pub feature_node_hash: String,
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub attributes: Vec<Attribute>,
-    #[serde(flatten)]
-    pub extra: Map<String, Value>,
+lossless_struct! {
+    /// An object type (e.g. "Car", a bounding box).
+    #[derive(Debug, Clone, PartialEq)]
+    pub struct OntologyObject {
+        pub id: String = "id" required,
+        pub name: String = "name" required,
+        pub color: String = "color" default,
+        /// `bounding_box`, `polygon`, `point`, `polyline`, `rotatable_bounding_box`, `bitmask`, ...
+        pub shape: String = "shape" required,
+        pub feature_node_hash: String = "featureNodeHash" required,
+        #[serde(skip_serializing_if = "Vec::is_empty")]
+        pub attributes: Vec<Attribute> = "attributes" default,
+    }
 }
 
-/// A classification: one top-level attribute (e.g. "Quality": Good / Bad).
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct OntologyClassification {
-    pub id: String,
-    #[serde(rename = "featureNodeHash")]
-    pub feature_node_hash: String,
-    #[serde(default)]
-    pub attributes: Vec<Attribute>,
-    #[serde(flatten)]
-    pub extra: Map<String, Value>,
+lossless_struct! {
+    /// A classification: one top-level attribute (e.g. "Quality": Good / Bad).
+    #[derive(Debug, Clone, PartialEq)]
+    pub struct OntologyClassification {
+        pub id: String = "id" required,
+        pub feature_node_hash: String = "featureNodeHash" required,
+        pub attributes: Vec<Attribute> = "attributes" default,
+    }
 }
 
 /// The kinds of attribute Encord supports.
@@ -57,70 +50,33 @@ pub enum AttributeType {
     Numeric,
 }
 
-/// An attribute of an object or classification.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Attribute {
-    pub id: String,
-    pub name: String,
-    #[serde(rename = "type")]
-    pub kind: AttributeType,
-    #[serde(rename = "featureNodeHash")]
-    pub feature_node_hash: String,
-    #[serde(default)]
-    pub required: bool,
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub options: Vec<AttributeOption>,
-    #[serde(flatten)]
-    pub extra: Map<String, Value>,
+lossless_struct! {
+    /// An attribute of an object or classification.
+    #[derive(Debug, Clone, PartialEq)]
+    pub struct Attribute {
+        pub id: String = "id" required,
+        pub name: String = "name" required,
+        pub kind: AttributeType = "type" required,
+        pub feature_node_hash: String = "featureNodeHash" required,
+        pub required: bool = "required" default,
+        #[serde(skip_serializing_if = "Vec::is_empty")]
+        pub options: Vec<AttributeOption> = "options" default,
+    }
 }
 
-/// An option of a radio or checklist attribute. Radio options may nest
-/// further attributes.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct AttributeOption {
-    pub id: String,
-    pub label: String,
-    pub value: String,
-    #[serde(rename = "featureNodeHash")]
-    pub feature_node_hash: String,
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub options: Vec<Attribute>,
-    #[serde(flatten)]
-    pub extra: Map<String, Value>,
+lossless_struct! {
+    /// An option of a radio or checklist attribute. Radio options may nest
+    /// further attributes.
+    #[derive(Debug, Clone, PartialEq)]
+    pub struct AttributeOption {
+        pub id: String = "id" required,
+        pub label: String = "label" required,
+        pub value: String = "value" required,
+        pub feature_node_hash: String = "featureNodeHash" required,
+        #[serde(skip_serializing_if = "Vec::is_empty")]
+        pub options: Vec<Attribute> = "options" default,
+    }
 }
-
-lossless_deserialize!(Ontology {
-    objects: Vec<OntologyObject> = "objects" default,
-    classifications: Vec<OntologyClassification> = "classifications" default,
-});
-lossless_deserialize!(OntologyObject {
-    id: String = "id" required,
-    name: String = "name" required,
-    color: String = "color" default,
-    shape: String = "shape" required,
-    feature_node_hash: String = "featureNodeHash" required,
-    attributes: Vec<Attribute> = "attributes" default,
-});
-lossless_deserialize!(OntologyClassification {
-    id: String = "id" required,
-    feature_node_hash: String = "featureNodeHash" required,
-    attributes: Vec<Attribute> = "attributes" default,
-});
-lossless_deserialize!(Attribute {
-    id: String = "id" required,
-    name: String = "name" required,
-    kind: AttributeType = "type" required,
-    feature_node_hash: String = "featureNodeHash" required,
-    required: bool = "required" default,
-    options: Vec<AttributeOption> = "options" default,
-});
-lossless_deserialize!(AttributeOption {
-    id: String = "id" required,
-    label: String = "label" required,
-    value: String = "value" required,
-    feature_node_hash: String = "featureNodeHash" required,
-    options: Vec<Attribute> = "options" default,
-});
 
 impl Ontology {
     /// Parses Encord's ontology structure JSON.

@@ -7,34 +7,31 @@
 use indexmap::IndexMap;
 use serde::{Deserialize, Serialize};
 
-use crate::lossless::lossless_deserialize;
-use serde_json::{Map, Value};
+use crate::lossless::lossless_struct;
+use serde_json::Value;
 
-/// The JSON body of a label row.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct RowData {
-    pub data_hash: String,
-    #[serde(default)]
-    pub data_title: String,
-    /// Lowercase here: `image`, `video`, `img_group`, ...
-    pub data_type: String,
-    #[serde(default)]
-    pub object_answers: IndexMap<String, ObjectAnswer>,
-    #[serde(default)]
-    pub classification_answers: IndexMap<String, ClassificationAnswer>,
-    #[serde(default)]
-    pub data_units: IndexMap<String, DataUnit>,
-    #[serde(flatten)]
-    pub extra: Map<String, Value>,
+lossless_struct! {
+    /// The JSON body of a label row.
+    #[derive(Debug, Clone, PartialEq)]
+    pub struct RowData {
+        pub data_hash: String = "data_hash" required,
+        pub data_title: String = "data_title" default,
+        /// Lowercase here: `image`, `video`, `img_group`, ...
+        pub data_type: String = "data_type" required,
+        pub object_answers: IndexMap<String, ObjectAnswer> = "object_answers" default,
+        pub classification_answers: IndexMap<String, ClassificationAnswer> =
+            "classification_answers" default,
+        pub data_units: IndexMap<String, DataUnit> = "data_units" default,
+    }
 }
 
-/// One data unit (an image, a video, or one image of a group).
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct DataUnit {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub labels: Option<Labels>,
-    #[serde(flatten)]
-    pub extra: Map<String, Value>,
+lossless_struct! {
+    /// One data unit (an image, a video, or one image of a group).
+    #[derive(Debug, Clone, PartialEq)]
+    pub struct DataUnit {
+        #[serde(skip_serializing_if = "Option::is_none")]
+        pub labels: Option<Labels> = "labels" default,
+    }
 }
 
 /// The labels of a data unit: one frame (image, image-group unit) or a map of
@@ -55,59 +52,50 @@ pub struct FrameLabels {
     pub classifications: Vec<Value>,
 }
 
-/// One object on one frame: its identity, its geometry key and metadata.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct FrameObject {
-    #[serde(rename = "objectHash")]
-    pub object_hash: String,
-    #[serde(rename = "featureHash")]
-    pub feature_hash: String,
-    pub shape: String,
-    /// Geometry (`boundingBox`, `polygon`, ...) and metadata (`createdAt`, ...).
-    #[serde(flatten)]
-    pub extra: Map<String, Value>,
+lossless_struct! {
+    /// One object on one frame: its identity and its geometry key; the
+    /// geometry (`boundingBox`, `polygon`, ...) and metadata (`createdAt`,
+    /// ...) are in `extra`.
+    #[derive(Debug, Clone, PartialEq)]
+    pub struct FrameObject {
+        pub object_hash: String = "objectHash" required,
+        pub feature_hash: String = "featureHash" required,
+        pub shape: String = "shape" required,
+    }
 }
 
-/// The static attribute answers of one object.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct ObjectAnswer {
-    #[serde(rename = "objectHash")]
-    pub object_hash: String,
-    #[serde(default)]
-    pub classifications: Vec<AttributeAnswer>,
-    #[serde(flatten)]
-    pub extra: Map<String, Value>,
+lossless_struct! {
+    /// The static attribute answers of one object.
+    #[derive(Debug, Clone, PartialEq)]
+    pub struct ObjectAnswer {
+        pub object_hash: String = "objectHash" required,
+        pub classifications: Vec<AttributeAnswer> = "classifications" default,
+    }
 }
 
-/// One classification instance: its answers and the frames it covers.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct ClassificationAnswer {
-    #[serde(rename = "classificationHash")]
-    pub classification_hash: String,
-    #[serde(rename = "featureHash")]
-    pub feature_hash: String,
-    #[serde(default)]
-    pub classifications: Vec<AttributeAnswer>,
-    /// Inclusive `[start, end]` frame ranges.
-    #[serde(default)]
-    pub range: Vec<[u32; 2]>,
-    #[serde(flatten)]
-    pub extra: Map<String, Value>,
+lossless_struct! {
+    /// One classification instance: its answers and the frames it covers.
+    #[derive(Debug, Clone, PartialEq)]
+    pub struct ClassificationAnswer {
+        pub classification_hash: String = "classificationHash" required,
+        pub feature_hash: String = "featureHash" required,
+        pub classifications: Vec<AttributeAnswer> = "classifications" default,
+        /// Inclusive `[start, end]` frame ranges.
+        pub range: Vec<[u32; 2]> = "range" default,
+    }
 }
 
-/// The answer to one attribute. `answers` is a list of `{name, value,
-/// featureHash}` for radio and checklist, a string for text, a number for
-/// numeric.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct AttributeAnswer {
-    pub name: String,
-    #[serde(default)]
-    pub value: String,
-    #[serde(rename = "featureHash")]
-    pub feature_hash: String,
-    pub answers: Value,
-    #[serde(flatten)]
-    pub extra: Map<String, Value>,
+lossless_struct! {
+    /// The answer to one attribute. `answers` is a list of `{name, value,
+    /// featureHash}` for radio and checklist, a string for text, a number for
+    /// numeric.
+    #[derive(Debug, Clone, PartialEq)]
+    pub struct AttributeAnswer {
+        pub name: String = "name" required,
+        pub value: String = "value" default,
+        pub feature_hash: String = "featureHash" required,
+        pub answers: Value = "answers" required,
+    }
 }
 
 impl DataUnit {
@@ -151,39 +139,6 @@ impl Labels {
         }
     }
 }
-
-lossless_deserialize!(RowData {
-    data_hash: String = "data_hash" required,
-    data_title: String = "data_title" default,
-    data_type: String = "data_type" required,
-    object_answers: IndexMap<String, ObjectAnswer> = "object_answers" default,
-    classification_answers: IndexMap<String, ClassificationAnswer> = "classification_answers" default,
-    data_units: IndexMap<String, DataUnit> = "data_units" default,
-});
-lossless_deserialize!(DataUnit {
-    labels: Option<Labels> = "labels" default,
-});
-lossless_deserialize!(FrameObject {
-    object_hash: String = "objectHash" required,
-    feature_hash: String = "featureHash" required,
-    shape: String = "shape" required,
-});
-lossless_deserialize!(ObjectAnswer {
-    object_hash: String = "objectHash" required,
-    classifications: Vec<AttributeAnswer> = "classifications" default,
-});
-lossless_deserialize!(ClassificationAnswer {
-    classification_hash: String = "classificationHash" required,
-    feature_hash: String = "featureHash" required,
-    classifications: Vec<AttributeAnswer> = "classifications" default,
-    range: Vec<[u32; 2]> = "range" default,
-});
-lossless_deserialize!(AttributeAnswer {
-    name: String = "name" required,
-    value: String = "value" default,
-    feature_hash: String = "featureHash" required,
-    answers: Value = "answers" required,
-});
 
 /// One frame's labels (`{"objects": [...], "classifications": [...]}`) or a
 /// video's frames (`{"0": {...}, "12": {...}}`), told apart by the first key
