@@ -8,6 +8,8 @@ use std::sync::Mutex;
 
 use rusqlite::{params, Connection, OptionalExtension};
 
+use crate::local::Cached;
+
 pub struct FailedTasks {
     conn: Mutex<Connection>,
 }
@@ -47,12 +49,11 @@ impl FailedTasks {
     pub fn recorded(&self, project: &str, stage: &str, task: &str) -> Option<(String, String)> {
         // Asked once per task: the statement is parsed once per run.
         self.lock()
-            .prepare_cached(
+            .row_cached(
                 "SELECT fingerprint, error FROM failed_tasks WHERE project_hash = ?1 AND stage_uuid = ?2 AND task_uuid = ?3",
+                params![project, stage, task],
+                |r| Ok((r.get(0)?, r.get(1)?)),
             )
-            .and_then(|mut st| {
-                st.query_row(params![project, stage, task], |r| Ok((r.get(0)?, r.get(1)?)))
-            })
             .optional()
             .ok()
             .flatten()
