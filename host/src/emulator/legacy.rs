@@ -9,6 +9,7 @@ use axum::Json;
 use serde_json::{json, Value};
 
 use super::Shared;
+use crate::local::RowKey;
 use crate::platform::{Platform, PlatformError};
 
 fn ok(response: Value) -> Response {
@@ -154,7 +155,7 @@ pub(crate) async fn dispatch(
                 );
             }
             let rows = hashes.into_iter().zip(labels).collect();
-            match emu.store.save_rows_by_label(&project, rows) {
+            match emu.store.save_rows(&project, RowKey::LabelHash, rows) {
                 Ok(Ok(())) => ok(json!(true)),
                 Ok(Err(h)) => fail(
                     404,

@@ -64,6 +64,12 @@ impl Cached for Connection {
     }
 }
 
+/// How [`LocalStore::save_rows`] finds each row to save.
+pub(crate) enum RowKey {
+    DataHash,
+    LabelHash,
+}
+
 /// An open local store.
 pub struct LocalStore {
     dir: PathBuf,
@@ -137,58 +143,53 @@ impl LocalStore {
         self.conn.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Writes a saved label row: it keeps its label hash (or gets one), is
-    /// stamped as edited now, and a row not yet labelled becomes in progress.
-    fn write_row(
-        &self,
-        tx: &Connection,
-        project_hash: &str,
-        data_hash: &str,
-        label_hash: Option<String>,
-        mut row: serde_json::Value,
-    ) -> Result<(), PlatformError> {
-        let label_hash = label_hash.unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
-        let now = encord_now();
-        if let Some(obj) = row.as_object_mut() {
-            obj.insert("label_hash".into(), label_hash.clone().into());
-            obj.insert("last_edited_at".into(), now.clone().into());
-            if obj.get("created_at").is_none_or(|v| v.is_null()) {
-                obj.insert("created_at".into(), now.into());
-            }
-            if obj.get("label_status").and_then(|v| v.as_str()) == Some("NOT_LABELLED") {
-                obj.insert("label_status".into(), "LABEL_IN_PROGRESS".into());
-            }
-        }
-        tx.exec_cached(
-            "UPDATE label_rows SET label_hash = ?3, row_json = ?4 WHERE project_hash = ?1 AND data_hash = ?2",
-            params![project_hash, data_hash, label_hash, row.to_string()],
-        )
-        .map_err(|e| self.sql_err(e))?;
-        Ok(())
-    }
-
-    /// Saves label rows by their label hashes (the emulator's `labelrow`
-    /// POST), all or none: `Ok(Err(h))` names the first unknown label hash.
-    pub(crate) fn save_rows_by_label(
+    /// Saves label rows, all or none, each found by its data hash or by its
+    /// label hash (`by`): `Ok(Err(key))` names the first key with no row.
+    /// A saved row keeps its label hash (or gets one), is stamped as edited
+    /// now, and a row not yet labelled becomes in progress.
+    pub(crate) fn save_rows(
         &self,
         project_hash: &str,
+        by: RowKey,
         rows: Vec<(String, serde_json::Value)>,
     ) -> Result<Result<(), String>, PlatformError> {
+        let find = match by {
+            RowKey::DataHash => {
+                "SELECT data_hash, label_hash FROM label_rows WHERE project_hash = ?1 AND data_hash = ?2"
+            }
+            RowKey::LabelHash => {
+                "SELECT data_hash, label_hash FROM label_rows WHERE project_hash = ?1 AND label_hash = ?2"
+            }
+        };
         let mut conn = self.lock();
         let tx = conn.transaction().map_err(|e| self.sql_err(e))?;
-        for (label_hash, row) in rows {
-            let data_hash: Option<String> = tx
-                .row_cached(
-                    "SELECT data_hash FROM label_rows WHERE project_hash = ?1 AND label_hash = ?2",
-                    params![project_hash, label_hash],
-                    |r| r.get(0),
-                )
+        for (key, mut row) in rows {
+            let found: Option<(String, Option<String>)> = tx
+                .row_cached(find, params![project_hash, key], |r| {
+                    Ok((r.get(0)?, r.get(1)?))
+                })
                 .optional()
                 .map_err(|e| self.sql_err(e))?;
-            let Some(data_hash) = data_hash else {
-                return Ok(Err(label_hash));
+            let Some((data_hash, label_hash)) = found else {
+                return Ok(Err(key));
             };
-            self.write_row(&tx, project_hash, &data_hash, Some(label_hash), row)?;
+            let label_hash = label_hash.unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+            let now = encord_now();
+            if let Some(obj) = row.as_object_mut() {
+                obj.insert("label_hash".into(), label_hash.clone().into());
+                obj.insert("last_edited_at".into(), now.clone().into());
+                if obj.get("created_at").is_none_or(|v| v.is_null()) {
+                    obj.insert("created_at".into(), now.into());
+                }
+                if obj.get("label_status").and_then(|v| v.as_str()) == Some("NOT_LABELLED") {
+                    obj.insert("label_status".into(), "LABEL_IN_PROGRESS".into());
+                }
+            }
+            tx.exec_cached(
+                "UPDATE label_rows SET label_hash = ?3, row_json = ?4 WHERE project_hash = ?1 AND data_hash = ?2",
+                params![project_hash, data_hash, label_hash, row.to_string()],
+            )
+            .map_err(|e| self.sql_err(e))?;
         }
         tx.commit().map_err(|e| self.sql_err(e))?;
         Ok(Ok(()))
@@ -370,28 +371,14 @@ impl Platform for LocalStore {
             let row: serde_json::Value = serde_json::from_str(&s.json).map_err(|e| {
                 PlatformError::Rejected(format!("label row of `{}` is not JSON: {e}", s.data_hash))
             })?;
-            rows.push((s.data_hash.as_str(), row));
+            rows.push((s.data_hash.clone(), row));
         }
-        let mut conn = self.lock();
-        let tx = conn.transaction().map_err(|e| self.sql_err(e))?;
-        for (data_hash, row) in rows {
-            // Saving initialises a row: it gets a label hash and a status.
-            let existing: Option<Option<String>> = tx
-                .row_cached(
-                    "SELECT label_hash FROM label_rows WHERE project_hash = ?1 AND data_hash = ?2",
-                    params![project_hash, data_hash],
-                    |r| r.get(0),
-                )
-                .optional()
-                .map_err(|e| self.sql_err(e))?;
-            let Some(existing) = existing else {
-                return Err(PlatformError::Rejected(format!(
+        self.save_rows(project_hash, RowKey::DataHash, rows)?
+            .map_err(|data_hash| {
+                PlatformError::Rejected(format!(
                     "no label row for data `{data_hash}` in project `{project_hash}`"
-                )));
-            };
-            self.write_row(&tx, project_hash, data_hash, existing, row)?;
-        }
-        tx.commit().map_err(|e| self.sql_err(e))
+                ))
+            })
     }
 
     async fn set_priorities(

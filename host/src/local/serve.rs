@@ -393,6 +393,7 @@ impl LocalStore {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::local::RowKey;
 
     /// The emulator's `labelrow` POST by label hash is all or none: one
     /// unknown label hash names itself and nothing of the bundle is written.
@@ -431,7 +432,9 @@ mod tests {
             ("no-such-label".to_string(), edited(&rows[1])),
         ];
         assert_eq!(
-            store.save_rows_by_label(&project, bundle).unwrap(),
+            store
+                .save_rows(&project, RowKey::LabelHash, bundle)
+                .unwrap(),
             Err("no-such-label".to_string())
         );
         assert_eq!(
@@ -445,7 +448,12 @@ mod tests {
             .cloned()
             .zip(rows.iter().map(edited))
             .collect();
-        assert_eq!(store.save_rows_by_label(&project, bundle).unwrap(), Ok(()));
+        assert_eq!(
+            store
+                .save_rows(&project, RowKey::LabelHash, bundle)
+                .unwrap(),
+            Ok(())
+        );
         for saved in store.label_rows_by_hash(&project, &hashes).unwrap() {
             let saved: Value = serde_json::from_str(&saved).unwrap();
             assert_eq!(saved["edited_by_test"], json!(true));
