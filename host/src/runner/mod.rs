@@ -817,43 +817,35 @@ impl Runner {
         // as many workers, each taking the batch's next task until none is
         // left (one tokio task per worker, not per task: no thread is woken
         // per task to start it).
-        let jobs: VecDeque<(TaskJob, Task, Option<Arc<str>>)> = todo
-            .into_iter()
-            .map(|(task, row, data, twins)| {
-                let job = TaskJob {
-                    data,
-                    twins,
-                    assets: self.assets.get().cloned(),
-                    agent: self.agent.clone(),
-                    pcx: pcx.clone(),
-                    ontology: ontology.clone(),
-                    stage: plan.stage.clone(),
-                    context: plan.context.clone(),
-                    stage_ident: plan.spec.stage.clone(),
-                    retries: self.options.num_retries,
-                    stop: self.stop.clone(),
-                    progress: self.progress.clone(),
-                };
-                (job, task, row)
-            })
-            .collect();
-        let workers = self.options.concurrency.min(jobs.len());
-        let queue = Arc::new(std::sync::Mutex::new(jobs));
+        let job = Arc::new(TaskJob {
+            assets: self.assets.get().cloned(),
+            agent: self.agent.clone(),
+            pcx: pcx.clone(),
+            ontology: ontology.clone(),
+            stage: plan.stage.clone(),
+            context: plan.context.clone(),
+            stage_ident: plan.spec.stage.clone(),
+            retries: self.options.num_retries,
+            stop: self.stop.clone(),
+            progress: self.progress.clone(),
+        });
+        let workers = self.options.concurrency.min(todo.len());
+        let queue = Arc::new(std::sync::Mutex::new(VecDeque::from(todo)));
         // Media pins live until every task of the batch has run.
         let _pins = _pins;
         let workers = (0..workers).map(|_| {
-            let queue = queue.clone();
+            let (queue, job) = (queue.clone(), job.clone());
             tokio::spawn(async move {
                 let mut done = Vec::new();
                 loop {
                     let next = queue.lock().unwrap_or_else(|e| e.into_inner()).pop_front();
-                    let Some((job, task, row)) = next else {
+                    let Some((task, row, data, twins)) = next else {
                         break done;
                     };
                     let uuid = task.uuid.clone();
                     // A panic is a host bug: it loses that task's result
                     // (logged; nothing written for it), not the worker's.
-                    match std::panic::AssertUnwindSafe(job.run(task, row))
+                    match std::panic::AssertUnwindSafe(job.run(task, row, data, twins))
                         .catch_unwind()
                         .await
                     {
@@ -1186,10 +1178,8 @@ fn abandoned(plan: &StagePlan, tasks: Vec<Task>) -> Vec<TaskReport> {
         .collect()
 }
 
-/// Everything one task's run needs, owned, so it can run on its own tokio task.
+/// What every task of a batch runs with, shared by the batch's workers.
 struct TaskJob {
-    data: Result<Option<Arc<TaskData>>, String>,
-    twins: Arc<HashMap<String, Option<TwinRecord>>>,
     assets: Option<Arc<AssetCache>>,
     agent: Arc<LoadedAgent>,
     pcx: Arc<ProjectContext>,
@@ -1206,7 +1196,13 @@ impl TaskJob {
     /// Runs one task with retries, each attempt in a fresh instance, and
     /// checks what it returned. Returns the report and, on success, the
     /// decision. A task not yet started when the run is stopped is abandoned.
-    async fn run(self, task: Task, row: Option<Arc<str>>) -> (TaskReport, Option<Decision>) {
+    async fn run(
+        &self,
+        task: Task,
+        row: Option<Arc<str>>,
+        data: Result<Option<Arc<TaskData>>, String>,
+        twins: Arc<HashMap<String, Option<TwinRecord>>>,
+    ) -> (TaskReport, Option<Decision>) {
         let started = Instant::now();
         let report = |result, attempts| TaskReport {
             task: task.clone(),
@@ -1222,11 +1218,11 @@ impl TaskJob {
         if self.stop.is_stopped() {
             return (report(TaskResult::Abandoned, 0), None);
         }
-        let data = match &self.data {
-            Ok(d) => d.clone(),
+        let data = match data {
+            Ok(d) => d,
             Err(why) => {
                 tracing::warn!(task = %task.uuid, stage = %self.stage.title, "task failed: {why}");
-                return (report(TaskResult::Failed(why.clone()), 0), None);
+                return (report(TaskResult::Failed(why), 0), None);
             }
         };
         // The asset as a file: a directory of its own, for this task only.
@@ -1257,7 +1253,7 @@ impl TaskJob {
             cx.task_uuid = Some(task.uuid.clone());
             cx.data = data.clone();
             cx.asset_dir = asset_dir.clone();
-            cx.twins = self.twins.clone();
+            cx.twins = twins.clone();
             let attempt_effects = cx.effects.clone();
             let wit_task = WitTask {
                 uuid: task.uuid.clone(),
