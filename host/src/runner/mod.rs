@@ -808,11 +808,6 @@ impl Runner {
             }
             todo.push((task, row, data, twins));
         }
-        // What a failed task's record needs: its status and row.
-        let inputs: HashMap<String, (String, Option<Arc<str>>)> = todo
-            .iter()
-            .map(|(t, r, _, _)| (t.uuid.clone(), (t.status.clone(), r.clone())))
-            .collect();
         // Run every task, each in fresh instances, `concurrency` at a time:
         // as many workers, each taking the batch's next task until none is
         // left (one tokio task per worker, not per task: no thread is woken
@@ -849,31 +844,32 @@ impl Runner {
                         .catch_unwind()
                         .await
                     {
-                        Ok(r) => done.push(r),
+                        Ok(finished) => done.push(finished),
                         Err(_) => tracing::error!(task = %uuid, "running the task panicked"),
                     }
                 }
             })
         });
         let mut results: Vec<(TaskReport, Option<Decision>)> = Vec::new();
+        let mut failure_prints = HashMap::new();
         for joined in futures::future::join_all(workers).await {
             match joined {
-                Ok(r) => results.extend(r),
+                Ok(finished) => {
+                    for (report, decision, print) in finished {
+                        if let Some(print) = print {
+                            failure_prints.insert(report.task.uuid.clone(), print);
+                        }
+                        results.push((report, decision));
+                    }
+                }
                 Err(e) => tracing::error!("a task worker died: {e}"),
             }
         }
-        // Only the agent's own failures are remembered, not failed writes.
-        let agent_failed: std::collections::HashSet<String> = results
-            .iter()
-            .filter(|(r, d)| d.is_none() && matches!(r.result, TaskResult::Failed(_)))
-            .map(|(r, _)| r.task.uuid.clone())
-            .collect();
         Ran {
             results,
             skipped,
-            inputs,
             had_record,
-            agent_failed,
+            failure_prints,
         }
     }
 
@@ -883,28 +879,22 @@ impl Runner {
         let Ran {
             results,
             skipped,
-            inputs,
             had_record,
-            agent_failed,
+            failure_prints,
         } = ran;
         let mut reports = self.write_batch(&project.project_hash, plan, results).await;
         if let (Some(f), false) = (self.failures.get(), self.options.dry_run) {
             for r in &reports {
                 match &r.result {
-                    TaskResult::Failed(e) if agent_failed.contains(&r.task.uuid) => {
-                        let print = inputs
-                            .get(&r.task.uuid)
-                            .map(|(status, row)| failures::fingerprint(status, row.as_deref()))
-                            .unwrap_or_default();
-                        f.record(
-                            &project.project_hash,
-                            &plan.stage.uuid,
-                            &r.task.uuid,
-                            &print,
-                            r.attempts,
-                            e,
-                        )
-                    }
+                    // Only the agent's own failures are remembered, not failed writes.
+                    TaskResult::Failed(e) if failure_prints.contains_key(&r.task.uuid) => f.record(
+                        &project.project_hash,
+                        &plan.stage.uuid,
+                        &r.task.uuid,
+                        &failure_prints[&r.task.uuid],
+                        r.attempts,
+                        e,
+                    ),
                     // Only tasks that had a record need a write (no write per task).
                     TaskResult::Moved(_) | TaskResult::Stayed | TaskResult::AlreadyAdvanced(_)
                         if had_record.contains(&r.task.uuid) =>
@@ -1128,12 +1118,11 @@ struct Ran {
     results: Vec<(TaskReport, Option<Decision>)>,
     /// Tasks not run: they failed before on the same data.
     skipped: Vec<TaskReport>,
-    /// What a failed task's record needs: its status and row.
-    inputs: HashMap<String, (String, Option<Arc<str>>)>,
     /// Tasks that had a failure record (cleared once they succeed).
     had_record: std::collections::HashSet<String>,
-    /// Tasks whose agent failed (recorded; failed writes are not).
-    agent_failed: std::collections::HashSet<String>,
+    /// Tasks whose agent failed, with the fingerprint of the data it failed
+    /// on (recorded; failed writes and failed loads are not).
+    failure_prints: HashMap<String, String>,
 }
 
 /// A batch once past the run step: run, or abandoned by a stop.
@@ -1193,10 +1182,26 @@ struct TaskJob {
 }
 
 impl TaskJob {
+    /// Runs one task (see [`TaskJob::attempt`]); where it failed, also the
+    /// fingerprint of the status and row it failed on, for its record.
+    async fn run(
+        &self,
+        task: Task,
+        row: Option<Arc<str>>,
+        data: Result<Option<Arc<TaskData>>, String>,
+        twins: Arc<HashMap<String, Option<TwinRecord>>>,
+    ) -> (TaskReport, Option<Decision>, Option<String>) {
+        let failed_on = row.clone();
+        let (report, decision) = self.attempt(task, row, data, twins).await;
+        let print = (decision.is_none() && matches!(report.result, TaskResult::Failed(_)))
+            .then(|| failures::fingerprint(&report.task.status, failed_on.as_deref()));
+        (report, decision, print)
+    }
+
     /// Runs one task with retries, each attempt in a fresh instance, and
     /// checks what it returned. Returns the report and, on success, the
     /// decision. A task not yet started when the run is stopped is abandoned.
-    async fn run(
+    async fn attempt(
         &self,
         task: Task,
         row: Option<Arc<str>>,
