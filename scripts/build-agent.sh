@@ -74,7 +74,9 @@ case "$agent" in
     trap 'rm -rf "$work"' EXIT
     "$gt" c-bindings "$root/wit" agent "$work/gen"
     started=$(date +%s%N)
+    # 128 KiB of heap in the initial memory: see .cargo/config.toml.
     clang-19 --target=wasm32-wasi --sysroot=/usr -O2 -Wall -Werror -Wno-unused-function \
+      -Wl,--initial-heap=131072 \
       -mexec-model=reactor -fuse-ld=lld -I "$work/gen" -o "$work/core.wasm" \
       "$agent" "$work/gen/agent.c" "$work/gen/agent_component_type.o"
     "$gt" component "$work/core.wasm" "$out"
