@@ -25,6 +25,12 @@ lossless_struct! {
         /// `bounding_box`, `polygon`, `point`, `polyline`, `rotatable_bounding_box`, `bitmask`, ...
         pub shape: String = "shape" required,
         pub feature_node_hash: String = "featureNodeHash" required,
+        /// Whether every labelled frame must have one (absent: not said).
+        #[serde(skip_serializing_if = "Option::is_none")]
+        pub required: Option<bool> = "required" default,
+        /// Archived in the ontology: kept for old labels (absent: not said).
+        #[serde(skip_serializing_if = "Option::is_none")]
+        pub archived: Option<bool> = "archived" default,
         #[serde(skip_serializing_if = "Vec::is_empty")]
         pub attributes: Vec<Attribute> = "attributes" default,
     }
@@ -36,6 +42,9 @@ lossless_struct! {
     pub struct OntologyClassification {
         pub id: String = "id" required,
         pub feature_node_hash: String = "featureNodeHash" required,
+        /// Archived in the ontology (absent: not said).
+        #[serde(skip_serializing_if = "Option::is_none")]
+        pub archived: Option<bool> = "archived" default,
         pub attributes: Vec<Attribute> = "attributes" default,
     }
 }
@@ -59,6 +68,12 @@ lossless_struct! {
         pub kind: AttributeType = "type" required,
         pub feature_node_hash: String = "featureNodeHash" required,
         pub required: bool = "required" default,
+        /// Answered per frame (video) rather than once (absent: not said).
+        #[serde(skip_serializing_if = "Option::is_none")]
+        pub dynamic: Option<bool> = "dynamic" default,
+        /// Archived in the ontology (absent: not said).
+        #[serde(skip_serializing_if = "Option::is_none")]
+        pub archived: Option<bool> = "archived" default,
         #[serde(skip_serializing_if = "Vec::is_empty")]
         pub options: Vec<AttributeOption> = "options" default,
     }
@@ -73,6 +88,9 @@ lossless_struct! {
         pub label: String = "label" required,
         pub value: String = "value" required,
         pub feature_node_hash: String = "featureNodeHash" required,
+        /// Archived in the ontology (absent: not said).
+        #[serde(skip_serializing_if = "Option::is_none")]
+        pub archived: Option<bool> = "archived" default,
         #[serde(skip_serializing_if = "Vec::is_empty")]
         pub options: Vec<Attribute> = "options" default,
     }

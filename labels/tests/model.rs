@@ -52,6 +52,32 @@ fn ontology_round_trips_without_losing_fields() {
 }
 
 #[test]
+fn ontology_flags_are_typed_and_written_back_only_where_given() {
+    let json = r##"{"objects": [
+        {"id": "1", "name": "Car", "color": "#fff", "shape": "bounding_box", "featureNodeHash": "a",
+         "required": true, "archived": false, "attributes": [
+            {"id": "1.1", "name": "Make", "type": "text", "featureNodeHash": "b", "dynamic": true}]},
+        {"id": "2", "name": "Old", "shape": "point", "featureNodeHash": "c", "archived": true}],
+      "classifications": [{"id": "1", "featureNodeHash": "d", "attributes": []}]}"##;
+    let o = Ontology::parse(json).unwrap();
+    let (car, old) = (&o.objects[0], &o.objects[1]);
+    assert_eq!((car.required, car.archived), (Some(true), Some(false)));
+    assert_eq!((old.required, old.archived), (None, Some(true)));
+    assert_eq!(car.attributes[0].dynamic, Some(true));
+    assert_eq!(car.attributes[0].archived, None);
+    assert_eq!(o.classifications[0].archived, None);
+    assert!(car.extra.is_empty() && car.attributes[0].extra.is_empty());
+    let mut back = serde_json::to_value(&o).unwrap();
+    // Attribute.required is written even where absent (false), as before.
+    back["objects"][0]["attributes"][0]
+        .as_object_mut()
+        .unwrap()
+        .remove("required");
+    back["objects"][1].as_object_mut().unwrap().remove("color");
+    assert_eq!(back, serde_json::from_str::<Value>(json).unwrap());
+}
+
+#[test]
 fn image_row_exposes_every_shape_kind() {
     let row = LabelRow::parse(IMAGE, Arc::new(Ontology::default())).unwrap();
     let kinds: Vec<&str> = row.objects().iter().map(|o| o.frames[0].1.kind()).collect();
