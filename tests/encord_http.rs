@@ -434,3 +434,75 @@ fn the_emulator_records_every_api_request_and_its_answer_without_credentials() {
         "the priorities call is recorded with its status"
     );
 }
+
+/// Label rows are read as JSON text, each row exactly as the server sent it,
+/// and an error answer to that read is mapped as any other call's is.
+#[test]
+fn label_rows_come_back_as_the_servers_text_and_errors_keep_their_meaning() {
+    use runner_host::encord::{ApiError, Credentials, EncordClient, RetryPolicy};
+    use serde_json::{json, Value};
+    let (_dir, _direct, served, hash, key) = two_copies();
+    let emulator = Emulator::start(&served, &[]);
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let creds = Credentials::from_file(&key).unwrap();
+        let client = EncordClient::new(&emulator.url, creds, RetryPolicy::default()).unwrap();
+        let http = client.http();
+        let data: Vec<String> = http
+            .legacy(&hash, "labelrowmetadata", "GET", Value::Null, json!({}), true)
+            .await
+            .unwrap()
+            .as_array()
+            .unwrap()
+            .iter()
+            .take(3)
+            .map(|m| m["data_hash"].as_str().unwrap().to_string())
+            .collect();
+        let payload = json!({"multi_request": true, "branch_name": "main"});
+        let created = http
+            .legacy_list(&hash, "labelrow", "PUT", json!(data), &payload, false)
+            .await
+            .unwrap();
+        assert_eq!(created.len(), 3);
+        let label_hashes: Vec<Value> = created
+            .iter()
+            .map(|r| serde_json::from_str::<Value>(r.get()).unwrap()["label_hash"].clone())
+            .collect();
+        let as_list = http
+            .legacy_list(&hash, "labelrow", "GET", json!(label_hashes), json!({}), true)
+            .await
+            .unwrap();
+        let as_tree = http
+            .legacy(&hash, "labelrow", "GET", json!(label_hashes), json!({}), true)
+            .await
+            .unwrap();
+        let tree_rows = as_tree.as_array().unwrap();
+        assert_eq!(as_list.len(), 3);
+        for (text, tree) in as_list.iter().zip(tree_rows) {
+            assert_eq!(&serde_json::from_str::<Value>(text.get()).unwrap(), tree);
+            assert!(text.get().starts_with('{') && text.get().contains("\"data_units\""));
+        }
+        let not_a_list = http
+            .legacy_list(&hash, "labelrow", "GET", json!("nope"), json!({}), true)
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(&not_a_list, ApiError::InvalidArguments(m) if m.contains("uid must be a list")),
+            "{not_a_list:?}"
+        );
+        let unknown = http
+            .legacy_list(&hash, "labelrow", "GET", json!(["no-such-label"]), json!({}), true)
+            .await
+            .unwrap_err();
+        assert!(matches!(unknown, ApiError::NotFound(_)), "{unknown:?}");
+        // Saving nothing answers `true`: a status-200 answer that is no list.
+        let not_a_list_answer = http
+            .legacy_list(&hash, "labelrow", "POST", json!([]), json!({"labels": []}), false)
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(&not_a_list_answer, ApiError::BadResponse { reason, .. } if reason.contains("not a list")),
+            "{not_a_list_answer:?}"
+        );
+    });
+}

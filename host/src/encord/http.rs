@@ -6,6 +6,7 @@
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use reqwest::{Method, StatusCode};
+use serde_json::value::RawValue;
 use serde_json::Value;
 
 use super::auth::Credentials;
@@ -185,6 +186,89 @@ impl Http {
         payload: impl serde::Serialize,
         retryable: bool,
     ) -> Result<Value, ApiError> {
+        let (status, text) = self
+            .legacy_send(
+                project_hash,
+                query_type,
+                query_method,
+                uid,
+                payload,
+                retryable,
+            )
+            .await?;
+        let mut v: Value = serde_json::from_slice(&text).map_err(|e| ApiError::BadResponse {
+            what: format!("{query_type}/{query_method}"),
+            reason: format!("not JSON (HTTP {status}): {e}"),
+        })?;
+        if v.get("status").and_then(Value::as_i64) == Some(200) {
+            return Ok(v
+                .get_mut("response")
+                .map(Value::take)
+                .unwrap_or(Value::Null));
+        }
+        Err(self.legacy_error(status, &v))
+    }
+
+    /// A legacy call whose `response` is a list (label rows), each element
+    /// kept as its JSON text: no tree of every row is built only to be
+    /// written out again for the agent.
+    pub async fn legacy_list(
+        &self,
+        project_hash: &str,
+        query_type: &str,
+        query_method: &str,
+        uid: Value,
+        payload: impl serde::Serialize,
+        retryable: bool,
+    ) -> Result<Vec<Box<RawValue>>, ApiError> {
+        #[derive(serde::Deserialize)]
+        struct Answer {
+            status: Option<i64>,
+            response: Option<Vec<Box<RawValue>>>,
+        }
+        let (status, text) = self
+            .legacy_send(
+                project_hash,
+                query_type,
+                query_method,
+                uid,
+                payload,
+                retryable,
+            )
+            .await?;
+        let what = || format!("{query_type}/{query_method}");
+        if let Ok(Answer {
+            status: Some(200),
+            response,
+        }) = serde_json::from_slice::<Answer>(&text)
+        {
+            return Ok(response.unwrap_or_default());
+        }
+        // An error (or not a list): read it as any other answer.
+        let v: Value = serde_json::from_slice(&text).map_err(|e| ApiError::BadResponse {
+            what: what(),
+            reason: format!("not JSON (HTTP {status}): {e}"),
+        })?;
+        if v.get("status").and_then(Value::as_i64) == Some(200) {
+            return Err(ApiError::BadResponse {
+                what: what(),
+                reason: "the response is not a list".into(),
+            });
+        }
+        Err(self.legacy_error(status, &v))
+    }
+
+    /// Signs and sends a legacy call (retrying as the SDK does); returns the
+    /// HTTP status and body, a 429 already mapped.
+    async fn legacy_send(
+        &self,
+        project_hash: &str,
+        query_type: &str,
+        query_method: &str,
+        uid: Value,
+        payload: impl serde::Serialize,
+        retryable: bool,
+    ) -> Result<(StatusCode, bytes::Bytes), ApiError> {
         // Serialised straight from the payload (label rows to save may be
         // raw JSON text), not through a `Value` copy of it.
         #[derive(serde::Serialize)]
@@ -223,20 +307,14 @@ impl Http {
                 retryable,
             )
             .await?;
-        let what = format!("{query_type}/{query_method}");
         if status == StatusCode::TOO_MANY_REQUESTS {
             return Err(ApiError::RateLimited);
         }
-        let mut v: Value = serde_json::from_slice(&text).map_err(|e| ApiError::BadResponse {
-            what: what.clone(),
-            reason: format!("not JSON (HTTP {status}): {e}"),
-        })?;
-        if v.get("status").and_then(Value::as_i64) == Some(200) {
-            return Ok(v
-                .get_mut("response")
-                .map(Value::take)
-                .unwrap_or(Value::Null));
-        }
+        Ok((status, text))
+    }
+
+    /// The error a legacy answer that is not a status-200 envelope stands for.
+    fn legacy_error(&self, status: StatusCode, v: &Value) -> ApiError {
         if v.get("status").is_none() {
             // Not an envelope: an error from in front of the API (a proxy, a 5xx page).
             let message = v
@@ -245,10 +323,10 @@ impl Http {
                 .and_then(Value::as_str)
                 .unwrap_or("no message")
                 .to_string();
-            return Err(ApiError::Status {
+            return ApiError::Status {
                 status: status.as_u16(),
                 message,
-            });
+            };
         }
         let code = v
             .pointer("/response/0")
@@ -259,7 +337,7 @@ impl Http {
             Some(Value::Null) | None => code.to_string(),
             Some(other) => other.to_string(),
         };
-        Err(match code {
+        match code {
             "AUTHENTICATION_ERROR" | "SSH_KEY_NOT_FOUND_ERROR" => ApiError::Authentication {
                 domain: self.domain.clone(),
                 message,
@@ -272,7 +350,7 @@ impl Http {
                 status: v.get("status").and_then(Value::as_u64).unwrap_or(0) as u16,
                 message: format!("{code}: {message}"),
             },
-        })
+        }
     }
 
     /// Sends with retries; headers are made per attempt (fresh `created`).

@@ -8,6 +8,7 @@ use std::collections::HashMap;
 
 use async_trait::async_trait;
 use reqwest::Method;
+use serde_json::value::RawValue;
 use serde_json::{json, Value};
 
 use crate::platform::{
@@ -94,7 +95,7 @@ impl EncordClient {
         project_hash: &str,
         label_hashes: &[String],
         q: &LabelRowQuery,
-        rows: &mut HashMap<String, Value>,
+        rows: &mut HashMap<String, Box<RawValue>>,
     ) -> Result<(), PlatformError> {
         for chunk in label_hashes.chunks(LABEL_FETCH_BUNDLE) {
             let payload = json!({"get_signed_url": q.include_signed_url, "multi_request": true,
@@ -103,14 +104,13 @@ impl EncordClient {
                 "include_reviews": q.include_reviews, "include_export_history": false, "include_archived": false});
             let got = self
                 .http
-                .legacy(project_hash, "labelrow", "GET", json!(chunk), payload, true)
+                .legacy_list(project_hash, "labelrow", "GET", json!(chunk), payload, true)
                 .await
                 .map_err(|e| self.err("fetching labels", e))?;
-            if let Value::Array(got) = got {
-                for row in got {
-                    rows.insert(str_field(&row, "data_hash"), row);
-                }
-            }
+            rows.extend(
+                got.into_iter()
+                    .filter_map(|r| Some((row_data_hash(&r)?, r))),
+            );
         }
         Ok(())
     }
@@ -124,7 +124,7 @@ impl EncordClient {
         project_hash: &str,
         data_hashes: &[String],
         q: &LabelRowQuery,
-        rows: &mut HashMap<String, Value>,
+        rows: &mut HashMap<String, Box<RawValue>>,
     ) -> Result<(), PlatformError> {
         let mut pending: Vec<String> = data_hashes.to_vec();
         let mut rounds = 0;
@@ -133,7 +133,7 @@ impl EncordClient {
             let payload = json!({"multi_request": true, "get_signed_url": q.include_signed_url, "branch_name": q.branch_name.as_deref().unwrap_or("main")});
             match self
                 .http
-                .legacy(
+                .legacy_list(
                     project_hash,
                     "labelrow",
                     "PUT",
@@ -144,11 +144,10 @@ impl EncordClient {
                 .await
             {
                 Ok(got) => {
-                    if let Value::Array(got) = got {
-                        for row in got {
-                            rows.insert(str_field(&row, "data_hash"), row);
-                        }
-                    }
+                    rows.extend(
+                        got.into_iter()
+                            .filter_map(|r| Some((row_data_hash(&r)?, r))),
+                    );
                     return Ok(());
                 }
                 Err(
@@ -332,7 +331,7 @@ impl EncordClient {
             })
             .collect::<Result<_, _>>()?;
 
-        let mut rows: HashMap<String, Value> = HashMap::new();
+        let mut rows: HashMap<String, Box<RawValue>> = HashMap::new();
         if with_labels {
             let existing: Vec<String> = metas
                 .iter()
@@ -364,7 +363,7 @@ impl EncordClient {
                             "Encord returned no labels for data `{data_hash}`"
                         ))
                     })?;
-                    Some(row.to_string())
+                    Some(String::from(Box::<str>::from(row)))
                 } else {
                     None
                 };
@@ -388,6 +387,19 @@ impl EncordClient {
 
 /// Most storage items per `get-bulk`.
 const ITEM_BUNDLE: usize = 100;
+
+/// The `data_hash` of a label row kept as JSON text (a row without one is
+/// left out, and its task then fails for want of labels).
+fn row_data_hash(row: &RawValue) -> Option<String> {
+    #[derive(serde::Deserialize)]
+    struct Keyed<'a> {
+        #[serde(borrow)]
+        data_hash: std::borrow::Cow<'a, str>,
+    }
+    serde_json::from_str::<Keyed>(row.get())
+        .ok()
+        .map(|k| k.data_hash.into_owned())
+}
 
 fn item_from_json(v: &Value) -> DataItem {
     let u32_of = |k: &str| {
@@ -535,7 +547,7 @@ impl Platform for EncordClient {
         #[derive(serde::Serialize)]
         struct Payload<'a> {
             multi_request: bool,
-            labels: Vec<&'a serde_json::value::RawValue>,
+            labels: Vec<&'a RawValue>,
             validate_before_saving: bool,
         }
         let mut uids = Vec::with_capacity(saves.len());
@@ -546,8 +558,7 @@ impl Platform for EncordClient {
             let not_json = |e: serde_json::Error| {
                 PlatformError::Rejected(format!("label row of `{}` is not JSON: {e}", s.data_hash))
             };
-            let row: &serde_json::value::RawValue =
-                serde_json::from_str(&s.json).map_err(not_json)?;
+            let row: &RawValue = serde_json::from_str(&s.json).map_err(not_json)?;
             let hash = serde_json::from_str::<Hashed>(row.get())
                 .map_err(not_json)?
                 .label_hash
