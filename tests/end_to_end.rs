@@ -161,6 +161,52 @@ fn the_run_subcommand_is_the_same_as_the_default() {
     assert_eq!(count(&status(&store, &hash), "triage"), 24);
 }
 
+/// `--perfmap` leaves the map `perf` reads to name the agent's functions:
+/// its handler and the SDK's code, by name, at their compiled addresses.
+#[test]
+fn perfmap_names_the_agents_functions_for_perf() {
+    let (dir, store, hash) = demo_store();
+    let wasm = guest("prelabel");
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_runner-host"))
+        .args([
+            "--component",
+            wasm.to_str().unwrap(),
+            "--project-hash",
+            &hash,
+        ])
+        .args(["--store", store.to_str().unwrap(), "--perfmap"])
+        .arg("--cache-dir")
+        .arg(dir.path().join("cache"))
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let map = std::path::PathBuf::from(format!("/tmp/perf-{}.map", child.id()));
+    let out = child.wait_with_output().unwrap();
+    let text = std::fs::read_to_string(&map).unwrap_or_default();
+    let _ = std::fs::remove_file(&map);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(count(&status(&store, &hash), "triage"), 24);
+    // Each line: start address, size, name (perf's map format).
+    let handler = text
+        .lines()
+        .find(|l| l.contains("encord:agent/handler") && l.contains("#run"))
+        .unwrap_or_else(|| {
+            panic!(
+                "no handler in {} ({} lines)",
+                map.display(),
+                text.lines().count()
+            )
+        });
+    let hex = |f: &str| u64::from_str_radix(f.trim_start_matches("0x"), 16).is_ok();
+    let fields: Vec<&str> = handler.splitn(3, ' ').collect();
+    assert!(hex(fields[0]) && hex(fields[1]), "{handler}");
+    assert!(
+        text.contains("encord_agent_sdk"),
+        "the SDK's functions are named"
+    );
+}
+
 #[test]
 fn inspect_lists_stages_needs_and_pathways() {
     let wasm = guest("triage");

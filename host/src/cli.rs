@@ -281,6 +281,10 @@ pub struct RunArgs {
     /// Add the guest's backtrace (function names, no file paths) to each trap's reason.
     #[arg(short = 'v', long)]
     pub verbose: bool,
+    /// Write /tmp/perf-PID.map, so that `perf record` + `perf report` name the agent's own
+    /// functions (`wasm[0]::function[N]::name`) next to the host's.
+    #[arg(long)]
+    pub perfmap: bool,
     /// Pass this environment variable (its value here) to the agent; repeatable.
     #[arg(long = "env", value_name = "NAME")]
     pub env: Vec<String>,
@@ -334,6 +338,7 @@ async fn run(args: RunArgs, bars: Option<MultiProgress>) -> anyhow::Result<i32> 
         .fuel(args.fuel)
         .reuse_instance(args.reuse_instance as usize)
         .guest_backtraces(args.verbose)
+        .perfmap(args.perfmap)
         .cache_dir(cache_dir(&args.cache))
         .media_cache_mib(args.media_cache_mib);
     for (name, value) in Grants::env_from_host(&args.env).map_err(anyhow::Error::msg)? {

@@ -366,6 +366,9 @@ fn engine(sandbox: &Sandbox) -> Result<Engine, LoadError> {
         // Backtraces name guest functions only: never file paths (which
         // WASMTIME_BACKTRACE_DETAILS would add from the guest's debug info).
         config.wasm_backtrace_details(wasmtime::WasmBacktraceDetails::Disable);
+        if sandbox.perfmap {
+            config.profiler(wasmtime::ProfilingStrategy::PerfMap);
+        }
         if sandbox.limits.fuel.is_some() {
             config.consume_fuel(true);
         }

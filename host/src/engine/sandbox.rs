@@ -221,6 +221,8 @@ pub struct Sandbox {
     /// Epoch interruption (the wall-time limit). Only benchmarks turn it off,
     /// to measure what it costs.
     pub interruptible: bool,
+    /// Write `/tmp/perf-PID.map`, so `perf` names the agent's functions.
+    pub perfmap: bool,
 }
 
 impl Default for Sandbox {
@@ -233,6 +235,7 @@ impl Default for Sandbox {
             backtraces: false,
             cache_dir: None,
             interruptible: true,
+            perfmap: false,
         }
     }
 }

@@ -162,6 +162,13 @@ impl RunnerBuilder {
         self
     }
 
+    /// Writes `/tmp/perf-PID.map` (the compiled agent's function addresses
+    /// and names), for profiling the agent with `perf`.
+    pub fn perfmap(mut self, on: bool) -> Self {
+        self.sandbox.perfmap = on;
+        self
+    }
+
     /// Tasks one instance may run (default 1: a fresh instance per task).
     /// An instance that trapped or timed out is dropped, never reused.
     pub fn reuse_instance(mut self, tasks: usize) -> Self {
