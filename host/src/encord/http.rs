@@ -6,7 +6,6 @@
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use reqwest::{Method, StatusCode};
-use serde_json::value::RawValue;
 use serde_json::Value;
 
 use super::auth::Credentials;
@@ -176,8 +175,12 @@ impl Http {
     }
 
     /// A legacy RPC call: `POST {domain}/public` with the envelope; returns
-    /// `response` of a status-200 envelope.
-    pub async fn legacy(
+    /// `response` of a status-200 envelope read as a `T` (a missing or null
+    /// one as `T::default()`): a `Value`, or for label rows
+    /// `Vec<Box<RawValue>>`, each row kept as its JSON text so that no tree of
+    /// it is built only to be written out again for the agent. Any other
+    /// answer is mapped to its error.
+    pub async fn legacy<T: serde::de::DeserializeOwned + Default>(
         &self,
         project_hash: &str,
         query_type: &str,
@@ -185,90 +188,12 @@ impl Http {
         uid: Value,
         payload: impl serde::Serialize,
         retryable: bool,
-    ) -> Result<Value, ApiError> {
-        let (status, text) = self
-            .legacy_send(
-                project_hash,
-                query_type,
-                query_method,
-                uid,
-                payload,
-                retryable,
-            )
-            .await?;
-        let mut v: Value = serde_json::from_slice(&text).map_err(|e| ApiError::BadResponse {
-            what: format!("{query_type}/{query_method}"),
-            reason: format!("not JSON (HTTP {status}): {e}"),
-        })?;
-        if v.get("status").and_then(Value::as_i64) == Some(200) {
-            return Ok(v
-                .get_mut("response")
-                .map(Value::take)
-                .unwrap_or(Value::Null));
-        }
-        Err(self.legacy_error(status, &v))
-    }
-
-    /// A legacy call whose `response` is a list (label rows), each element
-    /// kept as its JSON text: no tree of every row is built only to be
-    /// written out again for the agent.
-    pub async fn legacy_list(
-        &self,
-        project_hash: &str,
-        query_type: &str,
-        query_method: &str,
-        uid: Value,
-        payload: impl serde::Serialize,
-        retryable: bool,
-    ) -> Result<Vec<Box<RawValue>>, ApiError> {
+    ) -> Result<T, ApiError> {
         #[derive(serde::Deserialize)]
-        struct Answer {
+        struct Answer<T> {
             status: Option<i64>,
-            response: Option<Vec<Box<RawValue>>>,
+            response: Option<T>,
         }
-        let (status, text) = self
-            .legacy_send(
-                project_hash,
-                query_type,
-                query_method,
-                uid,
-                payload,
-                retryable,
-            )
-            .await?;
-        let what = || format!("{query_type}/{query_method}");
-        if let Ok(Answer {
-            status: Some(200),
-            response,
-        }) = serde_json::from_slice::<Answer>(&text)
-        {
-            return Ok(response.unwrap_or_default());
-        }
-        // An error (or not a list): read it as any other answer.
-        let v: Value = serde_json::from_slice(&text).map_err(|e| ApiError::BadResponse {
-            what: what(),
-            reason: format!("not JSON (HTTP {status}): {e}"),
-        })?;
-        if v.get("status").and_then(Value::as_i64) == Some(200) {
-            return Err(ApiError::BadResponse {
-                what: what(),
-                reason: "the response is not a list".into(),
-            });
-        }
-        Err(self.legacy_error(status, &v))
-    }
-
-    /// Signs and sends a legacy call (retrying as the SDK does); returns the
-    /// HTTP status and body, a 429 already mapped.
-    async fn legacy_send(
-        &self,
-        project_hash: &str,
-        query_type: &str,
-        query_method: &str,
-        uid: Value,
-        payload: impl serde::Serialize,
-        retryable: bool,
-    ) -> Result<(StatusCode, bytes::Bytes), ApiError> {
         // Serialised straight from the payload (label rows to save may be
         // raw JSON text), not through a `Value` copy of it.
         #[derive(serde::Serialize)]
@@ -310,7 +235,25 @@ impl Http {
         if status == StatusCode::TOO_MANY_REQUESTS {
             return Err(ApiError::RateLimited);
         }
-        Ok((status, text))
+        let typed = serde_json::from_slice::<Answer<T>>(&text);
+        if let Ok(Answer {
+            status: Some(200),
+            response,
+        }) = typed
+        {
+            return Ok(response.unwrap_or_default());
+        }
+        let bad = |reason: String| ApiError::BadResponse {
+            what: format!("{query_type}/{query_method}"),
+            reason,
+        };
+        let v: Value = serde_json::from_slice(&text)
+            .map_err(|e| bad(format!("not JSON (HTTP {status}): {e}")))?;
+        if v.get("status").and_then(Value::as_i64) == Some(200) {
+            let why = typed.err().map_or_else(String::new, |e| e.to_string());
+            return Err(bad(format!("unexpected response: {why}")));
+        }
+        Err(self.legacy_error(status, &v))
     }
 
     /// The error a legacy answer that is not a status-200 envelope stands for.

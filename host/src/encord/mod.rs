@@ -104,7 +104,14 @@ impl EncordClient {
                 "include_reviews": q.include_reviews, "include_export_history": false, "include_archived": false});
             let got = self
                 .http
-                .legacy_list(project_hash, "labelrow", "GET", json!(chunk), payload, true)
+                .legacy::<Vec<Box<RawValue>>>(
+                    project_hash,
+                    "labelrow",
+                    "GET",
+                    json!(chunk),
+                    payload,
+                    true,
+                )
                 .await
                 .map_err(|e| self.err("fetching labels", e))?;
             rows.extend(
@@ -133,7 +140,7 @@ impl EncordClient {
             let payload = json!({"multi_request": true, "get_signed_url": q.include_signed_url, "branch_name": q.branch_name.as_deref().unwrap_or("main")});
             match self
                 .http
-                .legacy_list(
+                .legacy::<Vec<Box<RawValue>>>(
                     project_hash,
                     "labelrow",
                     "PUT",
@@ -577,7 +584,7 @@ impl Platform for EncordClient {
             validate_before_saving: false,
         };
         self.http
-            .legacy(project_hash, "labelrow", "POST", json!(uids), payload, true)
+            .legacy::<Value>(project_hash, "labelrow", "POST", json!(uids), payload, true)
             .await
             .map_err(|e| self.err("saving labels", e))?;
         Ok(())
