@@ -435,14 +435,27 @@ fn the_emulator_records_every_api_request_and_its_answer_without_credentials() {
     );
 }
 
-/// Label rows are read as JSON text, each row exactly as the server sent it,
-/// and an error answer to that read is mapped as any other call's is.
+/// Label rows reach the agent as the server's own JSON text, byte for byte
+/// (not parsed and written out again), whether created or fetched; an error
+/// answer to a label-row call is mapped as any other call's is.
 #[test]
 fn label_rows_come_back_as_the_servers_text_and_errors_keep_their_meaning() {
     use runner_host::encord::{ApiError, Credentials, EncordClient, RetryPolicy};
+    use runner_host::platform::{LabelRowQuery, Platform};
+    use serde_json::value::RawValue;
     use serde_json::{json, Value};
+    type Rows = Vec<Box<RawValue>>;
     let (_dir, _direct, served, hash, key) = two_copies();
     let emulator = Emulator::start(&served, &[]);
+    let stored = |data_hash: &str| -> String {
+        let db = rusqlite::Connection::open(served.join("store.sqlite")).unwrap();
+        db.query_row(
+            "SELECT row_json FROM label_rows WHERE project_hash = ?1 AND data_hash = ?2",
+            [hash.as_str(), data_hash],
+            |r| r.get(0),
+        )
+        .unwrap()
+    };
     let rt = tokio::runtime::Runtime::new().unwrap();
     rt.block_on(async {
         let creds = Credentials::from_file(&key).unwrap();
@@ -458,32 +471,33 @@ fn label_rows_come_back_as_the_servers_text_and_errors_keep_their_meaning() {
             .take(3)
             .map(|m| m["data_hash"].as_str().unwrap().to_string())
             .collect();
-        let payload = json!({"multi_request": true, "branch_name": "main"});
-        let created = http
-            .legacy::<Vec<Box<serde_json::value::RawValue>>>(&hash, "labelrow", "PUT", json!(data), &payload, false)
-            .await
-            .unwrap();
-        assert_eq!(created.len(), 3);
-        let label_hashes: Vec<Value> = created
-            .iter()
-            .map(|r| serde_json::from_str::<Value>(r.get()).unwrap()["label_hash"].clone())
-            .collect();
-        let as_list = http
-            .legacy::<Vec<Box<serde_json::value::RawValue>>>(&hash, "labelrow", "GET", json!(label_hashes), json!({}), true)
-            .await
-            .unwrap();
-        let as_tree = http
-            .legacy::<Value>(&hash, "labelrow", "GET", json!(label_hashes), json!({}), true)
-            .await
-            .unwrap();
-        let tree_rows = as_tree.as_array().unwrap();
-        assert_eq!(as_list.len(), 3);
-        for (text, tree) in as_list.iter().zip(tree_rows) {
-            assert_eq!(&serde_json::from_str::<Value>(text.get()).unwrap(), tree);
-            assert!(text.get().starts_with('{') && text.get().contains("\"data_units\""));
+        let query = LabelRowQuery::default();
+        // Uninitialised: created by the PUT, answered as the store now keeps them.
+        let created = client.label_rows(&hash, &data, &query).await.unwrap();
+        for r in &created {
+            assert_eq!(r.json.as_deref(), Some(stored(&r.data_hash).as_str()));
         }
+        // Fetched by the GET: a row the server keeps spread over lines (which
+        // no parse-and-write-again would give back) comes back as it is.
+        let pretty = serde_json::to_string_pretty(
+            &serde_json::from_str::<Value>(&stored(&data[0])).unwrap(),
+        )
+        .unwrap();
+        rusqlite::Connection::open(served.join("store.sqlite"))
+            .unwrap()
+            .execute(
+                "UPDATE label_rows SET row_json = ?1 WHERE project_hash = ?2 AND data_hash = ?3",
+                [pretty.as_str(), hash.as_str(), data[0].as_str()],
+            )
+            .unwrap();
+        let fetched = client.label_rows(&hash, &data, &query).await.unwrap();
+        assert_eq!(fetched[0].json.as_deref(), Some(pretty.as_str()));
+        for r in &fetched[1..] {
+            assert_eq!(r.json.as_deref(), Some(stored(&r.data_hash).as_str()));
+        }
+
         let not_a_list = http
-            .legacy::<Vec<Box<serde_json::value::RawValue>>>(&hash, "labelrow", "GET", json!("nope"), json!({}), true)
+            .legacy::<Rows>(&hash, "labelrow", "GET", json!("nope"), json!({}), true)
             .await
             .unwrap_err();
         assert!(
@@ -491,13 +505,13 @@ fn label_rows_come_back_as_the_servers_text_and_errors_keep_their_meaning() {
             "{not_a_list:?}"
         );
         let unknown = http
-            .legacy::<Vec<Box<serde_json::value::RawValue>>>(&hash, "labelrow", "GET", json!(["no-such-label"]), json!({}), true)
+            .legacy::<Rows>(&hash, "labelrow", "GET", json!(["no-such-label"]), json!({}), true)
             .await
             .unwrap_err();
         assert!(matches!(unknown, ApiError::NotFound(_)), "{unknown:?}");
         // Saving nothing answers `true`: a status-200 answer that is no list.
         let not_a_list_answer = http
-            .legacy::<Vec<Box<serde_json::value::RawValue>>>(&hash, "labelrow", "POST", json!([]), json!({"labels": []}), false)
+            .legacy::<Rows>(&hash, "labelrow", "POST", json!([]), json!({"labels": []}), false)
             .await
             .unwrap_err();
         assert!(
