@@ -114,10 +114,7 @@ impl EncordClient {
                 )
                 .await
                 .map_err(|e| self.err("fetching labels", e))?;
-            rows.extend(
-                got.into_iter()
-                    .filter_map(|r| Some((row_data_hash(&r)?, r))),
-            );
+            rows.extend(by_data_hash(got));
         }
         Ok(())
     }
@@ -151,10 +148,7 @@ impl EncordClient {
                 .await
             {
                 Ok(got) => {
-                    rows.extend(
-                        got.into_iter()
-                            .filter_map(|r| Some((row_data_hash(&r)?, r))),
-                    );
+                    rows.extend(by_data_hash(got));
                     return Ok(());
                 }
                 Err(
@@ -395,17 +389,18 @@ impl EncordClient {
 /// Most storage items per `get-bulk`.
 const ITEM_BUNDLE: usize = 100;
 
-/// The `data_hash` of a label row kept as JSON text (a row without one is
-/// left out, and its task then fails for want of labels).
-fn row_data_hash(row: &RawValue) -> Option<String> {
+/// Label rows kept as JSON text, keyed by their `data_hash` (a row without
+/// one is left out, and its task then fails for want of labels).
+fn by_data_hash(rows: Vec<Box<RawValue>>) -> impl Iterator<Item = (String, Box<RawValue>)> {
     #[derive(serde::Deserialize)]
     struct Keyed<'a> {
         #[serde(borrow)]
         data_hash: std::borrow::Cow<'a, str>,
     }
-    serde_json::from_str::<Keyed>(row.get())
-        .ok()
-        .map(|k| k.data_hash.into_owned())
+    rows.into_iter().filter_map(|row| {
+        let hash = serde_json::from_str::<Keyed>(row.get()).ok()?;
+        Some((hash.data_hash.into_owned(), row))
+    })
 }
 
 fn item_from_json(v: &Value) -> DataItem {
