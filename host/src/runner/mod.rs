@@ -806,7 +806,12 @@ impl Runner {
                 }
                 had_record.insert(task.uuid.clone());
             }
-            todo.push((task, row, data, twins));
+            todo.push(Queued {
+                task,
+                row,
+                data,
+                twins,
+            });
         }
         // Run every task, each in fresh instances, `concurrency` at a time:
         // as many workers, each taking the batch's next task until none is
@@ -834,13 +839,13 @@ impl Runner {
                 let mut done = Vec::new();
                 loop {
                     let next = queue.lock().unwrap_or_else(|e| e.into_inner()).pop_front();
-                    let Some((task, row, data, twins)) = next else {
+                    let Some(queued) = next else {
                         break done;
                     };
-                    let uuid = task.uuid.clone();
+                    let uuid = queued.task.uuid.clone();
                     // A panic is a host bug: it loses that task's result
                     // (logged; nothing written for it), not the worker's.
-                    match std::panic::AssertUnwindSafe(job.run(task, row, data, twins))
+                    match std::panic::AssertUnwindSafe(job.run(queued))
                         .catch_unwind()
                         .await
                     {
@@ -1167,6 +1172,14 @@ fn abandoned(plan: &StagePlan, tasks: Vec<Task>) -> Vec<TaskReport> {
         .collect()
 }
 
+/// One task of a batch and what was loaded for it, waiting for a worker.
+struct Queued {
+    task: Task,
+    row: Option<Arc<str>>,
+    data: Result<Option<Arc<TaskData>>, String>,
+    twins: Arc<HashMap<String, Option<TwinRecord>>>,
+}
+
 /// What every task of a batch runs with, shared by the batch's workers.
 struct TaskJob {
     assets: Option<Arc<AssetCache>>,
@@ -1184,15 +1197,9 @@ struct TaskJob {
 impl TaskJob {
     /// Runs one task (see [`TaskJob::attempt`]); where it failed, also the
     /// fingerprint of the status and row it failed on, for its record.
-    async fn run(
-        &self,
-        task: Task,
-        row: Option<Arc<str>>,
-        data: Result<Option<Arc<TaskData>>, String>,
-        twins: Arc<HashMap<String, Option<TwinRecord>>>,
-    ) -> (TaskReport, Option<Decision>, Option<String>) {
-        let failed_on = row.clone();
-        let (report, decision) = self.attempt(task, row, data, twins).await;
+    async fn run(&self, queued: Queued) -> (TaskReport, Option<Decision>, Option<String>) {
+        let failed_on = queued.row.clone();
+        let (report, decision) = self.attempt(queued).await;
         let print = (decision.is_none() && matches!(report.result, TaskResult::Failed(_)))
             .then(|| failures::fingerprint(&report.task.status, failed_on.as_deref()));
         (report, decision, print)
@@ -1203,10 +1210,12 @@ impl TaskJob {
     /// decision. A task not yet started when the run is stopped is abandoned.
     async fn attempt(
         &self,
-        task: Task,
-        row: Option<Arc<str>>,
-        data: Result<Option<Arc<TaskData>>, String>,
-        twins: Arc<HashMap<String, Option<TwinRecord>>>,
+        Queued {
+            task,
+            row,
+            data,
+            twins,
+        }: Queued,
     ) -> (TaskReport, Option<Decision>) {
         let started = Instant::now();
         let report = |result, attempts| TaskReport {
