@@ -94,6 +94,15 @@ pub(super) fn tune(conn: &Connection) -> rusqlite::Result<()> {
     )
 }
 
+/// The read-only connection's share of [`tune`]: the same cache and map.
+pub(super) fn tune_reader(conn: &Connection) -> rusqlite::Result<()> {
+    conn.set_prepared_statement_cache_capacity(64);
+    conn.execute_batch(
+        "PRAGMA cache_size = -65536;
+         PRAGMA mmap_size = 268435456;",
+    )
+}
+
 pub(super) fn check(conn: &Connection) -> Result<(), String> {
     let v: String = conn
         .query_row(

@@ -67,7 +67,7 @@ impl LocalStore {
 
     /// Every registered public key.
     pub fn public_keys(&self) -> Result<Vec<VerifyingKey>, PlatformError> {
-        let conn = self.lock();
+        let conn = self.read();
         let mut st = conn
             .prepare_cached("SELECT key_hex FROM public_keys")
             .map_err(|e| self.sql_err(e))?;
@@ -105,7 +105,7 @@ impl LocalStore {
         };
         let mut bound: Vec<&str> = vec![project_hash];
         bound.extend(wanted.as_deref());
-        let conn = self.lock();
+        let conn = self.read();
         let mut st = conn
             .prepare_cached(&format!(
                 "SELECT d.data_hash, d.dataset_hash, d.title, d.data_type, d.mime_type, d.file, d.width, d.height,
@@ -174,7 +174,8 @@ impl LocalStore {
         project_hash: &str,
         label_hashes: &[String],
     ) -> Result<Vec<String>, PlatformError> {
-        let conn = self.lock();
+        let conn = self.read();
+        let conn = conn.unchecked_transaction().map_err(|e| self.sql_err(e))?;
         let mut st = conn
             .prepare_cached(
                 "SELECT row_json FROM label_rows WHERE project_hash = ?1 AND label_hash = ?2",
@@ -240,7 +241,8 @@ impl LocalStore {
         &self,
         uuids: &[String],
     ) -> Result<Vec<Option<StorageItem>>, PlatformError> {
-        let conn = self.lock();
+        let conn = self.read();
+        let conn = conn.unchecked_transaction().map_err(|e| self.sql_err(e))?;
         let mut st = conn
             .prepare_cached(&format!(
                 "SELECT {ITEM_COLUMNS} FROM storage_items WHERE uuid = ?1"
@@ -258,7 +260,7 @@ impl LocalStore {
 
     /// The children of a group item, in frame order.
     pub fn child_items(&self, group_uuid: &str) -> Result<Vec<StorageItem>, PlatformError> {
-        let conn = self.lock();
+        let conn = self.read();
         let mut st = conn
             .prepare_cached(&format!(
                 "SELECT {ITEM_COLUMNS} FROM storage_items WHERE group_uuid = ?1 ORDER BY group_seq"
@@ -335,7 +337,7 @@ impl LocalStore {
         project_hash: &str,
         label_hash: &str,
     ) -> Result<Option<String>, PlatformError> {
-        self.lock()
+        self.read()
             .row_cached(
                 "SELECT t.task_uuid FROM label_rows l JOIN tasks t ON t.project_hash = l.project_hash AND t.data_hash = l.data_hash
                  WHERE l.project_hash = ?1 AND l.label_hash = ?2",
@@ -459,6 +461,30 @@ mod tests {
             assert_eq!(saved["edited_by_test"], json!(true));
             assert_eq!(saved["label_status"], json!("LABEL_IN_PROGRESS"));
             assert!(hashes.contains(&saved["label_hash"].as_str().unwrap().to_string()));
+        }
+    }
+
+    /// The store reads through a second, read-only connection; once both are
+    /// closed no WAL is left beside the database (the read-only one could
+    /// not remove it if it closed last).
+    #[tokio::test]
+    async fn a_closed_store_leaves_no_wal_beside_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let project = super::super::create_demo(dir.path(), 1, false).unwrap();
+        let store = LocalStore::open(dir.path()).unwrap();
+        let meta = store
+            .label_row_metadata(&project, None, false)
+            .await
+            .unwrap();
+        let data = vec![meta[0]["data_hash"].as_str().unwrap().to_string()];
+        store.create_label_rows(&project, &data).unwrap();
+        assert!(dir.path().join("store.sqlite-wal").exists());
+        drop(store);
+        for leftover in ["store.sqlite-wal", "store.sqlite-shm"] {
+            assert!(
+                !dir.path().join(leftover).exists(),
+                "{leftover} left behind"
+            );
         }
     }
 }
