@@ -520,3 +520,80 @@ fn label_rows_come_back_as_the_servers_text_and_errors_keep_their_meaning() {
         );
     });
 }
+
+#[test]
+fn a_task_page_is_answered_while_a_save_waits_for_the_stores_write_lock() {
+    use runner_host::encord::{Credentials, EncordClient, RetryPolicy};
+    use runner_host::platform::{LabelRowQuery, LabelSave, Platform};
+    use std::time::Duration;
+    let (_dir, _direct, served, hash, key) = two_copies();
+    let db = served.join("store.sqlite");
+    let (stage, data_hash): (String, String) = rusqlite::Connection::open(&db)
+        .unwrap()
+        .query_row(
+            "SELECT stage_uuid, data_hash FROM tasks WHERE project_hash = ?1 ORDER BY seq LIMIT 1",
+            [hash.as_str()],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap();
+    // One runtime worker: a handler that blocked its thread would hold up
+    // every other request.
+    let emulator = Emulator::start_env(&served, &[], &[("TOKIO_WORKER_THREADS", "1")]);
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let creds = Credentials::from_file(&key).unwrap();
+        let client =
+            std::sync::Arc::new(EncordClient::new(&emulator.url, creds, RetryPolicy::default()).unwrap());
+        let query = LabelRowQuery::default();
+        let row = client.label_rows(&hash, std::slice::from_ref(&data_hash), &query).await.unwrap();
+        let mut row: serde_json::Value = serde_json::from_str(row[0].json.as_deref().unwrap()).unwrap();
+        row["label_status"] = "LABELLED".into();
+        let saves = vec![LabelSave {
+            data_hash: data_hash.clone(),
+            json: row.to_string(),
+        }];
+
+        // Another process holds the store's write lock (as `runner-host local`
+        // commands may): the save waits for it.
+        let holder = rusqlite::Connection::open(&db).unwrap();
+        holder.execute_batch("BEGIN IMMEDIATE").unwrap();
+        let save = tokio::spawn({
+            let client = client.clone();
+            let hash = hash.clone();
+            async move { client.save_labels(&hash, &saves).await }
+        });
+        let waited = std::time::Instant::now();
+        while emulator.legacy_calls("labelrow/POST") == 0 {
+            assert!(waited.elapsed() < Duration::from_secs(10), "the save never reached the emulator");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        if save.is_finished() { panic!("the save did not wait for the write lock: {:?}", save.await); }
+
+        // Meanwhile a task page (and its signature check) reads the last commit.
+        let page = tokio::time::timeout(
+            Duration::from_secs(5),
+            client.list_tasks(&hash, &stage, None),
+        )
+        .await
+        .expect("a task page waited behind the blocked save")
+        .unwrap();
+        assert!(page.tasks.iter().any(|t| t.data_hash == data_hash));
+
+        // The lock released, the save lands.
+        holder.execute_batch("ROLLBACK").unwrap();
+        tokio::time::timeout(Duration::from_secs(10), save)
+            .await
+            .expect("the save finishes once the lock is free")
+            .unwrap()
+            .unwrap();
+        let status: String = holder
+            .query_row(
+                "SELECT json_extract(row_json, '$.label_status') FROM label_rows WHERE project_hash = ?1 AND data_hash = ?2",
+                [hash.as_str(), data_hash.as_str()],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(status, "LABELLED");
+    });
+}

@@ -345,6 +345,11 @@ pub struct Emulator {
 impl Emulator {
     /// Starts `runner-host emulator` on a free loopback port.
     pub fn start(store: &Path, extra: &[&str]) -> Emulator {
+        Emulator::start_env(store, extra, &[])
+    }
+
+    /// The same, with these environment variables set for it.
+    pub fn start_env(store: &Path, extra: &[&str], env: &[(&str, &str)]) -> Emulator {
         use std::io::BufRead;
         let stderr_path = store.with_extension(format!("emulator-{}.log", rand_suffix()));
         let log = std::fs::File::create(&stderr_path).expect("emulator log");
@@ -358,6 +363,7 @@ impl Emulator {
             ])
             .args(extra)
             .env("RUST_LOG", "info")
+            .envs(env.iter().copied())
             .stdout(std::process::Stdio::piped())
             .stderr(log)
             .spawn()
