@@ -50,6 +50,9 @@ const PAGES_AHEAD: usize = 30;
 const LOADS_AHEAD: usize = 2;
 /// Batches whose writes are in flight at once (reported in batch order).
 const WRITES_AHEAD: usize = 2;
+/// How long a task worker runs tasks back to back before it lets the other
+/// tasks of its thread (task listing, loads, writes) take their turn.
+const YIELD_EVERY: Duration = Duration::from_millis(1);
 /// The largest label row a guest may return (Encord's own rows are far smaller).
 pub const MAX_LABEL_ROW_BYTES: usize = 32 << 20;
 
@@ -837,6 +840,7 @@ impl Runner {
             let (queue, job) = (queue.clone(), job.clone());
             tokio::spawn(async move {
                 let mut done = Vec::new();
+                let mut yielded = Instant::now();
                 loop {
                     let next = queue.lock().unwrap_or_else(|e| e.into_inner()).pop_front();
                     let Some(queued) = next else {
@@ -851,6 +855,14 @@ impl Runner {
                     {
                         Ok(finished) => done.push(finished),
                         Err(_) => tracing::error!(task = %uuid, "running the task panicked"),
+                    }
+                    // Let this thread's other tasks in, at most every
+                    // millisecond: a guest yields only at an epoch tick
+                    // (10 ms), and the stage's task listing (a chain of round
+                    // trips) would wait that long for its next page.
+                    if yielded.elapsed() >= YIELD_EVERY {
+                        tokio::task::yield_now().await;
+                        yielded = Instant::now();
                     }
                 }
             })
