@@ -432,7 +432,14 @@ impl Http {
         }
     }
 
-    fn backoff(&self, attempt: u32) -> Duration {
+    /// The retry policy this client was made with.
+    pub(crate) fn retry_policy(&self) -> &RetryPolicy {
+        &self.retry
+    }
+
+    /// How long to wait before retry number `attempt` (from 1): doubling
+    /// from the policy's base, at most its `max_delay`, plus up to 50 % jitter.
+    pub(crate) fn backoff(&self, attempt: u32) -> Duration {
         let base = self
             .retry
             .base

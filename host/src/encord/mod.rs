@@ -122,7 +122,8 @@ impl EncordClient {
     /// Creates (initialises) label rows with a `labelrow` PUT. The PUT is not
     /// idempotent, so it is not blindly retried: after a failure the rows'
     /// metadata is read again, rows that were created after all are fetched,
-    /// and only the rest is created again.
+    /// and only the rest is created again, after the same back-off and as
+    /// many times as the retry policy gives any other request.
     async fn create_rows(
         &self,
         project_hash: &str,
@@ -157,9 +158,12 @@ impl EncordClient {
                     | ApiError::Authorisation(_)
                     | ApiError::NotFound(_)),
                 ) => return Err(self.err("creating label rows", e)),
-                Err(e) if rounds > 3 => return Err(self.err("creating label rows", e)),
+                Err(e) if rounds > self.http.retry_policy().max_retries => {
+                    return Err(self.err("creating label rows", e))
+                }
                 Err(e) => {
                     tracing::warn!("creating label rows failed ({e}); checking which were created");
+                    tokio::time::sleep(self.http.backoff(rounds)).await;
                     let created: Vec<String> = self
                         .metadata(project_hash, &pending, q)
                         .await?
