@@ -509,6 +509,26 @@ fn label_rows_come_back_as_the_servers_text_and_errors_keep_their_meaning() {
             .await
             .unwrap_err();
         assert!(matches!(unknown, ApiError::NotFound(_)), "{unknown:?}");
+        // A saved row must be a JSON object; a bundle with one that is not
+        // is refused whole and names it.
+        let before = stored(&data[1]);
+        let label_hash = serde_json::from_str::<Value>(&before).unwrap()["label_hash"].clone();
+        let not_an_object = http
+            .legacy::<Value>(
+                &hash,
+                "labelrow",
+                "POST",
+                json!([label_hash, label_hash]),
+                json!({"labels": [serde_json::from_str::<Value>(&before).unwrap(), [1, 2]]}),
+                false,
+            )
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(&not_an_object, ApiError::InvalidArguments(m) if m.contains("label row 1") && m.contains("is not a JSON object")),
+            "{not_an_object:?}"
+        );
+        assert_eq!(stored(&data[1]), before, "nothing of the bundle was saved");
         // Saving nothing answers `true`: a status-200 answer that is no list.
         let not_a_list_answer = http
             .legacy::<Rows>(&hash, "labelrow", "POST", json!([]), json!({"labels": []}), false)

@@ -6,10 +6,11 @@ use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
+use serde_json::value::RawValue;
 use serde_json::{json, Value};
 
 use super::Shared;
-use crate::local::RowKey;
+use crate::local::{RowFields, RowKey};
 use crate::platform::{Platform, PlatformError};
 
 fn ok(response: Value) -> Response {
@@ -57,28 +58,61 @@ fn strings(v: Option<&Value>) -> Option<Vec<String>> {
     })
 }
 
+/// The legacy envelope. Its payload stays JSON text until the query says
+/// what it is: a save's payload is every row it saves, and those are only
+/// read at their top level ([`RowFields`]), never built into a tree.
+#[derive(serde::Deserialize)]
+pub(crate) struct Envelope {
+    #[serde(default)]
+    query_type: Value,
+    #[serde(default)]
+    query_method: Value,
+    #[serde(default)]
+    values: Values,
+}
+
+#[derive(serde::Deserialize, Default)]
+struct Values {
+    #[serde(default)]
+    uid: Value,
+    #[serde(default)]
+    payload: Option<Box<RawValue>>,
+}
+
+/// A save's payload: the rows, each as its text.
+#[derive(serde::Deserialize)]
+struct Saves {
+    labels: Option<Vec<Box<RawValue>>>,
+}
+
 pub(crate) async fn dispatch(
     State(emu): State<Shared>,
     headers: HeaderMap,
-    Json(mut body): Json<Value>,
+    Json(body): Json<Envelope>,
 ) -> Response {
     let project = headers
         .get("resourceid")
         .and_then(|v| v.to_str().ok())
         .unwrap_or_default()
         .to_string();
-    let text = |v: Option<&Value>| v.and_then(Value::as_str).unwrap_or_default().to_string();
-    let query_type = text(body.get("query_type"));
-    let method = text(body.get("query_method"));
-    let query_type = query_type.as_str();
-    let method = method.as_str();
-    // Taken out of the body, not copied: a save's payload is every row it saves.
-    let uid = body.pointer_mut("/values/uid").map(Value::take);
-    let uid = uid.as_ref();
-    let mut payload = body
-        .pointer_mut("/values/payload")
-        .map(Value::take)
-        .unwrap_or(Value::Null);
+    let query_type = body.query_type.as_str().unwrap_or_default();
+    let method = body.query_method.as_str().unwrap_or_default();
+    let uid = Some(&body.values.uid);
+    let raw_payload = body.values.payload;
+    let payload: Value = if (query_type, method) == ("labelrow", "POST") {
+        Value::Null
+    } else {
+        match raw_payload
+            .as_deref()
+            .map(|p| serde_json::from_str(p.get()))
+        {
+            None => Value::Null,
+            Some(Ok(p)) => p,
+            Some(Err(e)) => {
+                return fail(400, "INVALID_ARGUMENTS_ERROR", format!("payload: {e}"));
+            }
+        }
+    };
     tracing::info!(target: "emulator", query = %format!("{query_type}/{method}"), "legacy call");
     if let Err(e) = emu.store.project(&project).await {
         return from_platform(e);
@@ -138,9 +172,10 @@ pub(crate) async fn dispatch(
             }
         }
         ("labelrow", "POST") => {
-            let (Some(hashes), Some(Value::Array(labels))) =
-                (strings(uid), payload.get_mut("labels").map(Value::take))
-            else {
+            let labels = raw_payload
+                .and_then(|p| serde_json::from_str::<Saves>(p.get()).ok())
+                .and_then(|p| p.labels);
+            let (Some(hashes), Some(labels)) = (strings(uid), labels) else {
                 return fail(
                     400,
                     "INVALID_ARGUMENTS_ERROR",
@@ -154,7 +189,19 @@ pub(crate) async fn dispatch(
                     "uid and labels differ in length",
                 );
             }
-            let rows = hashes.into_iter().zip(labels).collect();
+            let mut rows = Vec::with_capacity(labels.len());
+            for (i, (hash, label)) in hashes.into_iter().zip(labels).enumerate() {
+                match RowFields::parse(label.get()) {
+                    Ok(row) => rows.push((hash, row)),
+                    Err(e) => {
+                        return fail(
+                            400,
+                            "INVALID_ARGUMENTS_ERROR",
+                            format!("label row {i} (`{hash}`) is not a JSON object: {e}"),
+                        )
+                    }
+                }
+            }
             match emu.store.save_rows(&project, RowKey::LabelHash, rows) {
                 Ok(Ok(())) => ok(json!(true)),
                 Ok(Err(h)) => fail(

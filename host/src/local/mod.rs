@@ -5,6 +5,7 @@
 //! the shapes Encord uses, so the emulator can serve it over the wire.
 
 mod demo;
+mod row;
 mod schema;
 mod serve;
 mod status;
@@ -21,6 +22,7 @@ use crate::platform::{
 };
 
 pub use demo::{add_data, add_images, create_demo};
+pub(crate) use row::RowFields;
 pub use serve::StorageItem;
 pub use status::{export_label_rows, stage_counts, StageCount};
 
@@ -183,7 +185,7 @@ impl LocalStore {
         &self,
         project_hash: &str,
         by: RowKey,
-        rows: Vec<(String, serde_json::Value)>,
+        rows: Vec<(String, RowFields)>,
     ) -> Result<Result<(), String>, PlatformError> {
         let find = match by {
             RowKey::DataHash => {
@@ -207,19 +209,17 @@ impl LocalStore {
             };
             let label_hash = label_hash.unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
             let now = encord_now();
-            if let Some(obj) = row.as_object_mut() {
-                obj.insert("label_hash".into(), label_hash.clone().into());
-                obj.insert("last_edited_at".into(), now.clone().into());
-                if obj.get("created_at").is_none_or(|v| v.is_null()) {
-                    obj.insert("created_at".into(), now.into());
-                }
-                if obj.get("label_status").and_then(|v| v.as_str()) == Some("NOT_LABELLED") {
-                    obj.insert("label_status".into(), "LABEL_IN_PROGRESS".into());
-                }
+            row.set("label_hash", &label_hash);
+            row.set("last_edited_at", &now);
+            if row.get("created_at").is_none_or(|v| v == "null") {
+                row.set("created_at", &now);
+            }
+            if row.get("label_status") == Some(r#""NOT_LABELLED""#) {
+                row.set("label_status", "LABEL_IN_PROGRESS");
             }
             tx.exec_cached(
                 "UPDATE label_rows SET label_hash = ?3, row_json = ?4 WHERE project_hash = ?1 AND data_hash = ?2",
-                params![project_hash, data_hash, label_hash, row.to_string()],
+                params![project_hash, data_hash, label_hash, row.to_text()],
             )
             .map_err(|e| self.sql_err(e))?;
         }
@@ -401,8 +401,11 @@ impl Platform for LocalStore {
     ) -> Result<(), PlatformError> {
         let mut rows = Vec::with_capacity(saves.len());
         for s in saves {
-            let row: serde_json::Value = serde_json::from_str(&s.json).map_err(|e| {
-                PlatformError::Rejected(format!("label row of `{}` is not JSON: {e}", s.data_hash))
+            let row = RowFields::parse(&s.json).map_err(|e| {
+                PlatformError::Rejected(format!(
+                    "label row of `{}` is not a JSON object: {e}",
+                    s.data_hash
+                ))
             })?;
             rows.push((s.data_hash.clone(), row));
         }

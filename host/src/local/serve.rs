@@ -6,7 +6,7 @@ use ed25519_dalek::VerifyingKey;
 use rusqlite::{params, OptionalExtension};
 use serde_json::{json, Value};
 
-use super::{encord_now, Cached, LocalStore};
+use super::{encord_now, Cached, LocalStore, RowFields};
 use crate::platform::{DataItem, Media, PlatformError};
 
 /// A storage item and where its bytes are.
@@ -217,14 +217,15 @@ impl LocalStore {
                 out.push(json);
                 continue;
             }
-            let mut row: Value =
-                serde_json::from_str(&json).map_err(|e| PlatformError::Store(e.to_string()))?;
+            let mut row = RowFields::parse(&json).map_err(|e| {
+                PlatformError::Store(format!("the stored label row of `{h}` is corrupt: {e}"))
+            })?;
             let new_hash = uuid::Uuid::new_v4().to_string();
             let now = encord_now();
-            row["label_hash"] = json!(new_hash);
-            row["created_at"] = json!(now);
-            row["last_edited_at"] = json!(now);
-            let json = row.to_string();
+            row.set("label_hash", &new_hash);
+            row.set("created_at", &now);
+            row.set("last_edited_at", &now);
+            let json = row.to_text();
             tx.exec_cached(
                 "UPDATE label_rows SET label_hash = ?3, row_json = ?4 WHERE project_hash = ?1 AND data_hash = ?2",
                 params![project_hash, h, new_hash, json],
@@ -426,7 +427,7 @@ mod tests {
             let mut row = row.clone();
             row["label_status"] = json!("NOT_LABELLED");
             row["edited_by_test"] = json!(true);
-            row
+            RowFields::parse(&row.to_string()).unwrap()
         };
 
         let bundle = vec![
