@@ -13,8 +13,19 @@ use super::Shared;
 use crate::local::{RowFields, RowKey};
 use crate::platform::{Platform, PlatformError};
 
-fn ok(response: Value) -> Response {
-    Json(json!({"status": 200, "response": response})).into_response()
+/// A legacy answer: `{"status": 200, "response": ...}`, written straight
+/// from `response` (no `Value` tree in between).
+fn ok<T: serde::Serialize>(response: T) -> Response {
+    #[derive(serde::Serialize)]
+    struct Answer<T> {
+        status: u16,
+        response: T,
+    }
+    Json(Answer {
+        status: 200,
+        response,
+    })
+    .into_response()
 }
 
 /// The same answer around rows already serialised (as the store keeps
@@ -131,16 +142,16 @@ pub(crate) async fn dispatch(
                 .label_row_metadata(&project, data_hashes.as_deref(), include_cm)
                 .await
             {
-                Ok(rows) => ok(Value::Array(
-                    rows.into_iter()
-                        .filter(|m| {
-                            label_hashes
-                                .as_ref()
-                                .is_none_or(|l| l.iter().any(|h| m["label_hash"] == h.as_str()))
+                Ok(rows) => ok(rows
+                    .into_iter()
+                    .filter(|m| {
+                        label_hashes.as_ref().is_none_or(|l| {
+                            l.iter()
+                                .any(|h| m.label_hash.as_deref() == Some(h.as_str()))
                         })
-                        .filter(|m| title_eq.is_none_or(|t| m["data_title"] == t))
-                        .collect(),
-                )),
+                    })
+                    .filter(|m| title_eq.is_none_or(|t| m.data_title == t))
+                    .collect::<Vec<_>>()),
                 Err(e) => from_platform(e),
             }
         }

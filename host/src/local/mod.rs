@@ -23,7 +23,7 @@ use crate::platform::{
 
 pub use demo::{add_data, add_images, create_demo};
 pub(crate) use row::RowFields;
-pub use serve::StorageItem;
+pub use serve::{RowMetadata, StorageItem};
 pub use status::{export_label_rows, stage_counts, StageCount};
 
 /// How many tasks one page of `list_tasks` returns.

@@ -48,6 +48,49 @@ fn item_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<StorageItem> {
     })
 }
 
+/// One label row's metadata (§3d), in the order Encord writes the keys.
+#[derive(Debug, serde::Serialize)]
+pub struct RowMetadata {
+    pub label_hash: Option<String>,
+    branch_name: &'static str,
+    created_at: Option<String>,
+    last_edited_at: Option<String>,
+    pub data_hash: String,
+    dataset_hash: String,
+    dataset_title: &'static str,
+    pub data_title: String,
+    data_type: String,
+    data_link: Option<String>,
+    label_status: String,
+    annotation_task_status: &'static str,
+    workflow_graph_node: Option<GraphNode>,
+    is_shadow_data: bool,
+    number_of_frames: i64,
+    frames_per_second: Option<f64>,
+    duration: Option<f64>,
+    width: i64,
+    height: i64,
+    file_type: String,
+    spaces: Spaces,
+    task_uuid: Option<String>,
+    priority: Option<f64>,
+    backing_item_uuid: String,
+    is_valid: bool,
+    /// Only when asked for (`include_client_metadata`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    client_metadata: Option<Value>,
+}
+
+#[derive(Debug, serde::Serialize)]
+struct GraphNode {
+    uuid: String,
+    title: String,
+}
+
+/// Always `{}`: the store has no spaces.
+#[derive(Debug, serde::Serialize)]
+struct Spaces {}
+
 impl LocalStore {
     /// Registers an OpenSSH Ed25519 public key; returns its hex key id.
     pub fn add_public_key(
@@ -90,7 +133,7 @@ impl LocalStore {
         project_hash: &str,
         data_hashes: Option<&[String]>,
         include_client_metadata: bool,
-    ) -> Result<Vec<Value>, PlatformError> {
+    ) -> Result<Vec<RowMetadata>, PlatformError> {
         let project = crate::platform::Platform::project(self, project_hash).await?;
         // Only the rows asked for, filtered in SQL (a JSON array of data hashes).
         let wanted: Option<String> =
@@ -129,41 +172,53 @@ impl LocalStore {
                 let fps: Option<f64> = r.get(9)?;
                 let label_hash: Option<String> = r.get(11)?;
                 let file: String = r.get(5)?;
-                let mut m = json!({
-                    "label_hash": label_hash,
-                    "branch_name": "main",
-                    "created_at": r.get::<_, Option<String>>(12)?,
-                    "last_edited_at": r.get::<_, Option<String>>(13)?,
-                    "data_hash": data_hash,
-                    "dataset_hash": r.get::<_, String>(1)?,
-                    "dataset_title": "Demo dataset",
-                    "data_title": r.get::<_, String>(2)?,
-                    "data_type": data_type.to_uppercase(),
-                    "data_link": if file.is_empty() { Value::Null } else { json!(format!("media/{file}")) },
-                    "label_status": r.get::<_, Option<String>>(18)?.unwrap_or_else(|| "NOT_LABELLED".into()),
-                    "annotation_task_status": "QUEUED",
-                    "workflow_graph_node": stage_uuid.as_ref().and_then(|u| project.workflow.stage(u)).map(|s| json!({"uuid": s.uuid, "title": s.title})),
-                    "is_shadow_data": false,
-                    "number_of_frames": frames,
-                    "frames_per_second": fps,
-                    "duration": fps.map(|f| frames as f64 / f),
-                    "width": r.get::<_, i64>(6)?,
-                    "height": r.get::<_, i64>(7)?,
-                    "file_type": r.get::<_, String>(4)?,
-                    "spaces": {},
-                    "task_uuid": r.get::<_, Option<String>>(14)?,
-                    "priority": r.get::<_, Option<f64>>(16)?,
-                    "backing_item_uuid": r.get::<_, String>(10)?,
-                    "is_valid": true,
-                });
-                if include_client_metadata {
-                    let cm: Option<String> = r.get(17)?;
-                    m["client_metadata"] = cm.and_then(|c| serde_json::from_str(&c).ok()).unwrap_or(json!({}));
-                }
-                Ok(m)
+                let cm: Option<String> = if include_client_metadata {
+                    r.get(17)?
+                } else {
+                    None
+                };
+                Ok(RowMetadata {
+                    label_hash,
+                    branch_name: "main",
+                    created_at: r.get(12)?,
+                    last_edited_at: r.get(13)?,
+                    data_hash,
+                    dataset_hash: r.get(1)?,
+                    dataset_title: "Demo dataset",
+                    data_title: r.get(2)?,
+                    data_type: data_type.to_uppercase(),
+                    data_link: (!file.is_empty()).then(|| format!("media/{file}")),
+                    label_status: r
+                        .get::<_, Option<String>>(18)?
+                        .unwrap_or_else(|| "NOT_LABELLED".into()),
+                    annotation_task_status: "QUEUED",
+                    workflow_graph_node: stage_uuid
+                        .as_ref()
+                        .and_then(|u| project.workflow.stage(u))
+                        .map(|s| GraphNode {
+                            uuid: s.uuid.clone(),
+                            title: s.title.clone(),
+                        }),
+                    is_shadow_data: false,
+                    number_of_frames: frames,
+                    frames_per_second: fps,
+                    duration: fps.map(|f| frames as f64 / f),
+                    width: r.get(6)?,
+                    height: r.get(7)?,
+                    file_type: r.get(4)?,
+                    spaces: Spaces {},
+                    task_uuid: r.get(14)?,
+                    priority: r.get(16)?,
+                    backing_item_uuid: r.get(10)?,
+                    is_valid: true,
+                    client_metadata: include_client_metadata.then(|| {
+                        cm.and_then(|c| serde_json::from_str(&c).ok())
+                            .unwrap_or(json!({}))
+                    }),
+                })
             })
             .map_err(|e| self.sql_err(e))?
-            .collect::<Result<Vec<Value>, _>>()
+            .collect::<Result<Vec<RowMetadata>, _>>()
             .map_err(|e| self.sql_err(e))?;
         Ok(rows)
     }
@@ -409,11 +464,7 @@ mod tests {
             .label_row_metadata(&project, None, false)
             .await
             .unwrap();
-        let data: Vec<String> = meta
-            .iter()
-            .take(2)
-            .map(|m| m["data_hash"].as_str().unwrap().to_string())
-            .collect();
+        let data: Vec<String> = meta.iter().take(2).map(|m| m.data_hash.clone()).collect();
         let created = store.create_label_rows(&project, &data).unwrap();
         let rows: Vec<Value> = created
             .iter()
@@ -477,7 +528,7 @@ mod tests {
             .label_row_metadata(&project, None, false)
             .await
             .unwrap();
-        let data = vec![meta[0]["data_hash"].as_str().unwrap().to_string()];
+        let data = vec![meta[0].data_hash.clone()];
         store.create_label_rows(&project, &data).unwrap();
         assert!(dir.path().join("store.sqlite-wal").exists());
         drop(store);
