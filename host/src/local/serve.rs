@@ -453,18 +453,25 @@ mod tests {
     use super::*;
     use crate::local::RowKey;
 
-    /// The emulator's `labelrow` POST by label hash is all or none: one
-    /// unknown label hash names itself and nothing of the bundle is written.
-    #[tokio::test]
-    async fn saving_by_label_hash_writes_all_rows_or_none() {
+    /// A demo store of `images` images, opened: (its directory, the demo
+    /// project, the store, the data hashes of its first `n` rows).
+    async fn demo(images: usize, n: usize) -> (tempfile::TempDir, String, LocalStore, Vec<String>) {
         let dir = tempfile::tempdir().unwrap();
-        let project = super::super::create_demo(dir.path(), 2, false).unwrap();
+        let project = super::super::create_demo(dir.path(), images, false).unwrap();
         let store = LocalStore::open(dir.path()).unwrap();
         let meta = store
             .label_row_metadata(&project, None, false)
             .await
             .unwrap();
-        let data: Vec<String> = meta.iter().take(2).map(|m| m.data_hash.clone()).collect();
+        let data = meta.iter().take(n).map(|m| m.data_hash.clone()).collect();
+        (dir, project, store, data)
+    }
+
+    /// The emulator's `labelrow` POST by label hash is all or none: one
+    /// unknown label hash names itself and nothing of the bundle is written.
+    #[tokio::test]
+    async fn saving_by_label_hash_writes_all_rows_or_none() {
+        let (_dir, project, store, data) = demo(2, 2).await;
         let created = store.create_label_rows(&project, &data).unwrap();
         let rows: Vec<Value> = created
             .iter()
@@ -521,14 +528,7 @@ mod tests {
     /// not remove it if it closed last).
     #[tokio::test]
     async fn a_closed_store_leaves_no_wal_beside_it() {
-        let dir = tempfile::tempdir().unwrap();
-        let project = super::super::create_demo(dir.path(), 1, false).unwrap();
-        let store = LocalStore::open(dir.path()).unwrap();
-        let meta = store
-            .label_row_metadata(&project, None, false)
-            .await
-            .unwrap();
-        let data = vec![meta[0].data_hash.clone()];
+        let (dir, project, store, data) = demo(1, 1).await;
         store.create_label_rows(&project, &data).unwrap();
         assert!(dir.path().join("store.sqlite-wal").exists());
         drop(store);
