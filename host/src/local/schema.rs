@@ -83,18 +83,17 @@ pub(super) fn create(conn: &Connection) -> rusqlite::Result<()> {
 /// through a memory map (up to 256 MiB): with SQLite's default 2 MiB cache
 /// the emulator re-read label-row pages from the kernel for every request.
 pub(super) fn tune(conn: &Connection) -> rusqlite::Result<()> {
-    conn.set_prepared_statement_cache_capacity(64);
+    tune_reader(conn)?;
     conn.execute_batch(
         "PRAGMA synchronous = NORMAL;
-         PRAGMA cache_size = -65536;
-         PRAGMA mmap_size = 268435456;
          CREATE INDEX IF NOT EXISTS tasks_by_data ON tasks(project_hash, data_hash);
          CREATE INDEX IF NOT EXISTS label_rows_by_hash ON label_rows(project_hash, label_hash);
          CREATE INDEX IF NOT EXISTS tasks_by_seq ON tasks(seq);",
     )
 }
 
-/// The read-only connection's share of [`tune`]: the same cache and map.
+/// What any connection gets, the read-only one included: a statement
+/// cache, the page cache and the memory map (see [`tune`]).
 pub(super) fn tune_reader(conn: &Connection) -> rusqlite::Result<()> {
     conn.set_prepared_statement_cache_capacity(64);
     conn.execute_batch(
