@@ -172,8 +172,13 @@ impl LocalStore {
                 let fps: Option<f64> = r.get(9)?;
                 let label_hash: Option<String> = r.get(11)?;
                 let file: String = r.get(5)?;
-                let cm: Option<String> = if include_client_metadata {
-                    r.get(17)?
+                // Asked for: the item's metadata, `{}` when it has none.
+                let client_metadata = if include_client_metadata {
+                    let cm: Option<String> = r.get(17)?;
+                    Some(
+                        cm.and_then(|c| serde_json::from_str(&c).ok())
+                            .unwrap_or(json!({})),
+                    )
                 } else {
                     None
                 };
@@ -211,10 +216,7 @@ impl LocalStore {
                     priority: r.get(16)?,
                     backing_item_uuid: r.get(10)?,
                     is_valid: true,
-                    client_metadata: include_client_metadata.then(|| {
-                        cm.and_then(|c| serde_json::from_str(&c).ok())
-                            .unwrap_or(json!({}))
-                    }),
+                    client_metadata,
                 })
             })
             .map_err(|e| self.sql_err(e))?
@@ -538,5 +540,67 @@ mod tests {
                 "{leftover} left behind"
             );
         }
+    }
+
+    /// A metadata answer carries Encord's keys in Encord's order, and the
+    /// item's client metadata only when asked for.
+    #[tokio::test]
+    async fn metadata_has_encords_keys_in_order_and_client_metadata_when_asked() {
+        let (_dir, project, store, data) = demo(1, 1).await;
+        let keys = |v: &Value| v.as_object().unwrap().keys().cloned().collect::<Vec<_>>();
+        let plain = serde_json::to_value(
+            &store
+                .label_row_metadata(&project, Some(&data), false)
+                .await
+                .unwrap()[0],
+        )
+        .unwrap();
+        let encord = [
+            "label_hash",
+            "branch_name",
+            "created_at",
+            "last_edited_at",
+            "data_hash",
+            "dataset_hash",
+            "dataset_title",
+            "data_title",
+            "data_type",
+            "data_link",
+            "label_status",
+            "annotation_task_status",
+            "workflow_graph_node",
+            "is_shadow_data",
+            "number_of_frames",
+            "frames_per_second",
+            "duration",
+            "width",
+            "height",
+            "file_type",
+            "spaces",
+            "task_uuid",
+            "priority",
+            "backing_item_uuid",
+            "is_valid",
+        ];
+        assert_eq!(keys(&plain), encord);
+        assert_eq!(plain["data_hash"], json!(data[0]));
+        assert_eq!(plain["spaces"], json!({}));
+
+        let item = plain["backing_item_uuid"].as_str().unwrap();
+        assert!(store
+            .set_client_metadata(item, &json!({"camera": "left"}))
+            .unwrap());
+        let asked = serde_json::to_value(
+            &store
+                .label_row_metadata(&project, Some(&data), true)
+                .await
+                .unwrap()[0],
+        )
+        .unwrap();
+        assert_eq!(
+            keys(&asked).last().map(String::as_str),
+            Some("client_metadata")
+        );
+        assert_eq!(asked["client_metadata"], json!({"camera": "left"}));
     }
 }
