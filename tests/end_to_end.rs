@@ -167,14 +167,8 @@ fn the_run_subcommand_is_the_same_as_the_default() {
 fn perfmap_names_the_agents_functions_for_perf() {
     let (dir, store, hash) = demo_store();
     let wasm = guest("prelabel");
-    let child = std::process::Command::new(env!("CARGO_BIN_EXE_runner-host"))
-        .args([
-            "--component",
-            wasm.to_str().unwrap(),
-            "--project-hash",
-            &hash,
-        ])
-        .args(["--store", store.to_str().unwrap(), "--perfmap"])
+    let child = agent_command(&wasm, &store, &hash)
+        .arg("--perfmap")
         .arg("--cache-dir")
         .arg(dir.path().join("cache"))
         .stdout(std::process::Stdio::piped())

@@ -278,16 +278,23 @@ pub fn run_agent_env(
     extra: &[&str],
     env: &[(&str, &str)],
 ) -> Output {
-    let mut args = vec![
-        "--component",
-        component.to_str().unwrap(),
-        "--project-hash",
-        hash,
-        "--store",
-        store.to_str().unwrap(),
-    ];
-    args.extend_from_slice(extra);
-    runner_host_env(&args, env)
+    agent_command(component, store, hash)
+        .args(extra)
+        .envs(env.iter().copied())
+        .output()
+        .expect("runner-host starts")
+}
+
+/// The run form's command (component, project, store), not yet started:
+/// for tests that need the process itself (its pid, its pipes).
+pub fn agent_command(component: &Path, store: &Path, hash: &str) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_runner-host"));
+    command
+        .args(["--component", component.to_str().unwrap()])
+        .args(["--project-hash", hash])
+        .args(["--store", store.to_str().unwrap()])
+        .env("RUST_LOG", "info");
+    command
 }
 
 /// Runs a component through the emulator, signed with `key`: the CLI's
