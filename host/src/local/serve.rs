@@ -548,13 +548,18 @@ mod tests {
     async fn metadata_has_encords_keys_in_order_and_client_metadata_when_asked() {
         let (_dir, project, store, data) = demo(1, 1).await;
         let keys = |v: &Value| v.as_object().unwrap().keys().cloned().collect::<Vec<_>>();
-        let plain = serde_json::to_value(
-            &store
-                .label_row_metadata(&project, Some(&data), false)
-                .await
-                .unwrap()[0],
-        )
-        .unwrap();
+        // The first row's metadata as it goes over the wire.
+        let first = |client_metadata: bool| {
+            let (store, project, data) = (&store, &project, &data);
+            async move {
+                let meta = store
+                    .label_row_metadata(project, Some(data), client_metadata)
+                    .await
+                    .unwrap();
+                serde_json::to_value(&meta[0]).unwrap()
+            }
+        };
+        let plain = first(false).await;
         let encord = [
             "label_hash",
             "branch_name",
@@ -590,13 +595,7 @@ mod tests {
         assert!(store
             .set_client_metadata(item, &json!({"camera": "left"}))
             .unwrap());
-        let asked = serde_json::to_value(
-            &store
-                .label_row_metadata(&project, Some(&data), true)
-                .await
-                .unwrap()[0],
-        )
-        .unwrap();
+        let asked = first(true).await;
         assert_eq!(
             keys(&asked).last().map(String::as_str),
             Some("client_metadata")
