@@ -103,7 +103,7 @@ pub struct EmulatorArgs {
     /// Failures to inject: any of 429, 500, 503, reset (and 400, never retried).
     #[arg(long, value_delimiter = ',', default_value = "429,500,503,reset")]
     pub faults: Vec<String>,
-    /// Inject only into requests whose path contains this (repeatable; default: all).
+    /// Inject only into requests whose path, or legacy query (e.g. labelrow/PUT), contains this (repeatable; default: all API requests).
     #[arg(long = "fault-endpoint")]
     pub fault_endpoints: Vec<String>,
     /// Retry-After seconds sent with an injected 429.

@@ -39,16 +39,30 @@ pub struct Faults {
     /// Probability in [0, 1] that a request fails.
     pub rate: f64,
     pub kinds: Vec<Fault>,
-    /// Only requests whose path contains one of these (all when empty).
+    /// Only requests whose path, or legacy query (`labelrow/PUT`), contains
+    /// one of these (all when empty).
     pub endpoints: Vec<String>,
     /// `Retry-After` seconds sent with 429.
     pub retry_after: u64,
 }
 
 impl Faults {
-    /// The fault to inject into a request to `path`, if any.
+    /// Whether failures are injected at all.
+    fn active(&self) -> bool {
+        self.rate > 0.0 && !self.kinds.is_empty()
+    }
+
+    /// Whether a legacy request's query must be read to choose its fault:
+    /// every legacy call goes to `/public`, so only its body says which it is.
+    pub fn by_legacy_query(&self, path: &str) -> bool {
+        path == "/public" && self.active() && !self.endpoints.is_empty()
+    }
+
+    /// The fault to inject into a request to `path` (for a legacy call, when
+    /// `by_legacy_query`, `/public` and its query: `/public labelrow/PUT`),
+    /// if any.
     pub fn pick(&self, path: &str) -> Option<Fault> {
-        if self.rate <= 0.0 || self.kinds.is_empty() {
+        if !self.active() {
             return None;
         }
         // Media is hit only when named: by default faults go to the API.

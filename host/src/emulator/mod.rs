@@ -131,11 +131,23 @@ fn router(state: Shared) -> Router {
 
 /// Adds latency and injected failures before the request is handled.
 async fn inject_faults(State(emu): State<Shared>, req: Request, next: Next) -> Response {
-    tracing::info!(target: "emulator", method = %req.method(), path = req.uri().path(), "request");
+    let (req, target) = if emu.faults.by_legacy_query(req.uri().path()) {
+        let (req, query) = match legacy_query(req).await {
+            Ok(read) => read,
+            Err(too_large) => return too_large,
+        };
+        tracing::info!(target: "emulator", method = %req.method(), path = req.uri().path(), query, "request");
+        let target = format!("{} {query}", req.uri().path());
+        (req, target)
+    } else {
+        tracing::info!(target: "emulator", method = %req.method(), path = req.uri().path(), "request");
+        let target = req.uri().path().to_owned();
+        (req, target)
+    };
     if !emu.faults.latency.is_zero() {
         tokio::time::sleep(emu.faults.latency).await;
     }
-    match emu.faults.pick(req.uri().path()) {
+    match emu.faults.pick(&target) {
         None => next.run(req).await,
         Some(Fault::TooManyRequests) => (
             StatusCode::TOO_MANY_REQUESTS,
@@ -171,6 +183,35 @@ async fn inject_faults(State(emu): State<Shared>, req: Request, next: Next) -> R
     }
 }
 
+/// A legacy request's `query_type/query_method` (empty if its body is not
+/// a legacy envelope), and the request with its body put back.
+async fn legacy_query(req: Request) -> Result<(Request, String), Response> {
+    #[derive(serde::Deserialize)]
+    struct Envelope<'a> {
+        #[serde(borrow)]
+        query_type: std::borrow::Cow<'a, str>,
+        #[serde(borrow)]
+        query_method: std::borrow::Cow<'a, str>,
+    }
+    let (parts, body) = req.into_parts();
+    let bytes = whole_body(body).await?;
+    let query = serde_json::from_slice::<Envelope>(&bytes)
+        .map(|e| format!("{}/{}", e.query_type, e.query_method))
+        .unwrap_or_default();
+    Ok((Request::from_parts(parts, Body::from(bytes)), query))
+}
+
+/// A request's whole body; 413 past `MAX_BODY`.
+async fn whole_body(body: Body) -> Result<Bytes, Response> {
+    axum::body::to_bytes(body, MAX_BODY).await.map_err(|e| {
+        (
+            StatusCode::PAYLOAD_TOO_LARGE,
+            axum::Json(json!({"message": e.to_string()})),
+        )
+            .into_response()
+    })
+}
+
 /// Runs an API handler on a blocking thread, after `authenticate` has read
 /// its body. Handlers do the store's synchronous SQLite work (a bundle of
 /// saves holds it for milliseconds, a save waits out another process's
@@ -194,15 +235,9 @@ async fn off_the_workers(req: Request, next: Next) -> Response {
 /// registered in the store; answers 401 otherwise.
 async fn authenticate(State(emu): State<Shared>, req: Request, next: Next) -> Response {
     let (parts, body) = req.into_parts();
-    let bytes = match axum::body::to_bytes(body, MAX_BODY).await {
+    let bytes = match whole_body(body).await {
         Ok(b) => b,
-        Err(e) => {
-            return (
-                StatusCode::PAYLOAD_TOO_LARGE,
-                axum::Json(json!({"message": e.to_string()})),
-            )
-                .into_response()
-        }
+        Err(too_large) => return too_large,
     };
     let legacy = parts.uri.path() == "/public";
     let verdict = check_auth(
