@@ -134,6 +134,95 @@ fn a_400_is_never_retried_and_a_rejected_bundle_is_replayed_per_task() {
     assert_eq!(saved, 4);
 }
 
+/// Creating label rows (a `labelrow` PUT, not idempotent) that keeps
+/// failing is tried as often as the retry policy allows, and no more: after
+/// a 503 (not processed) the request is simply repeated; after a 500 (maybe
+/// processed) which rows were created after all is checked first. No row is
+/// left half-created.
+#[test]
+fn creating_label_rows_is_tried_as_often_as_the_retry_policy_allows() {
+    use runner_host::encord::{Credentials, EncordClient, RetryPolicy};
+    use runner_host::platform::{LabelRowQuery, Platform};
+    use serde_json::{json, Value};
+    let (_dir, _direct, served, hash, key) = two_copies();
+    let policy = RetryPolicy {
+        max_retries: 2,
+        base: std::time::Duration::from_millis(1),
+        max_delay: std::time::Duration::from_millis(5),
+    };
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let mut data = Vec::new();
+    // (fault, checks of which rows were created between tries)
+    for (fault, checks) in [("503", 0), ("500", 2)] {
+        let emulator = Emulator::start(
+            &served,
+            &[
+                "--fault-rate",
+                "1",
+                "--faults",
+                fault,
+                "--fault-endpoint",
+                "labelrow/PUT",
+            ],
+        );
+        let err = rt.block_on(async {
+            let creds = Credentials::from_file(&key).unwrap();
+            let client = EncordClient::new(&emulator.url, creds, policy).unwrap();
+            data = client
+                .http()
+                .legacy::<Value>(
+                    &hash,
+                    "labelrowmetadata",
+                    "GET",
+                    Value::Null,
+                    json!({}),
+                    true,
+                )
+                .await
+                .unwrap()
+                .as_array()
+                .unwrap()
+                .iter()
+                .take(3)
+                .map(|m| m["data_hash"].as_str().unwrap().to_string())
+                .collect();
+            client
+                .label_rows(&hash, &data, &LabelRowQuery::default())
+                .await
+                .unwrap_err()
+        });
+        assert!(
+            err.to_string().contains("creating label rows") && err.to_string().contains(fault),
+            "{fault}: {err}"
+        );
+        // The first try and the policy's 2 retries; no other call was hit.
+        assert_eq!(
+            emulator.requests("labelrow/PUT"),
+            3,
+            "{fault}: {}",
+            emulator.log()
+        );
+        // Listed here, read before creating, then the checks.
+        assert_eq!(
+            emulator.legacy_calls("labelrowmetadata/GET"),
+            1 + 1 + checks,
+            "{fault}: {}",
+            emulator.log()
+        );
+    }
+    let db = rusqlite::Connection::open(served.join("store.sqlite")).unwrap();
+    for data_hash in &data {
+        let label_hash: Option<String> = db
+            .query_row(
+                "SELECT label_hash FROM label_rows WHERE project_hash = ?1 AND data_hash = ?2",
+                [hash.as_str(), data_hash.as_str()],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(label_hash, None, "the row of {data_hash} stays uncreated");
+    }
+}
+
 fn one_error_line(out: &std::process::Output) -> String {
     assert_eq!(
         out.status.code(),

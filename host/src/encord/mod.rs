@@ -120,10 +120,13 @@ impl EncordClient {
     }
 
     /// Creates (initialises) label rows with a `labelrow` PUT. The PUT is not
-    /// idempotent, so it is not blindly retried: after a failure the rows'
-    /// metadata is read again, rows that were created after all are fetched,
-    /// and only the rest is created again, after the same back-off and as
-    /// many times as the retry policy gives any other request.
+    /// idempotent, so it is not blindly retried: after a failure that may
+    /// have created rows (see `maybe_created`) the rows' metadata is read
+    /// again, rows that were created after all are fetched, and only the rest
+    /// is created again, after the same back-off and as many times as the
+    /// retry policy gives any other request. A 429 or 503 (not processed) is
+    /// retried by `Http::send` alone, so a PUT is never tried more often than
+    /// the policy allows for one kind of failure.
     async fn create_rows(
         &self,
         project_hash: &str,
@@ -152,13 +155,7 @@ impl EncordClient {
                     rows.extend(by_data_hash(got));
                     return Ok(());
                 }
-                Err(
-                    e @ (ApiError::InvalidArguments(_)
-                    | ApiError::Authentication { .. }
-                    | ApiError::Authorisation(_)
-                    | ApiError::NotFound(_)),
-                ) => return Err(self.err("creating label rows", e)),
-                Err(e) if rounds > self.http.retry_policy().max_retries => {
+                Err(e) if !maybe_created(&e) || rounds > self.http.retry_policy().max_retries => {
                     return Err(self.err("creating label rows", e))
                 }
                 Err(e) => {
@@ -180,6 +177,22 @@ impl EncordClient {
             }
         }
         Ok(())
+    }
+}
+
+/// Whether a failed request may have been carried out: a 5xx other than 503,
+/// an answer lost on the way or one that made no sense. A 4xx was refused,
+/// and a 429 or 503 says the request was not processed (and was already
+/// retried by `Http::send` as long as the policy allows).
+fn maybe_created(e: &ApiError) -> bool {
+    match e {
+        ApiError::Unreachable { .. } | ApiError::BadResponse { .. } => true,
+        ApiError::Status { status, .. } => *status >= 500 && *status != 503,
+        ApiError::Authentication { .. }
+        | ApiError::Authorisation(_)
+        | ApiError::NotFound(_)
+        | ApiError::InvalidArguments(_)
+        | ApiError::RateLimited => false,
     }
 }
 
