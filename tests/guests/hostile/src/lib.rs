@@ -45,6 +45,10 @@ fn pre_label(task: Task, mut row: LabelRow) -> Result<Outcome, AgentError> {
             }))
         }
         "street-08.png" => Err(AgentError::msg(network())),
+        "portrait-04.png" => {
+            deep(0);
+            Err(AgentError::msg("deep recursion returned"))
+        }
         "portrait-01.png" => {
             // Nonsense through an import: a 32 MiB log line.
             encord_agent_sdk::log::info(&"y".repeat(32 << 20));
@@ -92,6 +96,14 @@ fn hoard() -> Result<Outcome, AgentError> {
 #[allow(unconditional_recursion)]
 fn recurse(n: u64) -> u64 {
     std::hint::black_box(recurse(std::hint::black_box(n + 1))) + 1
+}
+
+/// Recursion with 4 KiB of locals per call, which live on the stack in
+/// linear memory: that stack fills long before wasm's own call stack.
+#[allow(unconditional_recursion)]
+fn deep(n: u64) -> u64 {
+    let locals = std::hint::black_box([n as u8; 4096]);
+    std::hint::black_box(deep(std::hint::black_box(n + 1))) + u64::from(locals[7])
 }
 
 /// Connects to the granted address (must work) and the denied one (must not).
