@@ -51,6 +51,34 @@ fn two_copies() -> (
     (dir, direct, served, hash, key)
 }
 
+/// The data hashes of the project's first `n` label rows, listed with a
+/// `labelrowmetadata` call.
+async fn first_data_hashes(
+    client: &runner_host::encord::EncordClient,
+    hash: &str,
+    n: usize,
+) -> Vec<String> {
+    use serde_json::{json, Value};
+    client
+        .http()
+        .legacy::<Value>(
+            hash,
+            "labelrowmetadata",
+            "GET",
+            Value::Null,
+            json!({}),
+            true,
+        )
+        .await
+        .unwrap()
+        .as_array()
+        .unwrap()
+        .iter()
+        .take(n)
+        .map(|m| m["data_hash"].as_str().unwrap().to_string())
+        .collect()
+}
+
 #[test]
 fn over_http_the_demo_ends_exactly_as_on_the_store() {
     let (_dir, direct, served, hash, key) = two_copies();
@@ -143,7 +171,6 @@ fn a_400_is_never_retried_and_a_rejected_bundle_is_replayed_per_task() {
 fn creating_label_rows_is_tried_as_often_as_the_retry_policy_allows() {
     use runner_host::encord::{Credentials, EncordClient, RetryPolicy};
     use runner_host::platform::{LabelRowQuery, Platform};
-    use serde_json::{json, Value};
     let (_dir, _direct, served, hash, key) = two_copies();
     let policy = RetryPolicy {
         max_retries: 2,
@@ -168,24 +195,7 @@ fn creating_label_rows_is_tried_as_often_as_the_retry_policy_allows() {
         let err = rt.block_on(async {
             let creds = Credentials::from_file(&key).unwrap();
             let client = EncordClient::new(&emulator.url, creds, policy).unwrap();
-            data = client
-                .http()
-                .legacy::<Value>(
-                    &hash,
-                    "labelrowmetadata",
-                    "GET",
-                    Value::Null,
-                    json!({}),
-                    true,
-                )
-                .await
-                .unwrap()
-                .as_array()
-                .unwrap()
-                .iter()
-                .take(3)
-                .map(|m| m["data_hash"].as_str().unwrap().to_string())
-                .collect();
+            data = first_data_hashes(&client, &hash, 3).await;
             client
                 .label_rows(&hash, &data, &LabelRowQuery::default())
                 .await
@@ -550,16 +560,7 @@ fn label_rows_come_back_as_the_servers_text_and_errors_keep_their_meaning() {
         let creds = Credentials::from_file(&key).unwrap();
         let client = EncordClient::new(&emulator.url, creds, RetryPolicy::default()).unwrap();
         let http = client.http();
-        let data: Vec<String> = http
-            .legacy::<Value>(&hash, "labelrowmetadata", "GET", Value::Null, json!({}), true)
-            .await
-            .unwrap()
-            .as_array()
-            .unwrap()
-            .iter()
-            .take(3)
-            .map(|m| m["data_hash"].as_str().unwrap().to_string())
-            .collect();
+        let data = first_data_hashes(&client, &hash, 3).await;
         let query = LabelRowQuery::default();
         // Uninitialised: created by the PUT, answered as the store now keeps them.
         let created = client.label_rows(&hash, &data, &query).await.unwrap();
