@@ -124,12 +124,12 @@ impl Drop for LoadedAgent {
 
 /// Components up to this size have their memory reset by scanning for the
 /// pages they wrote. For a Rust or C agent (a few hundred KB; it writes its
-/// stack, data and heap in a few runs of pages) that is 15 % less CPU per
-/// fresh task than clearing all it could reach. An interpreter's component
-/// (CPython's is ~19 MB, StarlingMonkey's ~10 MB) writes all over its
-/// image: the scan reports at most 32 runs, wasmtime gives back every page
-/// past the last, and the next instance faults them in again: 6× the CPU
-/// for the Python bench agent (docs/benchmarks.md).
+/// stack, data and heap in a few runs of pages) that is 10-15 % less CPU per
+/// fresh task than clearing all it could reach, and 20 % for the QuickJS
+/// agents (1.8 MB). CPython (a 19 MB component) writes all over its image:
+/// the scan reports at most 32 runs, wasmtime gives back every page past the
+/// last, and the next instance faults them in again: 6× the CPU for the
+/// Python bench agent (docs/benchmarks.md).
 const SCAN_RESET_MAX_BYTES: u64 = 4 << 20;
 
 impl LoadedAgent {
