@@ -108,10 +108,14 @@ fn hostile_tasks_fail_with_their_own_reason_and_the_rest_lands() {
         "recurse forever"
     );
     // The stack in linear memory (Rust's and C's locals whose address is
-    // taken) runs past address 0: a trap, not a write into the agent's data.
+    // taken) runs past address 0: a trap, not a write into the agent's data,
+    // with the likely cause and its fix.
     assert!(
-        reason("portrait-04.png")
-            .ends_with("agent trapped: wasm trap: out of bounds memory access"),
+        reason("portrait-04.png").ends_with(
+            "agent trapped: wasm trap: out of bounds memory access (if the agent recurses deeply \
+             or keeps large arrays in locals, its stack may have overflowed: link it with a \
+             larger `-zstack-size`)"
+        ),
         "recurse forever with big locals: {}",
         reason("portrait-04.png")
     );

@@ -344,6 +344,11 @@ fn guest_backtrace(bt: &wasmtime::WasmBacktrace) -> String {
     out
 }
 
+/// Added to an out-of-bounds trap's reason.
+const STACK_HINT: &str =
+    " (if the agent recurses deeply or keeps large arrays in locals, its stack \
+     may have overflowed: link it with a larger `-zstack-size`)";
+
 fn classify(e: &wasmtime::Error, state: &TaskState, limits: &Limits) -> CallError {
     let text = format!("{e:#}");
     if text.contains("forcing trap when growing memory") {
@@ -374,7 +379,14 @@ fn classify(e: &wasmtime::Error, state: &TaskState, limits: &Limits) -> CallErro
         .map(|t| t.to_string())
         .unwrap_or_else(|| text.lines().next().unwrap_or_default().to_string());
     if panic.is_empty() {
-        CallError::Trap(format!("agent trapped: {trap}"))
+        // A Rust or C guest keeps part of its stack at the start of linear
+        // memory, sized when it is linked; running past it is an access out
+        // of bounds, indistinguishable here from any other.
+        let hint = match e.downcast_ref::<wasmtime::Trap>() {
+            Some(wasmtime::Trap::MemoryOutOfBounds) => STACK_HINT,
+            _ => "",
+        };
+        CallError::Trap(format!("agent trapped: {trap}{hint}"))
     } else {
         CallError::Trap(format!("agent panicked {panic}"))
     }
