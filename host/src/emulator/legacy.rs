@@ -125,9 +125,11 @@ pub(crate) async fn dispatch(
         }
     };
     tracing::info!(target: "emulator", query = %format!("{query_type}/{method}"), "legacy call");
-    if let Err(e) = emu.store.project(&project).await {
-        return from_platform(e);
-    }
+    // Read once: the metadata answer names stages, a workflow move needs them.
+    let stored = match emu.store.project(&project).await {
+        Ok(p) => p,
+        Err(e) => return from_platform(e),
+    };
     match (query_type, method) {
         ("labelrowmetadata", "GET") => {
             let data_hashes = strings(payload.get("data_hashes"));
@@ -139,8 +141,7 @@ pub(crate) async fn dispatch(
             let title_eq = payload.get("data_title_eq").and_then(Value::as_str);
             match emu
                 .store
-                .label_row_metadata(&project, data_hashes.as_deref(), include_cm)
-                .await
+                .label_row_metadata(&stored, data_hashes.as_deref(), include_cm)
             {
                 Ok(rows) => ok(rows
                     .into_iter()
@@ -235,10 +236,7 @@ pub(crate) async fn dispatch(
                     "expected uid (label hashes) and payload.action",
                 );
             };
-            let workflow = match emu.store.project(&project).await {
-                Ok(p) => p.workflow,
-                Err(e) => return from_platform(e),
-            };
+            let workflow = &stored.workflow;
             let dest = match action {
                 "complete" => workflow.stages.iter().find(|s| s.stage_type == "DONE"),
                 "reopen" => workflow.stages.first(),

@@ -7,7 +7,7 @@ use rusqlite::{params, OptionalExtension};
 use serde_json::{json, Value};
 
 use super::{encord_now, Cached, LocalStore, RowFields};
-use crate::platform::{DataItem, Media, PlatformError};
+use crate::platform::{DataItem, Media, PlatformError, Project};
 
 /// A storage item and where its bytes are.
 #[derive(Debug, Clone)]
@@ -127,14 +127,15 @@ impl LocalStore {
             .collect())
     }
 
-    /// Label row metadata (§3d) for these data hashes (all when `None`).
-    pub async fn label_row_metadata(
+    /// Label row metadata (§3d) of `project` (as this store read it) for
+    /// these data hashes (all when `None`).
+    pub fn label_row_metadata(
         &self,
-        project_hash: &str,
+        project: &Project,
         data_hashes: Option<&[String]>,
         include_client_metadata: bool,
     ) -> Result<Vec<RowMetadata>, PlatformError> {
-        let project = crate::platform::Platform::project(self, project_hash).await?;
+        let project_hash = project.project_hash.as_str();
         // Only the rows asked for, filtered in SQL (a JSON array of data hashes).
         let wanted: Option<String> =
             data_hashes.map(|h| serde_json::to_string(h).expect("strings serialise"));
@@ -457,14 +458,17 @@ mod tests {
 
     /// A demo store of `images` images, opened: (its directory, the demo
     /// project, the store, the data hashes of its first `n` rows).
-    async fn demo(images: usize, n: usize) -> (tempfile::TempDir, String, LocalStore, Vec<String>) {
+    async fn demo(
+        images: usize,
+        n: usize,
+    ) -> (tempfile::TempDir, Project, LocalStore, Vec<String>) {
         let dir = tempfile::tempdir().unwrap();
-        let project = super::super::create_demo(dir.path(), images, false).unwrap();
+        let hash = super::super::create_demo(dir.path(), images, false).unwrap();
         let store = LocalStore::open(dir.path()).unwrap();
-        let meta = store
-            .label_row_metadata(&project, None, false)
+        let project = crate::platform::Platform::project(&store, &hash)
             .await
             .unwrap();
+        let meta = store.label_row_metadata(&project, None, false).unwrap();
         let data = meta.iter().take(n).map(|m| m.data_hash.clone()).collect();
         (dir, project, store, data)
     }
@@ -474,6 +478,7 @@ mod tests {
     #[tokio::test]
     async fn saving_by_label_hash_writes_all_rows_or_none() {
         let (_dir, project, store, data) = demo(2, 2).await;
+        let project = project.project_hash;
         let created = store.create_label_rows(&project, &data).unwrap();
         let rows: Vec<Value> = created
             .iter()
@@ -531,7 +536,9 @@ mod tests {
     #[tokio::test]
     async fn a_closed_store_leaves_no_wal_beside_it() {
         let (dir, project, store, data) = demo(1, 1).await;
-        store.create_label_rows(&project, &data).unwrap();
+        store
+            .create_label_rows(&project.project_hash, &data)
+            .unwrap();
         assert!(dir.path().join("store.sqlite-wal").exists());
         drop(store);
         for leftover in ["store.sqlite-wal", "store.sqlite-shm"] {
@@ -550,16 +557,12 @@ mod tests {
         let keys = |v: &Value| v.as_object().unwrap().keys().cloned().collect::<Vec<_>>();
         // The first row's metadata as it goes over the wire.
         let first = |client_metadata: bool| {
-            let (store, project, data) = (&store, &project, &data);
-            async move {
-                let meta = store
-                    .label_row_metadata(project, Some(data), client_metadata)
-                    .await
-                    .unwrap();
-                serde_json::to_value(&meta[0]).unwrap()
-            }
+            let meta = store
+                .label_row_metadata(&project, Some(&data), client_metadata)
+                .unwrap();
+            serde_json::to_value(&meta[0]).unwrap()
         };
-        let plain = first(false).await;
+        let plain = first(false);
         let encord = [
             "label_hash",
             "branch_name",
@@ -595,7 +598,7 @@ mod tests {
         assert!(store
             .set_client_metadata(item, &json!({"camera": "left"}))
             .unwrap());
-        let asked = first(true).await;
+        let asked = first(true);
         assert_eq!(
             keys(&asked).last().map(String::as_str),
             Some("client_metadata")
