@@ -82,6 +82,15 @@ pub(crate) struct Envelope {
     values: Values,
 }
 
+impl Envelope {
+    /// `query_type/query_method` (e.g. `labelrow/PUT`): how the log and
+    /// `--fault-endpoint` name a legacy call.
+    pub(crate) fn query(&self) -> String {
+        let text = |v: &Value| v.as_str().unwrap_or_default().to_owned();
+        format!("{}/{}", text(&self.query_type), text(&self.query_method))
+    }
+}
+
 #[derive(serde::Deserialize, Default)]
 struct Values {
     #[serde(default)]
@@ -106,6 +115,7 @@ pub(crate) async fn dispatch(
         .and_then(|v| v.to_str().ok())
         .unwrap_or_default()
         .to_string();
+    let query = body.query();
     let query_type = body.query_type.as_str().unwrap_or_default();
     let method = body.query_method.as_str().unwrap_or_default();
     let uid = Some(&body.values.uid);
@@ -124,7 +134,7 @@ pub(crate) async fn dispatch(
             }
         }
     };
-    tracing::info!(target: "emulator", query = %format!("{query_type}/{method}"), "legacy call");
+    tracing::info!(target: "emulator", query = %query, "legacy call");
     // Read once: the metadata answer names stages, a workflow move needs them.
     let stored = match emu.store.project(&project).await {
         Ok(p) => p,

@@ -186,17 +186,10 @@ async fn inject_faults(State(emu): State<Shared>, req: Request, next: Next) -> R
 /// A legacy request's `query_type/query_method` (empty if its body is not
 /// a legacy envelope), and the request with its body put back.
 async fn legacy_query(req: Request) -> Result<(Request, String), Response> {
-    #[derive(serde::Deserialize)]
-    struct Envelope<'a> {
-        #[serde(borrow)]
-        query_type: std::borrow::Cow<'a, str>,
-        #[serde(borrow)]
-        query_method: std::borrow::Cow<'a, str>,
-    }
     let (parts, body) = req.into_parts();
     let bytes = whole_body(body).await?;
-    let query = serde_json::from_slice::<Envelope>(&bytes)
-        .map(|e| format!("{}/{}", e.query_type, e.query_method))
+    let query = serde_json::from_slice::<legacy::Envelope>(&bytes)
+        .map(|e| e.query())
         .unwrap_or_default();
     Ok((Request::from_parts(parts, Body::from(bytes)), query))
 }
