@@ -85,6 +85,14 @@ pub struct LocalStore {
     conn: Mutex<Connection>,
 }
 
+/// A connection to the database at `db`. Other processes (an emulator,
+/// `local status`) may hold its lock briefly: it waits up to 30 s for them.
+fn connect(db: &Path, flags: rusqlite::OpenFlags) -> rusqlite::Result<Connection> {
+    let conn = Connection::open_with_flags(db, flags)?;
+    conn.busy_timeout(std::time::Duration::from_secs(30))?;
+    Ok(conn)
+}
+
 impl LocalStore {
     /// Opens an existing store; never creates one.
     pub fn open(dir: &Path) -> Result<LocalStore, StoreError> {
@@ -92,13 +100,12 @@ impl LocalStore {
         if !db.is_file() {
             return Err(StoreError::Missing(dir.display().to_string()));
         }
-        let conn = Connection::open_with_flags(&db, rusqlite::OpenFlags::SQLITE_OPEN_READ_WRITE)
-            .map_err(|e| StoreError::NotAStore {
+        let conn = connect(&db, rusqlite::OpenFlags::SQLITE_OPEN_READ_WRITE).map_err(|e| {
+            StoreError::NotAStore {
                 path: dir.display().to_string(),
                 reason: e.to_string(),
-            })?;
-        // Other processes (an emulator, `local status`) may hold the lock briefly.
-        let _ = conn.busy_timeout(std::time::Duration::from_secs(30));
+            }
+        })?;
         schema::check(&conn).map_err(|reason| StoreError::NotAStore {
             path: dir.display().to_string(),
             reason,
@@ -118,11 +125,12 @@ impl LocalStore {
         };
         std::fs::create_dir_all(dir.join("media")).map_err(io)?;
         let conn =
-            Connection::open(dir.join("store.sqlite")).map_err(|e| StoreError::NotAStore {
-                path: dir.display().to_string(),
-                reason: e.to_string(),
+            connect(&dir.join("store.sqlite"), rusqlite::OpenFlags::default()).map_err(|e| {
+                StoreError::NotAStore {
+                    path: dir.display().to_string(),
+                    reason: e.to_string(),
+                }
             })?;
-        let _ = conn.busy_timeout(std::time::Duration::from_secs(30));
         schema::create(&conn)
             .and_then(|()| schema::tune(&conn))
             .map_err(|e| StoreError::Sql {
@@ -143,12 +151,11 @@ impl LocalStore {
             path: dir.display().to_string(),
             message: e.to_string(),
         };
-        let reader = Connection::open_with_flags(
-            dir.join("store.sqlite"),
+        let reader = connect(
+            &dir.join("store.sqlite"),
             rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
         )
         .map_err(sql)?;
-        let _ = reader.busy_timeout(std::time::Duration::from_secs(30));
         schema::tune_reader(&reader).map_err(sql)?;
         Ok(LocalStore {
             dir: dir.to_path_buf(),
