@@ -12,6 +12,9 @@ use super::auth::Credentials;
 
 /// Statuses retried for retryable calls (504 is not, as in the SDK).
 const RETRY_STATUSES: [u16; 5] = [413, 429, 500, 502, 503];
+/// Statuses that say the request was not processed: repeated even when the
+/// call is not idempotent.
+pub(crate) const NOT_PROCESSED: [u16; 2] = [429, 503];
 
 /// How failed requests are retried.
 #[derive(Debug, Clone, Copy)]
@@ -336,9 +339,7 @@ impl Http {
             let can_retry = attempt <= self.retry.max_retries;
             match result {
                 Ok((status, b, retry_after)) => {
-                    // A 429 or 503 means the request was not processed: safe to
-                    // repeat even for calls that are not idempotent.
-                    let not_processed = matches!(status.as_u16(), 429 | 503);
+                    let not_processed = NOT_PROCESSED.contains(&status.as_u16());
                     if can_retry
                         && (not_processed
                             || (retryable && RETRY_STATUSES.contains(&status.as_u16())))

@@ -187,7 +187,7 @@ impl EncordClient {
 fn maybe_created(e: &ApiError) -> bool {
     match e {
         ApiError::Unreachable { .. } | ApiError::BadResponse { .. } => true,
-        ApiError::Status { status, .. } => *status >= 500 && *status != 503,
+        ApiError::Status { status, .. } => *status >= 500 && !http::NOT_PROCESSED.contains(status),
         ApiError::Authentication { .. }
         | ApiError::Authorisation(_)
         | ApiError::NotFound(_)
