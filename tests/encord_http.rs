@@ -123,9 +123,12 @@ fn with_a_fifth_of_requests_failing_every_task_is_routed_once_and_no_label_lost(
     );
 }
 
+/// Every move answered 400 while the tasks are still in their stage: a
+/// refusal, not "already advanced". Each task fails with Encord's message,
+/// stays in `pre-label`, and the run exits 3; its labels were still saved.
 #[test]
-fn a_400_is_never_retried_and_a_rejected_bundle_is_replayed_per_task() {
-    let (_dir, _direct, served, hash, key) = two_copies();
+fn a_refused_move_of_a_task_still_in_its_stage_fails_the_task() {
+    let (dir, _direct, served, hash, key) = two_copies();
     let emulator = Emulator::start(
         &served,
         &[
@@ -137,14 +140,20 @@ fn a_400_is_never_retried_and_a_rejected_bundle_is_replayed_per_task() {
             "/actions",
         ],
     );
+    let report = dir.path().join("report.jsonl");
     let out = run_over_http(
         &guest("prelabel"),
         &emulator,
         &key,
         &hash,
-        &["--max-tasks-per-stage", "4"],
+        &[
+            "--max-tasks-per-stage",
+            "4",
+            "--report",
+            report.to_str().unwrap(),
+        ],
     );
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
     // One bundled request, then one per task: each refused once, none retried.
     assert_eq!(emulator.requests("/actions"), 1 + 4, "{}", emulator.log());
     assert!(
@@ -152,8 +161,38 @@ fn a_400_is_never_retried_and_a_rejected_bundle_is_replayed_per_task() {
         "{}",
         stderr(&out)
     );
-    // The labels were saved before the moves were tried.
+    assert!(
+        !stderr(&out).contains("already left"),
+        "no refusal is taken for an advanced task: {}",
+        stderr(&out)
+    );
+    let lines: Vec<serde_json::Value> = std::fs::read_to_string(&report)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 4);
+    for r in &lines {
+        assert_eq!(r["outcome"], "failed", "{r}");
+        assert_eq!(
+            r["error"],
+            "the move was refused: injected rejection (the task is still in `pre-label`)",
+            "{r}"
+        );
+        assert_eq!(r["labels_saved"], true, "{r}");
+    }
+    let summary = stdout(&out);
+    assert!(
+        summary.contains("the move was refused: injected rejection"),
+        "the summary lists the failures: {summary}"
+    );
     drop(emulator);
+    assert_eq!(
+        count(&status(&served, &hash), "pre-label"),
+        24,
+        "no task moved"
+    );
+    // The labels were saved before the moves were tried.
     let rows = export(&served, &hash);
     let saved = rows
         .iter()

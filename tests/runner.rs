@@ -502,3 +502,174 @@ fn labelled(e: &Value) -> bool {
         .as_object()
         .is_some_and(|c| !c.is_empty())
 }
+
+/// The platform of a run in which someone else (a person, another runner)
+/// moves one task out of its stage while the agent works on it: just before
+/// the run's first move, `task` is sent straight to `destination` through
+/// the store itself. Everything else is the real platform's.
+struct Interloper {
+    inner: std::sync::Arc<dyn runner_host::platform::Platform>,
+    store: runner_host::local::LocalStore,
+    task: String,
+    destination: String,
+    done: std::sync::atomic::AtomicBool,
+}
+
+#[async_trait::async_trait]
+impl runner_host::platform::Platform for Interloper {
+    async fn project(&self, p: &str) -> Result<Project, PlatformError> {
+        self.inner.project(p).await
+    }
+    async fn list_tasks(
+        &self,
+        p: &str,
+        s: &str,
+        token: Option<&str>,
+    ) -> Result<runner_host::platform::TaskPage, PlatformError> {
+        self.inner.list_tasks(p, s, token).await
+    }
+    async fn label_rows(
+        &self,
+        p: &str,
+        d: &[String],
+        q: &runner_host::platform::LabelRowQuery,
+    ) -> Result<Vec<runner_host::platform::LabelRowRecord>, PlatformError> {
+        self.inner.label_rows(p, d, q).await
+    }
+    async fn save_labels(
+        &self,
+        p: &str,
+        saves: &[runner_host::platform::LabelSave],
+    ) -> Result<(), PlatformError> {
+        self.inner.save_labels(p, saves).await
+    }
+    async fn set_priorities(&self, p: &str, prios: &[(String, f32)]) -> Result<(), PlatformError> {
+        self.inner.set_priorities(p, prios).await
+    }
+    async fn data_items(
+        &self,
+        p: &str,
+        d: &[String],
+        known: &[Option<String>],
+    ) -> Result<Vec<Option<runner_host::platform::DataItem>>, PlatformError> {
+        self.inner.data_items(p, d, known).await
+    }
+    async fn set_client_metadata(&self, u: &[(String, String)]) -> Result<(), PlatformError> {
+        self.inner.set_client_metadata(u).await
+    }
+    async fn twins(
+        &self,
+        p: &str,
+        d: &[String],
+        include_task: bool,
+    ) -> Result<Vec<Option<runner_host::platform::TwinRecord>>, PlatformError> {
+        self.inner.twins(p, d, include_task).await
+    }
+    async fn move_tasks(
+        &self,
+        p: &str,
+        s: &str,
+        actions: &[runner_host::platform::MoveAction],
+    ) -> Result<(), PlatformError> {
+        if !self.done.swap(true, std::sync::atomic::Ordering::SeqCst) {
+            self.store
+                .move_to_stage(p, s, std::slice::from_ref(&self.task), &self.destination)
+                .expect("the interloper moves the task");
+        }
+        self.inner.move_tasks(p, s, actions).await
+    }
+    async fn task_in_stage(
+        &self,
+        p: &str,
+        s: &str,
+        task: &runner_host::platform::Task,
+    ) -> Result<bool, PlatformError> {
+        self.inner.task_in_stage(p, s, task).await
+    }
+}
+
+use runner_host::platform::{PlatformError, Project};
+
+#[test]
+fn a_task_moved_by_someone_else_meanwhile_is_already_advanced_on_the_store() {
+    already_advanced(false);
+}
+
+#[test]
+fn a_task_moved_by_someone_else_meanwhile_is_already_advanced_over_http() {
+    already_advanced(true);
+}
+
+/// One of five tasks leaves `pre-label` for `Review` while the agent runs:
+/// the bundled move is refused, the replay moves the other four, and that
+/// one counts as already advanced: not a failure, left where the other
+/// party put it, the run exits cleanly.
+fn already_advanced(over_http: bool) {
+    use runner_host::platform::Platform;
+    let (dir, store, hash) = demo_store();
+    let local = runner_host::local::LocalStore::open(&store).unwrap();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let (project, first) = rt.block_on(async {
+        let project = local.project(&hash).await.unwrap();
+        let stage = project.workflow.agent_stages().next().unwrap().uuid.clone();
+        let page = local.list_tasks(&hash, &stage, None).await.unwrap();
+        (project, page.tasks[0].clone())
+    });
+    let review = project
+        .workflow
+        .stages
+        .iter()
+        .find(|st| st.title == "Review")
+        .unwrap()
+        .uuid
+        .clone();
+    // The run's own platform: the store itself, or the emulator serving it.
+    let mut emulator = None;
+    let inner: std::sync::Arc<dyn Platform> = if over_http {
+        let (key, public) = keypair(dir.path(), "id_ed25519");
+        add_key(&store, &public);
+        let e = Emulator::start(&store, &[]);
+        let creds = runner_host::encord::Credentials::from_file(&key).unwrap();
+        let retry = runner_host::encord::RetryPolicy::default();
+        let client = runner_host::encord::EncordClient::new(&e.url, creds, retry).unwrap();
+        emulator = Some(e);
+        std::sync::Arc::new(client)
+    } else {
+        std::sync::Arc::new(runner_host::local::LocalStore::open(&store).unwrap())
+    };
+    let platform = Interloper {
+        inner,
+        store: local,
+        task: first.uuid.clone(),
+        destination: review,
+        done: Default::default(),
+    };
+    let summary = rt.block_on(async {
+        runner_host::runner::Runner::builder()
+            .component(guest("prelabel"))
+            .platform(std::sync::Arc::new(platform))
+            .project_hash(&hash)
+            .task_batch_size(5)
+            .max_tasks_per_stage(Some(5))
+            .build()
+            .unwrap()
+            .run()
+            .await
+            .unwrap()
+    });
+    drop(emulator);
+    let s = &summary.stages[0];
+    assert_eq!(s.processed, 5);
+    assert_eq!(s.failed, 0, "{:?}", s.failures);
+    assert_eq!(s.already_advanced, 1);
+    assert_eq!(s.moved.get("to triage"), Some(&4));
+    let st = status(&store, &hash);
+    assert_eq!(
+        (
+            count(&st, "pre-label"),
+            count(&st, "triage"),
+            count(&st, "Review")
+        ),
+        (19, 4, 1)
+    );
+}

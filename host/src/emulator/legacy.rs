@@ -53,9 +53,10 @@ fn fail(status: u16, code: &str, message: impl Into<String>) -> Response {
 
 fn from_platform(e: PlatformError) -> Response {
     match e {
-        PlatformError::UnknownProject { .. } => {
+        PlatformError::UnknownProject { .. } | PlatformError::NotFound(_) => {
             fail(404, "RESOURCE_NOT_FOUND_ERROR", e.to_string())
         }
+        PlatformError::NotInStage { .. } => fail(400, "INVALID_ARGUMENTS_ERROR", e.to_string()),
         PlatformError::Rejected(m) => fail(400, "INVALID_ARGUMENTS_ERROR", m),
         other => fail(500, "UNKNOWN_ERROR", other.to_string()),
     }
@@ -176,7 +177,6 @@ pub(crate) async fn dispatch(
             };
             match emu.store.label_rows_by_hash(&project, &hashes) {
                 Ok(rows) => ok_rows(rows),
-                Err(PlatformError::Rejected(m)) => fail(404, "RESOURCE_NOT_FOUND_ERROR", m),
                 Err(e) => from_platform(e),
             }
         }

@@ -21,7 +21,12 @@ fn error(status: StatusCode, message: impl Into<String>) -> Response {
 
 fn platform_error(e: PlatformError) -> Response {
     match e {
-        PlatformError::UnknownProject { .. } => error(StatusCode::NOT_FOUND, e.to_string()),
+        PlatformError::UnknownProject { .. } | PlatformError::NotFound(_) => {
+            error(StatusCode::NOT_FOUND, e.to_string())
+        }
+        // Encord answers a move of a task that left the stage with a plain
+        // 400, like any other invalid request.
+        PlatformError::NotInStage { .. } => error(StatusCode::BAD_REQUEST, e.to_string()),
         PlatformError::Rejected(m) => error(StatusCode::BAD_REQUEST, m),
         other => error(StatusCode::INTERNAL_SERVER_ERROR, other.to_string()),
     }
@@ -82,14 +87,13 @@ pub(crate) async fn tasks(
         .filter(|(k, _)| k == "dataHashes")
         .map(|(_, v)| v.as_str())
         .collect();
-    let page = match emu.store.list_tasks(&project, &stage, token).await {
+    let page = match emu.store.task_page(&project, &stage, token, &data_hashes) {
         Ok(p) => p,
         Err(e) => return platform_error(e),
     };
     let results: Vec<Value> = page
         .tasks
         .iter()
-        .filter(|t| data_hashes.is_empty() || data_hashes.contains(&t.data_hash.as_str()))
         .map(|t| {
             json!({
                 "uuid": t.uuid, "createdAt": CREATED, "updatedAt": CREATED, "status": t.status,

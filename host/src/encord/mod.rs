@@ -45,6 +45,7 @@ impl EncordClient {
     fn err(&self, what: &str, e: ApiError) -> PlatformError {
         match e {
             ApiError::InvalidArguments(m) => PlatformError::Rejected(m),
+            ApiError::NotFound(m) => PlatformError::NotFound(format!("{what}: {m}")),
             other => PlatformError::Remote(format!("{what}: {other}")),
         }
     }
@@ -769,5 +770,24 @@ impl Platform for EncordClient {
             .await
             .map_err(|e| self.err("moving tasks", e))?;
         Ok(())
+    }
+
+    /// Encord answers a move of a task that left its stage with a bare 400,
+    /// so the stage is listed for the task's data unit and the task looked
+    /// for by uuid.
+    async fn task_in_stage(
+        &self,
+        project_hash: &str,
+        stage_uuid: &str,
+        task: &Task,
+    ) -> Result<bool, PlatformError> {
+        let there = self
+            .tasks_of(
+                project_hash,
+                stage_uuid,
+                std::slice::from_ref(&task.data_hash),
+            )
+            .await?;
+        Ok(there.iter().any(|t| t.uuid == task.uuid))
     }
 }

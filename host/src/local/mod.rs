@@ -94,6 +94,74 @@ fn connect(db: &Path, flags: rusqlite::OpenFlags) -> rusqlite::Result<Connection
 }
 
 impl LocalStore {
+    /// One page of a stage's tasks, oldest first; with `data_hashes`, only
+    /// the tasks of those data units (filtered before paging, as Encord's
+    /// `dataHashes` filter does, so no page of a filtered listing is empty).
+    pub fn task_page(
+        &self,
+        project_hash: &str,
+        stage_uuid: &str,
+        page_token: Option<&str>,
+        data_hashes: &[&str],
+    ) -> Result<TaskPage, PlatformError> {
+        // Keyset pagination on the task's sequence number: tasks that left
+        // the stage meanwhile never shift later pages.
+        let after: i64 = match page_token {
+            None => 0,
+            Some(t) => t.parse().map_err(|_| {
+                PlatformError::Rejected(format!("page token `{t}` is not one this store issued"))
+            })?,
+        };
+        let filter = (!data_hashes.is_empty())
+            .then(|| serde_json::to_string(data_hashes).unwrap_or_default());
+        let conn = self.read();
+        let mut st = conn
+            .prepare_cached(
+                "SELECT t.seq, t.task_uuid, t.data_hash, d.title, t.branch_name, t.status
+                 FROM tasks t JOIN data_units d ON d.data_hash = t.data_hash
+                 WHERE t.project_hash = ?1 AND t.stage_uuid = ?2 AND t.seq > ?3
+                   AND (?5 IS NULL OR t.data_hash IN (SELECT value FROM json_each(?5)))
+                 ORDER BY t.seq LIMIT ?4",
+            )
+            .map_err(|e| self.sql_err(e))?;
+        let rows: Vec<(i64, Task)> = st
+            .query_map(
+                params![
+                    project_hash,
+                    stage_uuid,
+                    after,
+                    PAGE_SIZE as i64 + 1,
+                    filter
+                ],
+                |r| {
+                    Ok((
+                        r.get(0)?,
+                        Task {
+                            uuid: r.get(1)?,
+                            data_hash: r.get(2)?,
+                            data_title: r.get(3)?,
+                            label_branch_name: r.get(4)?,
+                            status: r.get(5)?,
+                        },
+                    ))
+                },
+            )
+            .map_err(|e| self.sql_err(e))?
+            .collect::<Result<_, _>>()
+            .map_err(|e| self.sql_err(e))?;
+        let more = rows.len() > PAGE_SIZE;
+        let page: Vec<(i64, Task)> = rows.into_iter().take(PAGE_SIZE).collect();
+        let next_page_token = if more {
+            page.last().map(|(seq, _)| seq.to_string())
+        } else {
+            None
+        };
+        Ok(TaskPage {
+            tasks: page.into_iter().map(|(_, t)| t).collect(),
+            next_page_token,
+        })
+    }
+
     /// Opens an existing store; never creates one.
     pub fn open(dir: &Path) -> Result<LocalStore, StoreError> {
         let db = dir.join("store.sqlite");
@@ -306,53 +374,7 @@ impl Platform for LocalStore {
         stage_uuid: &str,
         page_token: Option<&str>,
     ) -> Result<TaskPage, PlatformError> {
-        // Keyset pagination on the task's sequence number: tasks that left
-        // the stage meanwhile never shift later pages.
-        let after: i64 = match page_token {
-            None => 0,
-            Some(t) => t.parse().map_err(|_| {
-                PlatformError::Rejected(format!("page token `{t}` is not one this store issued"))
-            })?,
-        };
-        let conn = self.read();
-        let mut st = conn
-            .prepare_cached(
-                "SELECT t.seq, t.task_uuid, t.data_hash, d.title, t.branch_name, t.status
-                 FROM tasks t JOIN data_units d ON d.data_hash = t.data_hash
-                 WHERE t.project_hash = ?1 AND t.stage_uuid = ?2 AND t.seq > ?3
-                 ORDER BY t.seq LIMIT ?4",
-            )
-            .map_err(|e| self.sql_err(e))?;
-        let rows: Vec<(i64, Task)> = st
-            .query_map(
-                params![project_hash, stage_uuid, after, PAGE_SIZE as i64 + 1],
-                |r| {
-                    Ok((
-                        r.get(0)?,
-                        Task {
-                            uuid: r.get(1)?,
-                            data_hash: r.get(2)?,
-                            data_title: r.get(3)?,
-                            label_branch_name: r.get(4)?,
-                            status: r.get(5)?,
-                        },
-                    ))
-                },
-            )
-            .map_err(|e| self.sql_err(e))?
-            .collect::<Result<_, _>>()
-            .map_err(|e| self.sql_err(e))?;
-        let more = rows.len() > PAGE_SIZE;
-        let page: Vec<(i64, Task)> = rows.into_iter().take(PAGE_SIZE).collect();
-        let next_page_token = if more {
-            page.last().map(|(seq, _)| seq.to_string())
-        } else {
-            None
-        };
-        Ok(TaskPage {
-            tasks: page.into_iter().map(|(_, t)| t).collect(),
-            next_page_token,
-        })
+        self.task_page(project_hash, stage_uuid, page_token, &[])
     }
 
     async fn label_rows(
@@ -418,7 +440,7 @@ impl Platform for LocalStore {
         }
         self.save_rows(project_hash, RowKey::DataHash, rows)?
             .map_err(|data_hash| {
-                PlatformError::Rejected(format!(
+                PlatformError::NotFound(format!(
                     "no label row for data `{data_hash}` in project `{project_hash}`"
                 ))
             })
@@ -486,7 +508,7 @@ impl Platform for LocalStore {
                 )
                 .map_err(|e| self.sql_err(e))?;
             if n != 1 {
-                return Err(PlatformError::Rejected(format!("no storage item `{uuid}`")));
+                return Err(PlatformError::NotFound(format!("no storage item `{uuid}`")));
             }
         }
         tx.commit().map_err(|e| self.sql_err(e))
@@ -575,10 +597,10 @@ impl Platform for LocalStore {
                 .optional()
                 .map_err(|e| self.sql_err(e))?;
             if at.as_deref() != Some(stage_uuid) {
-                return Err(PlatformError::Rejected(format!(
-                    "task `{}` is not in stage `{}`",
-                    a.task_uuid, stage.title
-                )));
+                return Err(PlatformError::NotInStage {
+                    task_uuid: a.task_uuid.clone(),
+                    stage: stage.title.clone(),
+                });
             }
             moves.push((a.task_uuid.clone(), pathway.destination_uuid.clone()));
         }
@@ -595,6 +617,24 @@ impl Platform for LocalStore {
             .map_err(|e| self.sql_err(e))?;
         }
         tx.commit().map_err(|e| self.sql_err(e))
+    }
+
+    async fn task_in_stage(
+        &self,
+        project_hash: &str,
+        stage_uuid: &str,
+        task: &Task,
+    ) -> Result<bool, PlatformError> {
+        let conn = self.read();
+        let at: Option<String> = conn
+            .row_cached(
+                "SELECT stage_uuid FROM tasks WHERE project_hash = ?1 AND task_uuid = ?2",
+                params![project_hash, task.uuid],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(|e| self.sql_err(e))?;
+        Ok(at.as_deref() == Some(stage_uuid))
     }
 }
 

@@ -245,7 +245,7 @@ impl LocalStore {
                 st.query_row(params![project_hash, h], |r| r.get(0))
                     .optional()
                     .map_err(|e| self.sql_err(e))?
-                    .ok_or_else(|| PlatformError::Rejected(format!("no label row `{h}`")))
+                    .ok_or_else(|| PlatformError::NotFound(format!("no label row `{h}`")))
             })
             .collect()
     }
@@ -270,7 +270,7 @@ impl LocalStore {
                 )
                 .optional()
                 .map_err(|e| self.sql_err(e))?
-                .ok_or_else(|| PlatformError::Rejected(format!("no data `{h}` in project `{project_hash}`")))?;
+                .ok_or_else(|| PlatformError::NotFound(format!("no data `{h}` in project `{project_hash}`")))?;
             if label_hash.is_some() {
                 out.push(json);
                 continue;
@@ -365,9 +365,10 @@ impl LocalStore {
                 )
                 .map_err(|e| self.sql_err(e))?;
             if n != 1 {
-                return Err(PlatformError::Rejected(format!(
-                    "task `{t}` is not in stage `{from_stage}`"
-                )));
+                return Err(PlatformError::NotInStage {
+                    task_uuid: t.clone(),
+                    stage: from_stage.to_string(),
+                });
             }
         }
         tx.commit().map_err(|e| self.sql_err(e))

@@ -197,7 +197,17 @@ pub enum PlatformError {
         place: String,
         hint: String,
     },
-    /// The whole request was refused (e.g. a task already left the stage).
+    /// A move was refused because the task is no longer in the stage it was
+    /// asked from (someone else moved it): "already advanced", the one
+    /// refusal that is not a failure.
+    #[error("task `{task_uuid}` is not in stage `{stage}`")]
+    NotInStage { task_uuid: String, stage: String },
+    /// Something the request named does not exist (a label row, a data unit,
+    /// a storage item).
+    #[error("{0}")]
+    NotFound(String),
+    /// The request was refused as invalid (Encord's 400) for any other
+    /// reason: an unknown pathway, a malformed request, missing permissions.
     #[error("rejected: {0}")]
     Rejected(String),
     #[error("{0}")]
@@ -268,12 +278,23 @@ pub trait Platform: Send + Sync {
         data_hashes: &[String],
         include_task: bool,
     ) -> Result<Vec<Option<TwinRecord>>, PlatformError>;
-    /// Moves tasks along pathways: all or none (`Rejected` when any task has
-    /// left the stage or any pathway is unknown).
+    /// Moves tasks along pathways: all or none. When any task has left the
+    /// stage the platform answers `NotInStage` if it can tell (the embedded
+    /// store can; Encord only says 400), else `Rejected` like any other
+    /// refusal; [`Platform::task_in_stage`] then tells the two apart.
     async fn move_tasks(
         &self,
         project_hash: &str,
         stage_uuid: &str,
         actions: &[MoveAction],
     ) -> Result<(), PlatformError>;
+    /// Whether `task` still sits in `stage_uuid`: the re-check after a move
+    /// was refused, which separates "already advanced" (it left) from a
+    /// refusal that must fail the task (it is still there).
+    async fn task_in_stage(
+        &self,
+        project_hash: &str,
+        stage_uuid: &str,
+        task: &Task,
+    ) -> Result<bool, PlatformError>;
 }

@@ -1106,27 +1106,70 @@ impl Runner {
             }
             for (i, action, name) in chunk {
                 let i = *i;
-                match self
+                let moved = self
                     .platform
                     .move_tasks(project_hash, &plan.stage.uuid, std::slice::from_ref(action))
+                    .await;
+                match self
+                    .settle_move(project_hash, plan, &reports[i].task, moved)
                     .await
                 {
-                    Ok(()) => reports[i].result = TaskResult::Moved(name.clone()),
-                    Err(PlatformError::Rejected(why)) => {
-                        tracing::info!(task = %reports[i].task.uuid, "task already left the stage: {why}");
-                        reports[i].result = TaskResult::AlreadyAdvanced(name.clone());
+                    Ok(MoveEnd::Moved) => reports[i].result = TaskResult::Moved(name.clone()),
+                    Ok(MoveEnd::AlreadyAdvanced) => {
+                        reports[i].result = TaskResult::AlreadyAdvanced(name.clone())
                     }
-                    Err(e) => fail(
-                        &mut reports,
-                        &mut decisions,
-                        i,
-                        format!("moving the task failed: {e}"),
-                    ),
+                    Err(why) => fail(&mut reports, &mut decisions, i, why),
                 }
             }
         }
         reports
     }
+
+    /// What one task's own move came to. Only a task that really left the
+    /// stage is "already advanced": the platform says so (`NotInStage`), or
+    /// it refused the move without saying why (Encord's bare 400) and the
+    /// task is no longer listed in the stage. Any other refusal fails the
+    /// task with the platform's words, and it stays where it is.
+    async fn settle_move(
+        &self,
+        project_hash: &str,
+        plan: &StagePlan,
+        task: &Task,
+        moved: Result<(), PlatformError>,
+    ) -> Result<MoveEnd, String> {
+        let stage = &plan.stage.title;
+        let why = match moved {
+            Ok(()) => return Ok(MoveEnd::Moved),
+            Err(PlatformError::NotInStage { .. }) => {
+                tracing::info!(task = %task.uuid, %stage, "the task had already left the stage; leaving it where it is");
+                return Ok(MoveEnd::AlreadyAdvanced);
+            }
+            Err(PlatformError::Rejected(why)) => why,
+            Err(e) => return Err(format!("moving the task failed: {e}")),
+        };
+        match self
+            .platform
+            .task_in_stage(project_hash, &plan.stage.uuid, task)
+            .await
+        {
+            Ok(false) => {
+                tracing::info!(task = %task.uuid, %stage, "the move was refused ({why}) and the task is no longer in the stage: it had already left");
+                Ok(MoveEnd::AlreadyAdvanced)
+            }
+            Ok(true) => Err(format!(
+                "the move was refused: {why} (the task is still in `{stage}`)"
+            )),
+            Err(e) => Err(format!(
+                "the move was refused: {why} (and whether the task is still in `{stage}` could not be checked: {e})"
+            )),
+        }
+    }
+}
+
+/// How a task's move ended, when it did not fail.
+enum MoveEnd {
+    Moved,
+    AlreadyAdvanced,
 }
 
 /// A batch whose tasks have run: what each decided, not yet written.
