@@ -221,3 +221,62 @@ fn a_python_agent_is_initialised_once_per_instance_and_can_be_reused() {
     let expected: Vec<u32> = (0..24).map(|i| i % 10 + 1).collect();
     assert_eq!(counts, expected);
 }
+
+/// encord-agents' twin write-back (`twin.label_row.save()`, as its twin
+/// label transfer notebook does it) in Python, and the same in JavaScript,
+/// end where the Rust guest doing the same ends: the same verdicts in the
+/// twin project, read and checked against the twin's own ontology, and the
+/// same tasks moved (the three whose save the twin refused stay).
+#[test]
+fn twin_saves_in_python_and_javascript_end_where_the_rust_ones_end() {
+    let demo = Demo::new();
+    let twin = ground_truth_hash(&demo.store);
+    let copies = tempfile::tempdir().unwrap();
+    // The agents name their twin where the notebook has `<project_hash_b>`.
+    let agent = |source: &str| {
+        let template = std::fs::read_to_string(workspace().join(source)).unwrap();
+        let file = copies.path().join(Path::new(source).file_name().unwrap());
+        std::fs::write(&file, template.replace("<project_hash_b>", &twin)).unwrap();
+        agent_component(file.to_str().unwrap())
+    };
+    let mut ends = Vec::new();
+    for (language, component) in [
+        ("Rust", guest("guest-twin-write")),
+        ("Python", agent("tests/guests/python/twin_write.py")),
+        ("JavaScript", agent("tests/guests/js/twin_write.js")),
+    ] {
+        let store = copies.path().join(language);
+        copy_store(&demo.store, &store);
+        let out = run_agent_env(
+            &component,
+            &store,
+            &demo.hash,
+            &["--env", "GROUND_TRUTH_PROJECT"],
+            &[("GROUND_TRUTH_PROJECT", &twin)],
+        );
+        assert_eq!(out.status.code(), Some(3), "{language}: {}", stderr(&out));
+        let st = status(&store, &demo.hash);
+        assert_eq!(
+            (count(&st, "pre-label"), count(&st, "triage")),
+            (3, 21),
+            "{language}"
+        );
+        ends.push((language, st, comparable(export(&store, &twin))));
+    }
+    let (_, rust_status, rust_twin) = &ends[0];
+    let verdicts = rust_twin
+        .iter()
+        .filter(|r| {
+            r["label_row"]["classification_answers"]
+                .to_string()
+                .contains("clsVerdict")
+        })
+        .count();
+    assert_eq!(verdicts, 19, "19 verdicts in the twin");
+    for (language, st, rows) in &ends[1..] {
+        assert_eq!(st, rust_status, "{language}: stage counts");
+        for (got, rust) in rows.iter().zip(rust_twin) {
+            assert_eq!(got, rust, "{language}: {}", rust["label_row"]["data_title"]);
+        }
+    }
+}

@@ -364,17 +364,6 @@ fn over_http_media_is_downloaded_once_and_decoded_the_same() {
     assert!((1..=12).contains(&kept), "{kept} files kept of {downloads}");
 }
 
-/// The demo's twin project (created by `local demo`).
-fn ground_truth_hash(store: &Path) -> String {
-    let conn = rusqlite::Connection::open(store.join("store.sqlite")).unwrap();
-    conn.query_row(
-        "SELECT project_hash FROM projects WHERE title = 'Demo ground truth'",
-        [],
-        |r| r.get(0),
-    )
-    .unwrap()
-}
-
 fn vehicle_boxes(row: &serde_json::Value) -> Vec<serde_json::Value> {
     row["label_row"]["data_units"]
         .as_object()
@@ -534,4 +523,172 @@ fn twin_review_copies_the_ground_truth_on_the_store_and_over_http() {
         comparable(export(&served, &hash)),
         comparable(export(&direct, &hash))
     );
+}
+
+/// The `Verdict` a twin row carries, if any.
+fn verdict(row: &serde_json::Value) -> Option<String> {
+    let answers = row["label_row"]["classification_answers"].as_object()?;
+    answers
+        .values()
+        .find(|a| a["featureHash"] == "clsVerdict")
+        .map(|a| {
+            a["classifications"][0]["answers"][0]["name"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
+}
+
+/// What the twin-writing guest leaves in the twin project: a verdict on
+/// every image with a twin but the three blurry ones (whose save was
+/// refused), the ground truth's Vehicle boxes kept.
+fn assert_twin_verdicts(store: &Path, twin: &str) {
+    let rows = export(store, twin);
+    assert_eq!(rows.len(), 22, "the twin has the 22 images");
+    for r in &rows {
+        let title = r["label_row"]["data_title"].as_str().unwrap();
+        let expected = if title.contains("blurry") {
+            None
+        } else if title.starts_with("street") {
+            Some("Approved".to_string())
+        } else {
+            Some("Rejected".to_string())
+        };
+        assert_eq!(verdict(r), expected, "{title}: {r}");
+    }
+    for n in 1..=4 {
+        let boxes = vehicle_boxes(exported(&rows, &format!("street-0{n}.png")));
+        assert_eq!(boxes.len(), 1, "the ground truth's box is kept");
+    }
+}
+
+/// Saving a twin's label row (encord-agents' `twin.label_row.save()`)
+/// writes it to the twin project, checked against the twin's own ontology
+/// (its `Verdict` is not in this project's); a row the twin's ontology
+/// refuses fails its task, which does not move; a dry run writes nothing
+/// and reports every twin save; over HTTP the end state is the same; a
+/// twin save the server refuses fails its task, which stays in its stage.
+#[test]
+fn twin_saves_land_in_the_twin_checked_against_its_ontology_before_any_move() {
+    let (dir, direct, hash) = demo_store();
+    let served = dir.path().join("served");
+    copy_store(&direct, &served);
+    let refused = dir.path().join("refused");
+    copy_store(&direct, &refused);
+    let twin = ground_truth_hash(&direct);
+    let wasm = guest("guest-twin-write");
+    let env = [("GROUND_TRUTH_PROJECT", twin.as_str())];
+    let report = dir.path().join("report.jsonl");
+    let records = |path: &Path| -> Vec<serde_json::Value> {
+        std::fs::read_to_string(path)
+            .unwrap()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect()
+    };
+    let grant = ["--env", "GROUND_TRUTH_PROJECT", "--report"];
+
+    // A dry run: nothing written, every twin save reported.
+    let state = |store: &Path| {
+        (
+            status(store, &hash),
+            export(store, &hash),
+            export(store, &twin),
+        )
+    };
+    let before = state(&direct);
+    let mut dry = grant.to_vec();
+    dry.extend([report.to_str().unwrap(), "--dry-run"]);
+    let out = run_agent_env(&wasm, &direct, &hash, &dry, &env);
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    let saved = records(&report)
+        .iter()
+        .filter(|r| r["twin_labels_saved"] == serde_json::json!([twin]))
+        .count();
+    assert_eq!(saved, 19, "19 images have a twin and no blur");
+    assert!(state(&direct) == before, "a dry run writes nothing");
+
+    let mut real = grant.to_vec();
+    real.push(report.to_str().unwrap());
+    let out = run_agent_env(&wasm, &direct, &hash, &real, &env);
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    let summary = stdout(&out);
+    let line = failure_line(&summary, "street-blurry-01.png");
+    assert!(
+        line.contains("the label row saved to twin project `Demo ground truth` was refused")
+            && line.contains("`clsQuality` is not a classification of the ontology"),
+        "{line}"
+    );
+    let st = status(&direct, &hash);
+    assert_eq!((count(&st, "pre-label"), count(&st, "triage")), (3, 21));
+    assert_twin_verdicts(&direct, &twin);
+    for r in records(&report) {
+        let title = r["data_title"].as_str().unwrap();
+        let has_twin = !title.starts_with("walk") && !title.starts_with("group");
+        let expected = if has_twin && !title.contains("blurry") {
+            serde_json::json!([twin])
+        } else {
+            serde_json::json!([])
+        };
+        assert_eq!(r["twin_labels_saved"], expected, "{r}");
+    }
+
+    // Over HTTP: the same end state, in both projects.
+    let (key, public) = keypair(dir.path(), "id_ed25519");
+    for store in [&served, &refused] {
+        add_key(store, &public);
+    }
+    let emulator = Emulator::start(&served, &[]);
+    let over_http = |emulator: &Emulator| {
+        let mut args = vec![
+            "--component",
+            wasm.to_str().unwrap(),
+            "--project-hash",
+            &hash,
+        ];
+        args.extend([
+            "--domain",
+            &emulator.url,
+            "--ssh-key-file",
+            key.to_str().unwrap(),
+        ]);
+        args.extend(["--env", "GROUND_TRUTH_PROJECT"]);
+        runner_host_env(&args, &env)
+    };
+    let out = over_http(&emulator);
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    drop(emulator);
+    assert_eq!(status(&served, &hash), status(&direct, &hash));
+    assert_twin_verdicts(&served, &twin);
+    assert_eq!(
+        comparable(export(&served, &twin)),
+        comparable(export(&direct, &twin))
+    );
+
+    // Every label save refused: no verdict lands, and no task with a twin
+    // moves; the video and the image group, with none, do.
+    let emulator = Emulator::start(
+        &refused,
+        &[
+            "--fault-rate",
+            "1",
+            "--faults",
+            "400",
+            "--fault-endpoint",
+            "labelrow/POST",
+        ],
+    );
+    let out = over_http(&emulator);
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    let line = failure_line(&stdout(&out), "street-01.png");
+    assert!(
+        line.contains(&format!(
+            "saving its label row in twin project `{twin}` failed"
+        )),
+        "{line}"
+    );
+    drop(emulator);
+    let st = status(&refused, &hash);
+    assert_eq!((count(&st, "pre-label"), count(&st, "triage")), (22, 2));
+    assert!(export(&refused, &twin).iter().all(|r| verdict(r).is_none()));
 }

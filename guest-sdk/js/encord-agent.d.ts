@@ -95,9 +95,14 @@ export interface StorageItem {
 }
 
 export interface Twin {
+  /** Read with the twin project's own ontology. */
   labelRow: LabelRow;
   task: Task | null;
   stageUuid: string | null;
+  /** Saves `row` (by default `labelRow`) to the twin project: checked now
+   * against its ontology (throws if it does not fit), written with the
+   * batch's label saves before any task moves, if the handler succeeds. */
+  save(row?: LabelRow): void;
 }
 
 /** Something a handler or another dependency uses; built once per task. */

@@ -570,14 +570,25 @@ export const project = builtin("project", [], () => projectApi.info());
 /** The stage being run: { uuid, title, pathways: [{ uuid, name, destinationUuid }] }. */
 export const currentStage = builtin("currentStage", [], () => projectApi.currentStage());
 
-/** The label row (a LabelRow, read with this project's ontology) and, with
- * `includeTask`, the task of this task's data in project `projectHash`;
- * null when that project has no such data. Loaded once per batch. */
+/** The label row (a LabelRow, read with the twin project's own ontology)
+ * and, with `includeTask`, the task of this task's data in project
+ * `projectHash`; null when that project has no such data. Loaded once per
+ * batch. `save()` writes the (edited) row back to the twin project, as
+ * encord-agents' `twin.label_row.save()` does: checked at once against the
+ * twin's ontology (it throws if the row does not fit), written with the
+ * batch's label saves before any task moves, only if the handler succeeds. */
 export function twin(projectHash, { includeTask = false } = {}) {
-  return builtin(`twin(${projectHash})`, [], (cx) => {
+  return builtin(`twin(${projectHash})`, [], () => {
     const found = hostCall(() => twinsApi.find(projectHash));
     if (!found) return null;
-    return { labelRow: new LabelRow(JSON.parse(found.labelRow), cx.ontology()), task: found.task ?? null, stageUuid: found.stageUuid ?? null };
+    const ontology = new Ontology(JSON.parse(hostCall(() => twinsApi.ontology(projectHash))));
+    const labelRow = new LabelRow(JSON.parse(found.labelRow), ontology);
+    return {
+      labelRow,
+      task: found.task ?? null,
+      stageUuid: found.stageUuid ?? null,
+      save: (row = labelRow) => hostCall(() => twinsApi.save(projectHash, JSON.stringify(row.toJSON()))),
+    };
   }, { [projectHash]: includeTask });
 }
 

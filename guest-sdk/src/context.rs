@@ -19,6 +19,8 @@ pub(crate) trait Source {
     fn first_frame(&self) -> Result<crate::data::Frame, String>;
     fn frames(&self, which: Selection) -> Result<Box<dyn FrameSource>, String>;
     fn twin(&self, project_hash: &str) -> Result<Option<TwinInfo>, String>;
+    fn twin_ontology(&self, project_hash: &str) -> Result<String, String>;
+    fn save_twin(&self, project_hash: &str, label_row_json: &str) -> Result<(), String>;
 }
 
 /// Everything an extractor can draw on for one task. Values computed by

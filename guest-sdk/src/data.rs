@@ -379,6 +379,10 @@ pub struct TwinInfo {
 /// The same data in the twin project `P` (encord-agents'
 /// `dep_twin_label_row`), loaded in bulk for the whole batch. Take
 /// `Option<Twin<P>>` to get `None` where the twin has no such data.
+///
+/// [`Twin::label_row`] reads the twin's row with the twin project's own
+/// ontology; [`Twin::save`] writes it back to the twin project, as
+/// encord-agents' `twin.label_row.save()` does.
 pub struct Twin<P: TwinProject> {
     /// The twin's label row JSON.
     pub label_row_json: String,
@@ -386,7 +390,8 @@ pub struct Twin<P: TwinProject> {
     pub task: Option<Task>,
     /// The uuid of the stage the twin task sits in.
     pub stage_uuid: Option<String>,
-    ontology: Arc<Ontology>,
+    source: Rc<dyn Source>,
+    ontology: std::cell::OnceCell<Arc<Ontology>>,
     _project: PhantomData<P>,
 }
 
@@ -396,6 +401,7 @@ impl<P: TwinProject> Clone for Twin<P> {
             label_row_json: self.label_row_json.clone(),
             task: self.task.clone(),
             stage_uuid: self.stage_uuid.clone(),
+            source: self.source.clone(),
             ontology: self.ontology.clone(),
             _project: PhantomData,
         }
@@ -412,15 +418,38 @@ impl<P: TwinProject> std::fmt::Debug for Twin<P> {
 }
 
 impl<P: TwinProject> Twin<P> {
-    /// The twin's label row, read with this project's ontology (twins
-    /// usually share it).
+    /// The twin project's ontology.
+    pub fn ontology(&self) -> Result<Arc<Ontology>, AgentError> {
+        if let Some(o) = self.ontology.get() {
+            return Ok(o.clone());
+        }
+        let json = self
+            .source
+            .twin_ontology(&P::project_hash())
+            .map_err(AgentError::msg)?;
+        let o = Arc::new(Ontology::parse(&json)?);
+        Ok(self.ontology.get_or_init(|| o).clone())
+    }
+
+    /// The twin's label row, read with the twin project's ontology.
     pub fn label_row(&self) -> Result<LabelRow, AgentError> {
-        self.label_row_with(self.ontology.clone())
+        self.label_row_with(self.ontology()?)
     }
 
     /// The twin's label row, read with another ontology.
     pub fn label_row_with(&self, ontology: Arc<Ontology>) -> Result<LabelRow, AgentError> {
         Ok(LabelRow::parse(&self.label_row_json, ontology)?)
+    }
+
+    /// Saves `row` as this data's label row in the twin project. The host
+    /// checks it now against the twin's ontology (an error says why) and
+    /// writes it with the batch's label saves, before any task moves, only
+    /// if the handler succeeds; if that write fails, the task fails and does
+    /// not move.
+    pub fn save(&self, row: &LabelRow) -> Result<(), AgentError> {
+        self.source
+            .save_twin(&P::project_hash(), &row.to_json())
+            .map_err(AgentError::msg)
     }
 }
 
@@ -429,7 +458,6 @@ impl<P: TwinProject> FromContext for Twin<P> {
         needs.add_twin(P::project_hash(), P::INCLUDE_TASK);
     }
     fn from_context(cx: &mut Context) -> Result<Self, AgentError> {
-        let ontology = <Arc<Ontology>>::from_context(cx)?;
         let hash = P::project_hash();
         let found = cx.source().twin(&hash).map_err(AgentError::msg)?;
         let t = found.ok_or_else(|| {
@@ -443,7 +471,8 @@ impl<P: TwinProject> FromContext for Twin<P> {
             label_row_json: t.label_row,
             task: t.task,
             stage_uuid: t.stage_uuid,
-            ontology,
+            source: cx.source_rc(),
+            ontology: std::cell::OnceCell::new(),
             _project: PhantomData,
         })
     }

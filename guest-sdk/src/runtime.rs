@@ -225,6 +225,12 @@ mod host {
                 stage_uuid: t.stage_uuid,
             }))
         }
+        fn twin_ontology(&self, project_hash: &str) -> Result<String, String> {
+            twins::ontology(project_hash)
+        }
+        fn save_twin(&self, project_hash: &str, label_row_json: &str) -> Result<(), String> {
+            twins::save(project_hash, label_row_json)
+        }
         fn label_row(&self) -> Result<String, String> {
             labels::label_row()
         }

@@ -46,6 +46,8 @@ pub struct TestRun {
     asset: Option<Vec<u8>>,
     frames: Vec<Frame>,
     twins: Vec<(String, TwinInfo)>,
+    /// Twin projects' ontologies, where not this project's.
+    twin_ontologies: Vec<(String, String)>,
 }
 
 /// What a native run produced.
@@ -56,6 +58,9 @@ pub struct TestOutcome {
     pub logs: Vec<(Level, String)>,
     /// The client metadata the handler set on the storage item.
     pub client_metadata: Option<serde_json::Value>,
+    /// The label rows the handler saved to twin projects: (project hash,
+    /// row), checked against the twin's ontology as the host checks them.
+    pub twin_saves: Vec<(String, crate::labels::LabelRow)>,
 }
 
 /// The label row of a 64x48 image titled `title` (data hash
@@ -99,6 +104,7 @@ impl TestRun {
             asset: None,
             frames: Vec::new(),
             twins: Vec::new(),
+            twin_ontologies: Vec::new(),
         }
     }
 
@@ -155,6 +161,14 @@ impl TestRun {
                 stage_uuid: None,
             },
         ));
+        self
+    }
+
+    /// The ontology of twin project `project_hash` (by default the twin
+    /// shares this project's).
+    pub fn twin_ontology_json(mut self, project_hash: &str, json: &str) -> TestRun {
+        self.twin_ontologies
+            .push((project_hash.to_string(), json.to_string()));
         self
     }
 
@@ -222,10 +236,12 @@ impl TestRun {
             sink.borrow_mut().push((level, msg.to_string()))
         })));
         let metadata = Rc::new(RefCell::new(None));
+        let twin_saves = Rc::new(RefCell::new(Vec::new()));
         let source = TestSource {
             needs: def.needs(),
             run: self.clone(),
             metadata: metadata.clone(),
+            twin_saves: twin_saves.clone(),
         };
         let mut cx = Context::new(self.task.clone(), Box::new(source));
         let result = call(def, &mut cx);
@@ -234,10 +250,12 @@ impl TestRun {
         self.check(&outcome)?;
         let logs = logs.borrow().clone();
         let client_metadata = metadata.borrow().clone();
+        let twin_saves = twin_saves.borrow().clone();
         Ok(TestOutcome {
             outcome,
             logs,
             client_metadata,
+            twin_saves,
         })
     }
 
@@ -269,6 +287,7 @@ struct TestSource {
     needs: Needs,
     run: TestRun,
     metadata: Rc<RefCell<Option<serde_json::Value>>>,
+    twin_saves: Rc<RefCell<Vec<(String, crate::labels::LabelRow)>>>,
 }
 
 impl TestSource {
@@ -372,6 +391,41 @@ impl Source for TestSource {
             .iter()
             .find(|(h, _)| h == project_hash)
             .map(|(_, t)| t.clone()))
+    }
+    fn twin_ontology(&self, project_hash: &str) -> Result<String, String> {
+        self.twin(project_hash)?;
+        Ok(self
+            .run
+            .twin_ontologies
+            .iter()
+            .find(|(h, _)| h == project_hash)
+            .map_or_else(|| self.run.ontology.clone(), |(_, o)| o.clone()))
+    }
+    fn save_twin(&self, project_hash: &str, label_row_json: &str) -> Result<(), String> {
+        if self.twin(project_hash)?.is_none() {
+            return Err(format!(
+                "twin project `{project_hash}` has no label row for data `{}`: nothing to save to",
+                self.run.task.data_hash
+            ));
+        }
+        let ontology = crate::labels::Ontology::parse(&self.twin_ontology(project_hash)?)
+            .map_err(|e| e.to_string())?;
+        let row = crate::labels::LabelRow::parse(label_row_json, std::sync::Arc::new(ontology))
+            .map_err(|e| {
+                format!("the label row saved to twin project `{project_hash}` is invalid: {e}")
+            })?;
+        if row.data_hash() != self.run.task.data_hash {
+            return Err(format!(
+                "the label row saved to twin project `{project_hash}` is for data `{}`, not this task's data `{}`",
+                row.data_hash(),
+                self.run.task.data_hash
+            ));
+        }
+        row.validate().map_err(|e| e.to_string())?;
+        let mut saves = self.twin_saves.borrow_mut();
+        saves.retain(|(p, _)| p != project_hash);
+        saves.push((project_hash.to_string(), row));
+        Ok(())
     }
     fn label_row(&self) -> Result<String, String> {
         if !self.needs.label_row {

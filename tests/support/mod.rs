@@ -22,6 +22,7 @@ const GUESTS: &[(&str, &str)] = &[
     ("guest-hostile", "guest_hostile"),
     ("guest-media", "guest_media"),
     ("guest-reuse", "guest_reuse"),
+    ("guest-twin-write", "guest_twin_write"),
     ("bench-agent", "bench_agent"),
 ];
 
@@ -221,6 +222,17 @@ pub fn count(status: &[(String, u64)], stage: &str) -> u64 {
         .iter()
         .find(|(t, _)| t == stage)
         .map_or(0, |(_, n)| *n)
+}
+
+/// The demo's twin project (created by `local demo`).
+pub fn ground_truth_hash(store: &Path) -> String {
+    let conn = rusqlite::Connection::open(store.join("store.sqlite")).unwrap();
+    conn.query_row(
+        "SELECT project_hash FROM projects WHERE title = 'Demo ground truth'",
+        [],
+        |r| r.get(0),
+    )
+    .unwrap()
 }
 
 /// `local export` as JSON.

@@ -97,6 +97,12 @@ class _Source:
     def twin(self, project_hash: str):
         return _call(twins.find, project_hash)
 
+    def twin_ontology(self, project_hash: str) -> str:
+        return _call(twins.ontology, project_hash)
+
+    def save_twin(self, project_hash: str, text: str) -> None:
+        _call(twins.save, project_hash, text)
+
 
 class _HostLogHandler(logging.Handler):
     def emit(self, record: logging.LogRecord) -> None:

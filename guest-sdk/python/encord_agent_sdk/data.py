@@ -14,7 +14,7 @@ from enum import Enum
 from pathlib import Path
 from typing import Callable, Iterator, Optional, Sequence, Union
 
-from .labels import LabelRowV2
+from .labels import LabelRowV2, OntologyStructure
 from .runner import WorkflowTask, current_context
 
 
@@ -174,15 +174,20 @@ class Twin:
 def dep_twin_label_row(twin_project_hash: str, init_labels: bool = True, include_task: bool = False) -> Callable[[], Optional[Twin]]:
     """A dependency giving the label row (and, with `include_task`, the task)
     of this task's data in project `twin_project_hash`, or None. The host
-    loads the twin rows once per batch. The twin's labels are read with this
-    project's ontology."""
+    loads the twin rows once per batch. The twin's labels are read with the
+    twin project's own ontology (`twin.label_row.ontology_structure`), and
+    `twin.label_row.save()` saves them to the twin project, as in
+    encord-agents."""
 
     def twin() -> Optional[Twin]:
         cx = current_context()
-        found = cx.source.twin(twin_project_hash)
+        source = cx.source
+        found = source.twin(twin_project_hash)
         if found is None:
             return None
-        row = LabelRowV2.from_json(found.label_row, cx.ontology())
+        ontology = OntologyStructure(json.loads(source.twin_ontology(twin_project_hash)))
+        row = LabelRowV2.from_json(found.label_row, ontology)
+        row._save_to = lambda r: source.save_twin(twin_project_hash, r.to_json())
         task = None
         if found.task is not None:
             t = found.task

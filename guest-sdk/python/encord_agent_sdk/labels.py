@@ -659,6 +659,8 @@ class LabelRowV2:
         # Set by the runner: what `save()` and `set_priority()` record.
         self._saved = False
         self._priority: Optional[float] = None
+        # A twin project's row: `save()` hands it to the host for that project.
+        self._save_to = None
 
     @classmethod
     def from_json(cls, text: str, ontology: OntologyStructure) -> "LabelRowV2":
@@ -721,9 +723,14 @@ class LabelRowV2:
         """The runner hands out initialised rows: nothing to do."""
 
     def save(self, *_args, **_kwargs) -> None:
-        """Marks the row to be saved when the handler returns (the runner
-        saves it with the task's other writes, only if the handler succeeds)."""
-        self._saved = True
+        """Saves the row with the task's other writes, before the task moves,
+        only if the handler succeeds. A twin project's row (from
+        `dep_twin_label_row`) is saved to that project: runner-host checks it
+        now against the twin's ontology and raises if it does not fit."""
+        if self._save_to is not None:
+            self._save_to(self)
+        else:
+            self._saved = True
 
     def set_priority(self, priority: float, *_args, **_kwargs) -> None:
         """Sets the task's priority when the handler returns."""

@@ -442,7 +442,10 @@ def _decision(stage: _Stage, cx: _TaskContext, result: Any) -> Decision:
     priority = row._priority if row is not None else None
     if isinstance(result, TaskAgentReturnStruct):
         pathway = None if result.pathway is None else str(result.pathway)
-        if result.label_row is not None:
+        if result.label_row is not None and result.label_row._save_to is not None:
+            # A twin's row: encord-agents saves it to its own project.
+            result.label_row.save()
+        elif result.label_row is not None:
             save = result.label_row
         if result.label_row_priority is not None:
             priority = float(result.label_row_priority)

@@ -28,7 +28,7 @@ use wasmtime::{Config, Engine, Store};
 
 pub use load::LoadError;
 pub use sandbox::{DirGrant, Grants, Limits, NetGrant, Sandbox, ASSET_DIR};
-pub use state::{CallContext, Effects, ProjectContext, StageContext, TaskData};
+pub use state::{CallContext, Effects, ProjectContext, StageContext, TaskData, TwinProject};
 
 pub(crate) use state::TaskState;
 

@@ -54,6 +54,18 @@ pub struct TaskData {
 pub struct Effects {
     /// New client metadata (a JSON object) for the task's storage item.
     pub client_metadata: Option<String>,
+    /// Label rows to save in twin projects: (project hash, label row JSON),
+    /// one per project, already checked against that project's ontology.
+    pub twin_saves: Vec<(String, String)>,
+}
+
+/// A twin project a stage declared: what is saved to it is checked against
+/// its own ontology.
+#[derive(Debug)]
+pub struct TwinProject {
+    pub title: String,
+    pub ontology_json: String,
+    pub ontology: Arc<encord_labels::Ontology>,
 }
 
 /// What one call may read through the imports.
@@ -65,6 +77,8 @@ pub struct CallContext {
     pub label_row: Option<Arc<str>>,
     /// The task uuid, for log lines.
     pub task_uuid: Option<String>,
+    /// The task's data hash (what a twin save must be for).
+    pub data_hash: Option<String>,
     /// The storage item and media, when the stage declared them.
     pub data: Option<Arc<TaskData>>,
     /// A read-only directory holding only this task's asset file, mounted
@@ -72,6 +86,8 @@ pub struct CallContext {
     pub asset_dir: Option<(PathBuf, String)>,
     /// Twin label rows by project hash, for the twins the stage declared.
     pub twins: Arc<HashMap<String, Option<TwinRecord>>>,
+    /// Every twin project the agent's stages declared, by project hash.
+    pub twin_projects: Arc<HashMap<String, Arc<TwinProject>>>,
     /// Collected during the call; read by the runner after it.
     pub effects: Arc<Mutex<Effects>>,
 }
@@ -87,9 +103,11 @@ impl CallContext {
             stage,
             label_row,
             task_uuid: None,
+            data_hash: None,
             data: None,
             asset_dir: None,
             twins: Arc::default(),
+            twin_projects: Arc::default(),
             effects: Arc::default(),
         }
     }

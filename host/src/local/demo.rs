@@ -136,6 +136,12 @@ pub fn create_demo(dir: &Path, images: usize, with_media: bool) -> Result<String
     Ok(project_hash)
 }
 
+/// The ontology of the demo's twin project: this project's Person and
+/// Vehicle objects, and a `Verdict` classification of its own (the twin's
+/// labels are read and checked against it, not the demo's).
+pub const GROUND_TRUTH_ONTOLOGY: &str =
+    include_str!("../../../examples/ground-truth-ontology.json");
+
 /// The title of the demo's twin project.
 pub const GROUND_TRUTH_TITLE: &str = "Demo ground truth";
 
@@ -159,8 +165,15 @@ fn ground_truth(
     };
     tx.execute(
         "INSERT INTO projects (project_hash, title, description, ontology_hash, ontology_json, workflow_json, created_at)
-         SELECT ?1, ?2, 'Reviewed labels of the demo images', ontology_hash, ontology_json, ?3, ?4 FROM projects WHERE project_hash = ?5",
-        params![twin, GROUND_TRUTH_TITLE, serde_json::to_string(&workflow).expect("workflow serialises"), chrono::Utc::now().to_rfc3339(), project_hash],
+         VALUES (?1, ?2, 'Reviewed labels of the demo images', ?3, ?4, ?5, ?6)",
+        params![
+            twin,
+            GROUND_TRUTH_TITLE,
+            new_uuid(),
+            GROUND_TRUTH_ONTOLOGY,
+            serde_json::to_string(&workflow).expect("workflow serialises"),
+            chrono::Utc::now().to_rfc3339()
+        ],
     )
     .map_err(|e| sql(dir, e))?;
     let rows: Vec<(String, String, String)> = {
@@ -178,7 +191,8 @@ fn ground_truth(
         rows
     };
     let ontology = std::sync::Arc::new(
-        encord_labels::Ontology::parse(DEMO_ONTOLOGY).expect("the demo ontology parses"),
+        encord_labels::Ontology::parse(GROUND_TRUTH_ONTOLOGY)
+            .expect("the ground truth's ontology parses"),
     );
     for (seq, (data_hash, json, title)) in rows.into_iter().enumerate() {
         let (json, label_hash) = if ["street-01", "street-02", "street-03", "street-04"]

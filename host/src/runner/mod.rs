@@ -12,7 +12,7 @@ mod stop;
 mod summary;
 pub mod validate;
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -21,7 +21,7 @@ use futures::{FutureExt, StreamExt};
 
 use crate::engine::{
     CallContext, CallError, Effects, LoadedAgent, Need, ProjectContext, Route, StageContext,
-    StageSpec, TaskData, WitTask,
+    StageSpec, TaskData, TwinProject, WitTask,
 };
 use crate::platform::{
     DataItem, LabelRowQuery, LabelSave, MoveAction, Platform, PlatformError, Project, Task,
@@ -149,6 +149,9 @@ pub struct TaskReport {
     pub priority: Option<f32>,
     /// The storage item's client metadata was replaced (or would have been).
     pub metadata_saved: bool,
+    /// The twin projects whose label row of this data was saved (or would
+    /// have been).
+    pub twin_labels_saved: Vec<String>,
     pub dry_run: bool,
 }
 
@@ -173,6 +176,8 @@ struct Decision {
     priority: Option<f32>,
     /// (storage item uuid, new client metadata JSON)
     metadata: Option<(String, String)>,
+    /// (twin project hash, label row JSON), checked when the agent saved them.
+    twin_saves: Vec<(String, String)>,
 }
 
 pub struct Runner {
@@ -183,6 +188,8 @@ pub struct Runner {
     reporter: std::sync::OnceLock<Reporter>,
     failures: std::sync::OnceLock<FailedTasks>,
     assets: std::sync::OnceLock<Arc<AssetCache>>,
+    /// The twin projects the stages declared, once checked.
+    twin_projects: std::sync::OnceLock<Arc<HashMap<String, Arc<TwinProject>>>>,
     progress: Arc<dyn Progress>,
 }
 
@@ -196,6 +203,7 @@ impl Runner {
             reporter: std::sync::OnceLock::new(),
             failures: std::sync::OnceLock::new(),
             assets: std::sync::OnceLock::new(),
+            twin_projects: std::sync::OnceLock::new(),
             progress: Arc::new(LogProgress),
         }
     }
@@ -264,7 +272,8 @@ impl Runner {
                 RunError::Manifest(format!("reading the agent's stages failed: {e}"))
             })?;
         let plans = self.plan(&project, specs)?;
-        self.check_twins(&plans).await?;
+        let twins = self.check_twins(&plans).await?;
+        let _ = self.twin_projects.set(Arc::new(twins));
         if plans.iter().any(|p| p.media) {
             let cache = AssetCache::new(
                 self.options.media_cache.clone(),
@@ -422,26 +431,45 @@ impl Runner {
         Ok(plans)
     }
 
-    /// Every twin project a stage declares must exist (and be readable)
-    /// before any task runs.
-    async fn check_twins(&self, plans: &[StagePlan]) -> Result<(), RunError> {
-        let mut seen = std::collections::HashSet::new();
+    /// Every twin project a stage declares must exist (and be readable),
+    /// with an ontology that parses, before any task runs.
+    async fn check_twins(
+        &self,
+        plans: &[StagePlan],
+    ) -> Result<HashMap<String, Arc<TwinProject>>, RunError> {
+        let mut twins = HashMap::new();
         for plan in plans {
             for twin in &plan.spec.twins {
-                if seen.insert(twin.project_hash.clone()) {
-                    self.platform
-                        .project(&twin.project_hash)
-                        .await
-                        .map_err(|e| {
-                            RunError::Manifest(format!(
-                                "handler `{}` declares twin project `{}`: {e}",
-                                plan.spec.handler, twin.project_hash
-                            ))
-                        })?;
+                if twins.contains_key(&twin.project_hash) {
+                    continue;
                 }
+                let declared = |e: &dyn std::fmt::Display| {
+                    RunError::Manifest(format!(
+                        "handler `{}` declares twin project `{}`: {e}",
+                        plan.spec.handler, twin.project_hash
+                    ))
+                };
+                let p = self
+                    .platform
+                    .project(&twin.project_hash)
+                    .await
+                    .map_err(|e| declared(&e))?;
+                let ontology = Ontology::parse(&p.ontology_json).map_err(|e| {
+                    declared(&format!(
+                        "its ontology is not one runner-host can read: {e}"
+                    ))
+                })?;
+                twins.insert(
+                    twin.project_hash.clone(),
+                    Arc::new(TwinProject {
+                        title: p.title,
+                        ontology_json: p.ontology_json,
+                        ontology: Arc::new(ontology),
+                    }),
+                );
             }
         }
-        Ok(())
+        Ok(twins)
     }
 
     /// One task's storage item, with its media on local disk when the stage
@@ -828,6 +856,7 @@ impl Runner {
             stage: plan.stage.clone(),
             context: plan.context.clone(),
             stage_ident: plan.spec.stage.clone(),
+            twin_projects: self.twin_projects.get().cloned().unwrap_or_default(),
             retries: self.options.num_retries,
             stop: self.stop.clone(),
             progress: self.progress.clone(),
@@ -948,6 +977,7 @@ impl Runner {
                 r.dry_run = true;
                 r.labels_saved = d.save.is_some();
                 r.metadata_saved = d.metadata.is_some();
+                r.twin_labels_saved = d.twin_saves.iter().map(|(p, _)| p.clone()).collect();
                 r.priority = d.priority;
                 if let Some((_, name)) = &d.pathway {
                     r.result = TaskResult::Moved(name.clone());
@@ -1002,6 +1032,58 @@ impl Runner {
             } else {
                 for &i in chunk {
                     reports[i].labels_saved = true;
+                }
+            }
+        }
+
+        // Twin saves, per twin project, also before any move: a task whose
+        // twin could not be saved fails and does not move.
+        let mut by_twin: BTreeMap<String, Vec<usize>> = BTreeMap::new();
+        for (i, d) in decisions.iter().enumerate() {
+            for (p, _) in d.iter().flat_map(|d| &d.twin_saves) {
+                by_twin.entry(p.clone()).or_default().push(i);
+            }
+        }
+        for (twin, tasks) in by_twin {
+            let chunks: Vec<&[usize]> = tasks.chunks(SAVE_BUNDLE).collect();
+            let bundles: Vec<Vec<LabelSave>> = chunks
+                .iter()
+                .map(|chunk| {
+                    chunk
+                        .iter()
+                        .filter_map(|&i| {
+                            let (_, json) = decisions[i]
+                                .as_ref()?
+                                .twin_saves
+                                .iter()
+                                .find(|(p, _)| *p == twin)?;
+                            Some(LabelSave {
+                                data_hash: reports[i].task.data_hash.clone(),
+                                json: json.clone(),
+                            })
+                        })
+                        .collect()
+                })
+                .collect();
+            let sent = in_flight(bundles.iter().map(|b| self.platform.save_labels(&twin, b))).await;
+            for (chunk, result) in chunks.into_iter().zip(sent) {
+                // Only tasks still standing were in the bundle (one whose
+                // save to another twin failed already was left out).
+                let standing: Vec<usize> = chunk
+                    .iter()
+                    .copied()
+                    .filter(|&i| decisions[i].is_some())
+                    .collect();
+                for i in standing {
+                    match &result {
+                        Ok(()) => reports[i].twin_labels_saved.push(twin.clone()),
+                        Err(e) => fail(
+                            &mut reports,
+                            &mut decisions,
+                            i,
+                            format!("saving its label row in twin project `{twin}` failed: {e}"),
+                        ),
+                    }
                 }
             }
         }
@@ -1215,6 +1297,7 @@ impl TaskReport {
             labels_saved: false,
             priority: None,
             metadata_saved: false,
+            twin_labels_saved: Vec::new(),
             dry_run: false,
         }
     }
@@ -1244,6 +1327,7 @@ struct TaskJob {
     stage: WorkflowStage,
     context: Arc<StageContext>,
     stage_ident: String,
+    twin_projects: Arc<HashMap<String, Arc<TwinProject>>>,
     retries: u32,
     stop: StopHandle,
     progress: Arc<dyn Progress>,
@@ -1282,6 +1366,7 @@ impl TaskJob {
             labels_saved: false,
             priority: None,
             metadata_saved: false,
+            twin_labels_saved: Vec::new(),
             dry_run: false,
         };
         if self.stop.is_stopped() {
@@ -1320,9 +1405,11 @@ impl TaskJob {
             let mut cx =
                 CallContext::new(self.pcx.clone(), Some(self.context.clone()), row.clone());
             cx.task_uuid = Some(task.uuid.clone());
+            cx.data_hash = Some(task.data_hash.clone());
             cx.data = data.clone();
             cx.asset_dir = asset_dir.clone();
             cx.twins = twins.clone();
+            cx.twin_projects = self.twin_projects.clone();
             let attempt_effects = cx.effects.clone();
             let wit_task = WitTask {
                 uuid: task.uuid.clone(),
@@ -1352,6 +1439,7 @@ impl TaskJob {
         match checked {
             Ok(mut d) => {
                 d.metadata = item.zip(effects.client_metadata);
+                d.twin_saves = effects.twin_saves;
                 (report(TaskResult::Stayed, attempts), Some(d))
             }
             Err(why) => {
@@ -1418,6 +1506,7 @@ fn check_outcome(
         save: o.label_row,
         priority: o.priority,
         metadata: None,
+        twin_saves: Vec::new(),
     })
 }
 

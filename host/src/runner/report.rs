@@ -42,6 +42,7 @@ impl Reporter {
                 "pathway": pathway,
                 "labels_saved": r.labels_saved,
                 "client_metadata_saved": r.metadata_saved,
+                "twin_labels_saved": r.twin_labels_saved,
                 "priority": r.priority,
                 "attempts": r.attempts,
                 "error": error,
