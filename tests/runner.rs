@@ -483,6 +483,28 @@ fn tasks_that_exhausted_their_retries_wait_for_new_data_or_retry_failed() {
         "the agent was not called"
     );
 
+    // A rebuilt agent (other bytes: here the same code with a custom
+    // section added) gets them back without --retry-failed.
+    let rebuilt = dir.path().join("rebuilt.wasm");
+    let mut bytes = std::fs::read(guest("guest-misbehave")).unwrap();
+    bytes.extend_from_slice(&[0, 8, 7]);
+    bytes.extend_from_slice(b"rebuilt");
+    std::fs::write(&rebuilt, bytes).unwrap();
+    let out = run_agent(
+        &rebuilt,
+        &store,
+        &hash,
+        &["--num-retries", "0", "--report", report.to_str().unwrap()],
+    );
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    assert_eq!(
+        read_report(&report)
+            .iter()
+            .filter(|r| r["outcome"] == "failed")
+            .count(),
+        5
+    );
+
     // --retry-failed runs them again.
     let out = run(&["--retry-failed"]);
     assert_eq!(out.status.code(), Some(3));

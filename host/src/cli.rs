@@ -201,8 +201,7 @@ fn compile(component: &Path, cache: &CacheArgs) -> anyhow::Result<i32> {
         ..Sandbox::default()
     };
     let agent = LoadedAgent::load(component, &sandbox)?;
-    let bytes = std::fs::read(component)?;
-    let entry = crate::engine::cache::entry(&dir, agent.engine(), &bytes);
+    let entry = crate::engine::cache::entry(&dir, agent.engine(), agent.digest());
     eprintln!(
         "compiled `{}` in {:.2?}",
         component.display(),

@@ -18,11 +18,17 @@ pub fn default_dir() -> Option<PathBuf> {
         .map(|d| d.join("runner-host"))
 }
 
-/// Where the entry for `wasm` lives in `dir`.
-pub fn entry(dir: &Path, engine: &Engine, wasm: &[u8]) -> PathBuf {
+/// The component's SHA-256, hex: what names it in the cache and in the
+/// failed-task record.
+pub fn digest(wasm: &[u8]) -> String {
+    hex::encode(Sha256::digest(wasm))
+}
+
+/// Where the entry for the component with SHA-256 `digest` lives in `dir`.
+pub fn entry(dir: &Path, engine: &Engine, digest: &str) -> PathBuf {
     let mut h = std::collections::hash_map::DefaultHasher::new();
     engine.precompile_compatibility_hash().hash(&mut h);
-    let key = format!("{}-{:016x}", hex::encode(Sha256::digest(wasm)), h.finish());
+    let key = format!("{digest}-{:016x}", h.finish());
     dir.join(format!("{key}.cwasm"))
 }
 
@@ -35,9 +41,15 @@ pub enum Source {
     Rebuilt,
 }
 
-/// Loads `wasm` from the cache in `dir`, or compiles it and stores it.
-pub fn load(engine: &Engine, wasm: &[u8], dir: &Path) -> wasmtime::Result<(Component, Source)> {
-    let path = entry(dir, engine, wasm);
+/// Loads `wasm` (SHA-256 `digest`) from the cache in `dir`, or compiles it
+/// and stores it.
+pub fn load(
+    engine: &Engine,
+    wasm: &[u8],
+    digest: &str,
+    dir: &Path,
+) -> wasmtime::Result<(Component, Source)> {
+    let path = entry(dir, engine, digest);
     let sum = path.with_extension("sha256");
     let mut source = Source::Compiled;
     if path.exists() {

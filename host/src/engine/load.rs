@@ -26,12 +26,12 @@ pub enum LoadError {
     Engine(String),
 }
 
-/// Reads and compiles the component at `path`.
+/// Reads and compiles the component at `path`; returns it with its SHA-256.
 pub(super) fn compile(
     engine: &Engine,
     path: &Path,
     cache_dir: Option<&Path>,
-) -> Result<Component, LoadError> {
+) -> Result<(Component, String), LoadError> {
     let shown = path.display().to_string();
     let bytes = std::fs::read(path).map_err(|e| match e.kind() {
         std::io::ErrorKind::NotFound => LoadError::Missing(shown.clone()),
@@ -55,14 +55,17 @@ pub(super) fn compile(
             .unwrap_or_default()
             .to_string(),
     };
-    match cache_dir {
-        None => Component::from_binary(engine, &bytes).map_err(invalid),
+    let digest = super::cache::digest(&bytes);
+    let component = match cache_dir {
+        None => Component::from_binary(engine, &bytes).map_err(invalid)?,
         Some(dir) => {
-            let (component, source) = super::cache::load(engine, &bytes, dir).map_err(invalid)?;
+            let (component, source) =
+                super::cache::load(engine, &bytes, &digest, dir).map_err(invalid)?;
             tracing::debug!(component = %shown, ?source, "component ready");
-            Ok(component)
+            component
         }
-    }
+    };
+    Ok((component, digest))
 }
 
 /// Explains why linking or type-checking the exports failed.

@@ -23,7 +23,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use wasmtime::component::{Component, ComponentExportIndex, Linker};
+use wasmtime::component::{ComponentExportIndex, Linker};
 use wasmtime::{Config, Engine, Store};
 
 pub use load::LoadError;
@@ -114,6 +114,8 @@ pub struct LoadedAgent {
     backtraces: bool,
     /// Instances waiting for their next task.
     warm: std::sync::Mutex<Vec<Warm>>,
+    /// The component's SHA-256 (hex).
+    digest: String,
 }
 
 impl Drop for LoadedAgent {
@@ -138,7 +140,7 @@ impl LoadedAgent {
         // A missing file is reported by `compile`, with its name.
         let size = std::fs::metadata(path).map_or(u64::MAX, |m| m.len());
         let engine = engine(sandbox, size <= SCAN_RESET_MAX_BYTES)?;
-        let component: Component = load::compile(&engine, path, sandbox.cache_dir.as_deref())?;
+        let (component, digest) = load::compile(&engine, path, sandbox.cache_dir.as_deref())?;
         let mut linker: Linker<TaskState> = Linker::new(&engine);
         wasmtime_wasi::p2::add_to_linker_async(&mut linker)
             .map_err(|e| LoadError::Engine(e.to_string()))?;
@@ -181,7 +183,13 @@ impl LoadedAgent {
             reuse: sandbox.reuse.max(1),
             backtraces: sandbox.backtraces,
             warm: std::sync::Mutex::default(),
+            digest,
         })
+    }
+
+    /// The component's SHA-256 (hex).
+    pub fn digest(&self) -> &str {
+        &self.digest
     }
 
     /// The engine the component was compiled for.

@@ -1,6 +1,6 @@
 //! The failed-task record: a task whose agent failed on every attempt is
-//! not run again on later polls (or later runs) until its data changes or
-//! `--retry-failed` is given. Kept in a small SQLite file, so it survives a
+//! not run again on later polls (or later runs) until its data or the agent
+//! (the component's bytes) changes, or `--retry-failed` is given. Kept in a small SQLite file, so it survives a
 //! restart.
 
 use std::path::Path;
@@ -86,19 +86,22 @@ impl FailedTasks {
     }
 }
 
-/// What identifies "the same data" for a task: when its label row was
-/// loaded, the row's `last_edited_at`; otherwise the task's status.
-pub fn fingerprint(status: &str, row: Option<&str>) -> String {
+/// What identifies "the same agent on the same data" for a task: the
+/// component's SHA-256 (`agent`; a rebuilt agent gets its failed tasks
+/// back), and when its label row was loaded, the row's `last_edited_at`,
+/// otherwise the task's status.
+pub fn fingerprint(agent: &str, status: &str, row: Option<&str>) -> String {
     #[derive(serde::Deserialize)]
     struct Edited {
         last_edited_at: Option<serde_json::Value>,
     }
-    match row.and_then(|r| serde_json::from_str::<Edited>(r).ok()) {
+    let data = match row.and_then(|r| serde_json::from_str::<Edited>(r).ok()) {
         Some(Edited {
             last_edited_at: Some(v),
         }) => format!("edited:{v}"),
         _ => format!("status:{status}"),
-    }
+    };
+    format!("agent:{agent} {data}")
 }
 
 #[cfg(test)]
@@ -108,16 +111,29 @@ mod tests {
     #[test]
     fn the_fingerprint_follows_the_label_rows_last_edit() {
         let a = fingerprint(
+            "a1",
             "NEW",
             Some(r#"{"last_edited_at": "Sat, 21 Nov 2026 12:00:00 UTC", "data_hash": "x"}"#),
         );
         let b = fingerprint(
+            "a1",
             "NEW",
             Some(r#"{"last_edited_at": "Sat, 21 Nov 2026 12:00:01 UTC", "data_hash": "x"}"#),
         );
         assert_ne!(a, b);
-        assert_eq!(fingerprint("NEW", None), "status:NEW");
-        assert_ne!(fingerprint("NEW", None), fingerprint("REOPENED", None));
+        assert_eq!(fingerprint("a1", "NEW", None), "agent:a1 status:NEW");
+        assert_ne!(
+            fingerprint("a1", "NEW", None),
+            fingerprint("a1", "REOPENED", None)
+        );
+    }
+
+    #[test]
+    fn the_fingerprint_follows_the_agent() {
+        assert_ne!(
+            fingerprint("a1", "NEW", None),
+            fingerprint("a2", "NEW", None)
+        );
     }
 
     #[test]

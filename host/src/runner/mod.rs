@@ -826,7 +826,8 @@ impl Runner {
                 .get()
                 .and_then(|f| f.recorded(&project.project_hash, &plan.stage.uuid, &task.uuid));
             if let Some((print, error)) = record {
-                let same_data = print == failures::fingerprint(&task.status, row.as_deref());
+                let same_data = print
+                    == failures::fingerprint(self.agent.digest(), &task.status, row.as_deref());
                 if same_data && !self.options.retry_failed {
                     skipped.push(TaskReport::new(
                         task,
@@ -1339,8 +1340,14 @@ impl TaskJob {
     async fn run(&self, queued: Queued) -> (TaskReport, Option<Decision>, Option<String>) {
         let failed_on = queued.row.clone();
         let (report, decision) = self.attempt(queued).await;
-        let print = (decision.is_none() && matches!(report.result, TaskResult::Failed(_)))
-            .then(|| failures::fingerprint(&report.task.status, failed_on.as_deref()));
+        let print =
+            (decision.is_none() && matches!(report.result, TaskResult::Failed(_))).then(|| {
+                failures::fingerprint(
+                    self.agent.digest(),
+                    &report.task.status,
+                    failed_on.as_deref(),
+                )
+            });
         (report, decision, print)
     }
 
