@@ -695,3 +695,160 @@ fn already_advanced(over_http: bool) {
         (19, 4, 1)
     );
 }
+
+#[test]
+fn killed_after_its_first_move_then_rerun_on_the_store_loses_nothing() {
+    killed_then_rerun(false, "after-first-move");
+}
+
+#[test]
+fn killed_after_its_first_move_then_rerun_over_http_loses_nothing() {
+    killed_then_rerun(true, "after-first-move");
+}
+
+#[test]
+fn killed_between_saves_and_moves_then_rerun_on_the_store_loses_nothing() {
+    killed_then_rerun(false, "before-moves");
+}
+
+#[test]
+fn killed_between_saves_and_moves_then_rerun_over_http_loses_nothing() {
+    killed_then_rerun(true, "before-moves");
+}
+
+/// A 3,000-task run (batches of 300) killed with SIGKILL at `point`
+/// (`RUNNER_HOST_TEST_CRASH_AT`), then run again to the end. On the store,
+/// and over HTTP with the emulator's record of every request it accepted as
+/// the ledger: every task routed exactly once, none moved before its labels
+/// were saved, no saved label lost.
+fn killed_then_rerun(over_http: bool, point: &str) {
+    use std::os::unix::process::ExitStatusExt;
+    const TASKS: usize = 3000;
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("store");
+    let out = runner_host(&[
+        "local",
+        "demo",
+        "--store",
+        store.to_str().unwrap(),
+        "--images",
+        &TASKS.to_string(),
+        "--images-only",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let hash = stdout(&out).lines().last().unwrap().trim().to_string();
+    let ledger = dir.path().join("ledger.jsonl");
+    let mut emulator = None;
+    let mut source = vec!["--store".to_string(), store.to_str().unwrap().to_string()];
+    if over_http {
+        let (key, public) = keypair(dir.path(), "id_ed25519");
+        add_key(&store, &public);
+        let e = Emulator::start(&store, &["--record", ledger.to_str().unwrap()]);
+        source = vec![
+            "--domain".into(),
+            e.url.clone(),
+            "--ssh-key-file".into(),
+            key.to_str().unwrap().into(),
+        ];
+        emulator = Some(e);
+    }
+    let run = |crash: Option<&str>| {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_runner-host"));
+        cmd.args(["--component", guest("bench-agent").to_str().unwrap()])
+            .args(["--project-hash", &hash])
+            .args(&source)
+            .env("RUST_LOG", "info");
+        if let Some(point) = crash {
+            cmd.env("RUNNER_HOST_TEST_CRASH_AT", point);
+        }
+        cmd.output().expect("runner-host starts")
+    };
+
+    let killed = run(Some(point));
+    assert_eq!(killed.status.signal(), Some(9), "{}", stderr(&killed));
+    let moved_before = if point == "after-first-move" { 300 } else { 0 };
+    let st = status(&store, &hash);
+    assert_eq!(
+        (count(&st, "pre-label"), count(&st, "triage")),
+        (TASKS as u64 - moved_before, moved_before),
+        "{point}"
+    );
+
+    let rerun = run(None);
+    assert_eq!(rerun.status.code(), Some(0), "{}", stderr(&rerun));
+    assert!(
+        stdout(&rerun).contains(&format!("to triage: {}", TASKS as u64 - moved_before)),
+        "the rerun moves exactly the rest: {}",
+        stdout(&rerun)
+    );
+    drop(emulator);
+    let st = status(&store, &hash);
+    assert_eq!(
+        (count(&st, "pre-label"), count(&st, "triage")),
+        (0, TASKS as u64)
+    );
+    // No saved label lost: every row has the agent's one box and priority.
+    let rows = export(&store, &hash);
+    assert_eq!(rows.len(), TASKS);
+    for r in &rows {
+        assert_eq!(
+            r["label_row"]["object_answers"]
+                .as_object()
+                .map(|o| o.len()),
+            Some(1),
+            "{r}"
+        );
+        assert!(r["priority"].is_number(), "{r}");
+    }
+    if !over_http {
+        return;
+    }
+
+    // The ledger: what the server accepted, in order.
+    let conn = rusqlite::Connection::open(store.join("store.sqlite")).unwrap();
+    let data_of: HashMap<String, String> = conn
+        .prepare("SELECT task_uuid, data_hash FROM tasks WHERE project_hash = ?1")
+        .unwrap()
+        .query_map([&hash], |r| Ok((r.get(0)?, r.get(1)?)))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    let mut saved = std::collections::HashSet::new();
+    let mut moves: HashMap<String, usize> = HashMap::new();
+    for line in std::fs::read_to_string(&ledger).unwrap().lines() {
+        let l: Value = serde_json::from_str(line).unwrap();
+        let body: Value = serde_json::from_str(l["body"].as_str().unwrap()).unwrap_or(Value::Null);
+        let target = l["target"].as_str().unwrap();
+        if target.ends_with("/actions") && l["status"] == 204 {
+            for a in body.as_array().unwrap() {
+                let task = a["taskUuid"].as_str().unwrap();
+                assert!(
+                    saved.contains(&data_of[task]),
+                    "task {task} moved before its labels were saved"
+                );
+                *moves.entry(task.to_string()).or_default() += 1;
+            }
+        }
+        let answer: Value =
+            serde_json::from_str(l["answer"].as_str().unwrap()).unwrap_or(Value::Null);
+        if target == "/public"
+            && body["query_type"] == "labelrow"
+            && body["query_method"] == "POST"
+            && answer["status"] == 200
+        {
+            for row in body["values"]["payload"]["labels"].as_array().unwrap() {
+                saved.insert(row["data_hash"].as_str().unwrap().to_string());
+            }
+        }
+    }
+    assert_eq!(moves.len(), TASKS, "every task was moved");
+    assert!(
+        moves.values().all(|&n| n == 1),
+        "some task was moved twice: {:?}",
+        moves
+            .iter()
+            .filter(|(_, &n)| n != 1)
+            .take(3)
+            .collect::<Vec<_>>()
+    );
+}

@@ -1170,6 +1170,7 @@ impl Runner {
                 Some((i, action, name))
             })
             .collect();
+        crash_point("before-moves");
         for chunk in moves.chunks(MOVE_BUNDLE) {
             let bundle: Vec<MoveAction> = chunk.iter().map(|(_, a, _)| a.clone()).collect();
             match self
@@ -1178,6 +1179,7 @@ impl Runner {
                 .await
             {
                 Ok(()) => {
+                    crash_point("after-first-move");
                     for (i, _, name) in chunk {
                         reports[*i].result = TaskResult::Moved(name.clone());
                     }
@@ -1246,6 +1248,26 @@ impl Runner {
                 "the move was refused: {why} (and whether the task is still in `{stage}` could not be checked: {e})"
             )),
         }
+    }
+}
+
+/// The crash tests' hook: with `RUNNER_HOST_TEST_CRASH_AT=NAME` set, the
+/// process kills itself with SIGKILL (no destructor, no flush: a `kill -9`)
+/// the first time it reaches point NAME: `before-moves` (a batch's saves and
+/// priorities written, none of its moves sent) or `after-first-move` (the
+/// first bundled move accepted). Unset, it is one look at a cached value per
+/// batch.
+fn crash_point(name: &str) {
+    static AT: std::sync::OnceLock<Option<String>> = std::sync::OnceLock::new();
+    let at = AT.get_or_init(|| std::env::var("RUNNER_HOST_TEST_CRASH_AT").ok());
+    if at.as_deref() == Some(name) {
+        eprintln!("runner-host: killing itself at `{name}` (RUNNER_HOST_TEST_CRASH_AT)");
+        #[cfg(target_os = "linux")]
+        // SAFETY: kill(2) on our own pid with a signal number; no memory is involved.
+        unsafe {
+            libc::kill(libc::getpid(), libc::SIGKILL);
+        }
+        std::process::abort();
     }
 }
 
