@@ -716,10 +716,9 @@ fn a_task_page_is_answered_while_a_save_waits_for_the_stores_write_lock() {
             assert!(waited.elapsed() < Duration::from_secs(10), "the save never reached the emulator");
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-        if save.is_finished() { panic!("the save did not wait for the write lock: {:?}", save.await); }
-
-        // Meanwhile a task page (and its signature check) reads the last commit.
+        // Meanwhile a task page (and its signature check) reads the last
+        // commit, answered while the save still waits: it cannot land before
+        // the lock is released below.
         let page = tokio::time::timeout(
             Duration::from_secs(5),
             client.list_tasks(&hash, &stage, None),
@@ -728,6 +727,9 @@ fn a_task_page_is_answered_while_a_save_waits_for_the_stores_write_lock() {
         .expect("a task page waited behind the blocked save")
         .unwrap();
         assert!(page.tasks.iter().any(|t| t.data_hash == data_hash));
+        if save.is_finished() {
+            panic!("the save did not wait for the write lock: {:?}", save.await);
+        }
 
         // The lock released, the save lands.
         holder.execute_batch("ROLLBACK").unwrap();

@@ -142,23 +142,33 @@ fn small_batches_and_one_at_a_time_still_drain_the_stage() {
     assert_eq!((count(&s, "pre-label"), count(&s, "triage")), (0, 24));
 }
 
+/// `runner-host run …` and `runner-host …` do the same run: on two copies
+/// of one store they end in the same stages with the same label rows.
 #[test]
 fn the_run_subcommand_is_the_same_as_the_default() {
-    let (_dir, store, hash) = demo_store();
+    let (dir, store, hash) = demo_store();
+    let copy = dir.path().join("copy");
+    copy_store(&store, &copy);
     let wasm = guest("prelabel");
-    let out = runner_host(&[
-        "run",
-        "--component",
-        wasm.to_str().unwrap(),
-        "--project-hash",
-        &hash,
-        "--store",
-        store.to_str().unwrap(),
-        "--stage",
-        "pre-label",
-    ]);
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    assert_eq!(count(&status(&store, &hash), "triage"), 24);
+    let mut ends = Vec::new();
+    for (form, store) in [(Some("run"), &store), (None, &copy)] {
+        let mut args: Vec<&str> = form.into_iter().collect();
+        args.extend([
+            "--component",
+            wasm.to_str().unwrap(),
+            "--project-hash",
+            &hash,
+            "--store",
+            store.to_str().unwrap(),
+            "--stage",
+            "pre-label",
+        ]);
+        let out = runner_host(&args);
+        assert_eq!(out.status.code(), Some(0), "{form:?}: {}", stderr(&out));
+        ends.push((status(store, &hash), comparable(export(store, &hash))));
+    }
+    assert_eq!(count(&ends[0].0, "triage"), 24);
+    assert_eq!(ends[0], ends[1]);
 }
 
 /// `--perfmap` leaves the map `perf` reads to name the agent's functions:

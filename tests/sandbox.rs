@@ -43,181 +43,103 @@ fn pong_server() -> (u16, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
     (port, http_requests)
 }
 
+/// The hostile run: one batch in which the guest attacks the host on chosen
+/// tasks. Run once per test binary; each test below checks one attack.
+struct Hostile {
+    root: std::path::PathBuf,
+    store: std::path::PathBuf,
+    hash: String,
+    out: std::process::Output,
+    granted: u16,
+    denied: u16,
+    denied_http: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+}
+
+impl Hostile {
+    /// The summary's failure line of the task titled `title`.
+    fn reason(&self, title: &str) -> String {
+        failure_line(&stdout(&self.out), title)
+    }
+}
+
+fn hostile() -> &'static Hostile {
+    static RUN: std::sync::OnceLock<Hostile> = std::sync::OnceLock::new();
+    RUN.get_or_init(|| {
+        // Under target/, not a temporary directory: a static is never
+        // dropped, so it is cleared here, at the next run.
+        let root = workspace().join("target").join("test-runs").join("hostile");
+        let _ = std::fs::remove_dir_all(&root);
+        std::fs::create_dir_all(root.join("granted")).unwrap();
+        let store = root.join("store");
+        let demo = runner_host(&["local", "demo", "--store", store.to_str().unwrap()]);
+        assert!(demo.status.success(), "{}", stderr(&demo));
+        let hash = stdout(&demo).lines().last().unwrap().trim().to_string();
+        let ((granted, _), (denied, denied_http)) = (pong_server(), pong_server());
+        let wasm = guest("guest-hostile");
+        let dir_grant = format!("{}:/data", root.join("granted").display());
+        let allow = format!("127.0.0.1:{granted}");
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_runner-host"))
+            .args([
+                "--component",
+                wasm.to_str().unwrap(),
+                "--project-hash",
+                &hash,
+                "--store",
+                store.to_str().unwrap(),
+            ])
+            .args([
+                "--task-timeout",
+                "2",
+                "--memory-limit",
+                "512",
+                "--num-retries",
+                "0",
+                "--concurrency",
+                "2",
+            ])
+            .args([
+                "--dir",
+                &dir_grant,
+                "--env",
+                "NET_GRANTED",
+                "--env",
+                "NET_DENIED",
+                "--allow-net",
+                &allow,
+            ])
+            .env("NET_GRANTED", format!("127.0.0.1:{granted}"))
+            .env("NET_DENIED", format!("127.0.0.1:{denied}"))
+            .env("HOME", "/root")
+            .env("RUST_LOG", "info")
+            .output()
+            .unwrap();
+        Hostile {
+            root,
+            store,
+            hash,
+            out,
+            granted,
+            denied,
+            denied_http,
+        }
+    })
+}
+
 #[test]
-fn hostile_tasks_fail_with_their_own_reason_and_the_rest_lands() {
-    let (dir, store, hash) = demo_store();
-    let granted_dir = dir.path().join("granted");
-    std::fs::create_dir(&granted_dir).unwrap();
-    let ((granted, _), (denied, denied_http)) = (pong_server(), pong_server());
-    let wasm = guest("guest-hostile");
-    let dir_grant = format!("{}:/data", granted_dir.display());
-    let allow = format!("127.0.0.1:{granted}");
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_runner-host"))
-        .args([
-            "--component",
-            wasm.to_str().unwrap(),
-            "--project-hash",
-            &hash,
-            "--store",
-            store.to_str().unwrap(),
-        ])
-        .args([
-            "--task-timeout",
-            "2",
-            "--memory-limit",
-            "512",
-            "--num-retries",
-            "0",
-            "--concurrency",
-            "2",
-        ])
-        .args([
-            "--dir",
-            &dir_grant,
-            "--env",
-            "NET_GRANTED",
-            "--env",
-            "NET_DENIED",
-            "--allow-net",
-            &allow,
-        ])
-        .env("NET_GRANTED", format!("127.0.0.1:{granted}"))
-        .env("NET_DENIED", format!("127.0.0.1:{denied}"))
-        .env("HOME", "/root")
-        .env("RUST_LOG", "info")
-        .output()
-        .unwrap();
+fn hostile_run_ends_with_the_failures_listed_and_the_rest_landed() {
+    let h = hostile();
     assert_eq!(
-        out.status.code(),
+        h.out.status.code(),
         Some(3),
         "the host finished the run: {}",
-        stderr(&out)
+        stderr(&h.out)
     );
-    let text = stdout(&out);
-    let reason = |title: &str| failure_line(&text, title);
-    assert!(
-        reason("street-01.png").ends_with("timed out after 2s"),
-        "loop forever"
-    );
-    assert!(
-        reason("street-02.png").ends_with("memory limit exceeded (512 MiB)"),
-        "allocate until death"
-    );
-    assert!(
-        reason("street-03.png").ends_with("stack overflow"),
-        "recurse forever"
-    );
-    // The stack in linear memory (Rust's and C's locals whose address is
-    // taken) runs past address 0: a trap, not a write into the agent's data,
-    // with the likely cause and its fix.
-    assert!(
-        reason("portrait-04.png").ends_with(
-            "agent trapped: wasm trap: out of bounds memory access (if the agent recurses deeply \
-             or keeps large arrays in locals, its stack may have overflowed: link it with a \
-             larger `-zstack-size`)"
-        ),
-        "recurse forever with big locals: {}",
-        reason("portrait-04.png")
-    );
-    assert!(
-        reason("street-04.png").ends_with(
-            "agent panicked at tests/guests/hostile/src/lib.rs:25:28: hostile panic on street-04"
-        ),
-        "{}",
-        reason("street-04.png")
-    );
-    assert!(reason("street-05.png")
-        .contains("the label row returned is 100 MiB, over the 32 MiB limit"));
-    assert!(
-        reason("street-06.png").contains("denied: read /etc/passwd"),
-        "no filesystem"
-    );
-    assert!(
-        reason("street-07.png")
-            .ends_with("denied: HOME not visible; visible: [NET_GRANTED, NET_DENIED]"),
-        "{}",
-        reason("street-07.png")
-    );
-    let net = reason("street-08.png");
-    eprintln!("network probes: {net}");
-    assert!(
-        net.contains(&format!("granted 127.0.0.1:{granted}: pong")),
-        "{net}"
-    );
-    assert!(
-        net.contains(&format!("denied 127.0.0.1:{denied}: Permission denied")),
-        "{net}"
-    );
-    // HTTP (wasi:http): to the granted host and port, answered; to another
-    // port, refused by the host before any byte was sent.
-    assert!(
-        net.contains(&format!("http://127.0.0.1:{granted}/ answered 200 pong")),
-        "{net}"
-    );
-    assert!(
-        net.contains(&format!(
-            "http://127.0.0.1:{denied}/ refused: HTTP request to `127.0.0.1:{denied}` denied: the host is not granted"
-        )),
-        "{net}"
-    );
-    assert_eq!(
-        denied_http.load(std::sync::atomic::Ordering::SeqCst),
-        0,
-        "no HTTP request reached the host not granted"
-    );
-    assert!(
-        stderr(&out).contains(&format!(
-            "the agent's HTTP request to `127.0.0.1:{denied}` was denied"
-        )),
-        "the denial is logged"
-    );
-    assert!(
-        reason("portrait-02.png").ends_with("timed out after 2s"),
-        "sleep in a host call"
-    );
+    let text = stdout(&h.out);
     assert!(!text.contains("SANDBOX BREACH"), "{text}");
-
-    // The granted directory was writable; nothing escaped it.
-    assert_eq!(
-        std::fs::read_to_string(granted_dir.join("inside.txt")).unwrap(),
-        "granted"
-    );
-    assert!(!dir.path().join("escaped.txt").exists());
-    // Memory went back: the host's peak holds the hog's 512 MiB and the
-    // 100 MB label row; after the batch it is resident near what a benign
-    // agent's run ends at, plus at most what the pooling allocator keeps
-    // resident for reuse (64 MiB per instance slot; two were busy).
-    let (now, peak) = host_memory(&stderr(&out));
-    let (_d, benign_store, benign_hash) = demo_store();
-    let benign = run_agent_env(
-        &guest("prelabel"),
-        &benign_store,
-        &benign_hash,
-        &["--concurrency", "2"],
-        &[("RUST_LOG", "info")],
-    );
-    let (baseline, _) = host_memory(&stderr(&benign));
-    eprintln!("hostile run: {now} MiB at the end, peak {peak} MiB; benign run: {baseline} MiB");
-    assert!(
-        peak >= 450,
-        "the hog and the big row raised the peak: {peak} MiB"
-    );
-    assert!(
-        now <= baseline + 2 * 64 + 16,
-        "memory returned near its baseline: {now} MiB after, {baseline} MiB for a benign run"
-    );
-
-    // A 32 MiB log line reached the log cut short.
-    let longest = stderr(&out).lines().map(str::len).max().unwrap_or(0);
-    assert!(
-        longest < 64 << 10,
-        "log lines are bounded ({longest} bytes)"
-    );
-
     // Everything else landed: 10 failures, 14 moved with labels.
-    let s = status(&store, &hash);
+    let s = status(&h.store, &h.hash);
     assert_eq!((count(&s, "pre-label"), count(&s, "triage")), (10, 14));
-    let rows = export(&store, &hash);
+    let rows = export(&h.store, &h.hash);
     for title in [
         "portrait-01.png",
         "portrait-03.png",
@@ -240,6 +162,182 @@ fn hostile_tasks_fail_with_their_own_reason_and_the_rest_lands() {
             "{title}: nothing saved"
         );
     }
+}
+
+#[test]
+fn hostile_loop_forever_times_out() {
+    assert!(hostile()
+        .reason("street-01.png")
+        .ends_with("timed out after 2s"));
+}
+
+#[test]
+fn hostile_sleep_inside_a_host_call_times_out() {
+    assert!(hostile()
+        .reason("portrait-02.png")
+        .ends_with("timed out after 2s"));
+}
+
+#[test]
+fn hostile_allocation_hits_the_memory_limit() {
+    assert!(hostile()
+        .reason("street-02.png")
+        .ends_with("memory limit exceeded (512 MiB)"));
+}
+
+#[test]
+fn hostile_recursion_overflows_the_stack() {
+    assert!(hostile()
+        .reason("street-03.png")
+        .ends_with("stack overflow"));
+}
+
+/// The stack in linear memory (Rust's and C's locals whose address is
+/// taken) runs past address 0: a trap, not a write into the agent's data,
+/// with the likely cause and its fix.
+#[test]
+fn hostile_big_locals_overflow_the_stack_in_linear_memory() {
+    let reason = hostile().reason("portrait-04.png");
+    assert!(
+        reason.ends_with(
+            "agent trapped: wasm trap: out of bounds memory access (if the agent recurses deeply \
+             or keeps large arrays in locals, its stack may have overflowed: link it with a \
+             larger `-zstack-size`)"
+        ),
+        "{reason}"
+    );
+}
+
+#[test]
+fn hostile_panic_names_the_guests_line() {
+    let reason = hostile().reason("street-04.png");
+    assert!(
+        reason.ends_with(
+            "agent panicked at tests/guests/hostile/src/lib.rs:25:28: hostile panic on street-04"
+        ),
+        "{reason}"
+    );
+}
+
+#[test]
+fn hostile_100_mb_label_row_is_refused() {
+    let reason = hostile().reason("street-05.png");
+    assert!(
+        reason.contains("the label row returned is 100 MiB, over the 32 MiB limit"),
+        "{reason}"
+    );
+}
+
+#[test]
+fn hostile_filesystem_is_invisible_but_the_granted_directory() {
+    let h = hostile();
+    assert!(h
+        .reason("street-06.png")
+        .contains("denied: read /etc/passwd"));
+    // The granted directory was writable; nothing escaped it.
+    assert_eq!(
+        std::fs::read_to_string(h.root.join("granted").join("inside.txt")).unwrap(),
+        "granted"
+    );
+    assert!(!h.root.join("escaped.txt").exists());
+}
+
+#[test]
+fn hostile_environment_shows_only_the_granted_variables() {
+    let reason = hostile().reason("street-07.png");
+    assert!(
+        reason.ends_with("denied: HOME not visible; visible: [NET_GRANTED, NET_DENIED]"),
+        "{reason}"
+    );
+}
+
+#[test]
+fn hostile_sockets_reach_only_the_granted_address() {
+    let h = hostile();
+    let net = h.reason("street-08.png");
+    assert!(
+        net.contains(&format!("granted 127.0.0.1:{}: pong", h.granted)),
+        "{net}"
+    );
+    assert!(
+        net.contains(&format!("denied 127.0.0.1:{}: Permission denied", h.denied)),
+        "{net}"
+    );
+}
+
+/// HTTP (wasi:http): to the granted host and port, answered; to another
+/// port, refused by the host before any byte was sent, and logged.
+#[test]
+fn hostile_http_reaches_only_the_granted_host() {
+    let h = hostile();
+    let net = h.reason("street-08.png");
+    assert!(
+        net.contains(&format!(
+            "http://127.0.0.1:{}/ answered 200 pong",
+            h.granted
+        )),
+        "{net}"
+    );
+    assert!(
+        net.contains(&format!(
+            "http://127.0.0.1:{0}/ refused: HTTP request to `127.0.0.1:{0}` denied: the host is not granted",
+            h.denied
+        )),
+        "{net}"
+    );
+    assert_eq!(
+        h.denied_http.load(std::sync::atomic::Ordering::SeqCst),
+        0,
+        "no HTTP request reached the host not granted"
+    );
+    assert!(
+        stderr(&h.out).contains(&format!(
+            "the agent's HTTP request to `127.0.0.1:{}` was denied",
+            h.denied
+        )),
+        "the denial is logged"
+    );
+}
+
+/// A 32 MiB log line reaches the log cut short.
+#[test]
+fn hostile_log_lines_are_bounded() {
+    let longest = stderr(&hostile().out)
+        .lines()
+        .map(str::len)
+        .max()
+        .unwrap_or(0);
+    assert!(
+        longest < 64 << 10,
+        "log lines are bounded ({longest} bytes)"
+    );
+}
+
+/// Memory went back: the host's peak holds the hog's 512 MiB and the
+/// 100 MB label row; after the batch it is resident near what a benign
+/// agent's run ends at, plus at most what the pooling allocator keeps
+/// resident for reuse (64 MiB per instance slot; two were busy).
+#[test]
+fn hostile_memory_returns_after_the_batch() {
+    let (now, peak) = host_memory(&stderr(&hostile().out));
+    let (_d, benign_store, benign_hash) = demo_store();
+    let benign = run_agent_env(
+        &guest("prelabel"),
+        &benign_store,
+        &benign_hash,
+        &["--concurrency", "2"],
+        &[("RUST_LOG", "info")],
+    );
+    let (baseline, _) = host_memory(&stderr(&benign));
+    eprintln!("hostile run: {now} MiB at the end, peak {peak} MiB; benign run: {baseline} MiB");
+    assert!(
+        peak >= 450,
+        "the hog and the big row raised the peak: {peak} MiB"
+    );
+    assert!(
+        now <= baseline + 2 * 64 + 16,
+        "memory returned near its baseline: {now} MiB after, {baseline} MiB for a benign run"
+    );
 }
 
 #[test]

@@ -142,6 +142,9 @@ pub struct TaskReport {
     pub stage: String,
     pub result: TaskResult,
     pub attempts: u32,
+    /// When its first attempt started (or, for a task not run, when it was
+    /// set aside).
+    pub started_at: chrono::DateTime<chrono::Utc>,
     pub duration: Duration,
     /// Labels were saved (or, in a dry run, would have been).
     pub labels_saved: bool,
@@ -1316,6 +1319,7 @@ impl TaskReport {
             stage: plan.stage.title.clone(),
             result,
             attempts: 0,
+            started_at: chrono::Utc::now(),
             duration: Duration::ZERO,
             labels_saved: false,
             priority: None,
@@ -1386,11 +1390,13 @@ impl TaskJob {
         }: Queued,
     ) -> (TaskReport, Option<Decision>) {
         let started = Instant::now();
+        let started_at = chrono::Utc::now();
         let report = |result, attempts| TaskReport {
             task: task.clone(),
             stage: self.stage.title.clone(),
             result,
             attempts,
+            started_at,
             duration: started.elapsed(),
             labels_saved: false,
             priority: None,

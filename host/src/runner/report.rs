@@ -45,6 +45,7 @@ impl Reporter {
                 "twin_labels_saved": r.twin_labels_saved,
                 "priority": r.priority,
                 "attempts": r.attempts,
+                "started_at": r.started_at.to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
                 "error": error,
                 "duration_ms": r.duration.as_millis() as u64,
                 "dry_run": r.dry_run,
