@@ -87,6 +87,7 @@ fn hostile() -> &'static Hostile {
                 "--store",
                 store.to_str().unwrap(),
             ])
+            .args(["--report", root.join("report.jsonl").to_str().unwrap()])
             .args([
                 "--task-timeout",
                 "2",
@@ -178,11 +179,22 @@ fn hostile_sleep_inside_a_host_call_times_out() {
         .ends_with("timed out after 2s"));
 }
 
+/// The memory limit is recognised from the limiter that enforced it, and
+/// the report says how close the hog came.
 #[test]
 fn hostile_allocation_hits_the_memory_limit() {
-    assert!(hostile()
+    let h = hostile();
+    assert!(h
         .reason("street-02.png")
         .ends_with("memory limit exceeded (512 MiB)"));
+    let hog = std::fs::read_to_string(h.root.join("report.jsonl"))
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .find(|r| r["data_title"] == "street-02.png")
+        .unwrap();
+    let peak = hog["memory_peak_bytes"].as_u64().unwrap();
+    assert!(peak > 256 << 20 && peak <= 512 << 20, "{hog}");
 }
 
 #[test]
@@ -355,16 +367,41 @@ fn fuel_is_a_deterministic_budget_with_its_own_reason() {
         "{}",
         stdout(&out)
     );
+    let report = _dir.path().join("report.jsonl");
     let out = run_agent(
         &guest("prelabel"),
         &store,
         &hash,
-        &["--fuel", "500000000", "--retry-failed"],
+        &[
+            "--fuel",
+            "500000000",
+            "--retry-failed",
+            "--report",
+            report.to_str().unwrap(),
+        ],
     );
     assert_eq!(
         out.status.code(),
         Some(0),
         "a normal agent fits a sane budget: {}",
+        stdout(&out)
+    );
+    // What each task used is reported, to size the limits from.
+    let records: Vec<serde_json::Value> = std::fs::read_to_string(&report)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(records.len(), 24);
+    for r in &records {
+        let fuel = r["fuel_used"].as_u64().unwrap();
+        assert!((20_001..500_000_000).contains(&fuel), "{r}");
+        let memory = r["memory_peak_bytes"].as_u64().unwrap();
+        assert!((64 << 10..64 << 20).contains(&memory), "{r}");
+    }
+    assert!(
+        stdout(&out).contains("pre-label: the largest instance held"),
+        "{}",
         stdout(&out)
     );
 }

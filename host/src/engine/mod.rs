@@ -28,7 +28,7 @@ use wasmtime::{Config, Engine, Store};
 
 pub use load::LoadError;
 pub use sandbox::{DirGrant, Grants, Limits, NetGrant, Sandbox, ASSET_DIR};
-pub use state::{CallContext, Effects, ProjectContext, StageContext, TaskData, TwinProject};
+pub use state::{CallContext, Effects, ProjectContext, StageContext, TaskData, TwinProject, Usage};
 
 pub(crate) use state::TaskState;
 
@@ -303,6 +303,15 @@ impl LoadedAgent {
         done: Result<wasmtime::Result<T>, tokio::time::error::Elapsed>,
         store: &Store<TaskState>,
     ) -> Result<T, CallError> {
+        let state = store.data();
+        let usage = Usage {
+            memory_peak_bytes: state.limits.peak_bytes() as u64,
+            fuel_used: self
+                .limits
+                .fuel
+                .map(|budget| budget.saturating_sub(store.get_fuel().unwrap_or(budget))),
+        };
+        *state.cx.usage.lock().unwrap_or_else(|e| e.into_inner()) = usage;
         match done {
             Err(_) => Err(CallError::Timeout(self.limits.timeout)),
             Ok(Err(e)) => Err(state::classify_trap(

@@ -8,7 +8,6 @@ use std::task::{Context, Poll};
 
 use bytes::Bytes;
 use tokio::io::AsyncWrite;
-use wasmtime::{StoreLimits, StoreLimitsBuilder};
 use wasmtime_wasi::cli::{IsTerminal, StdoutStream};
 use wasmtime_wasi::p2::{OutputStream, Pollable, StreamError};
 use wasmtime_wasi::{ResourceTable, WasiCtx, WasiCtxView, WasiView};
@@ -68,6 +67,75 @@ pub struct TwinProject {
     pub ontology: Arc<encord_labels::Ontology>,
 }
 
+/// What a call's instance used: reported per task, so that an operator can
+/// size `--memory-limit` and `--fuel` from data.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Usage {
+    /// The most linear memory the instance held at once (all its memories).
+    /// A kept instance (`--reuse-instance`) reports its peak so far.
+    pub memory_peak_bytes: u64,
+    /// Fuel the call burned, when `--fuel` is set.
+    pub fuel_used: Option<u64>,
+}
+
+/// The instance's memory cap, enforced as wasmtime asks it to grow memory,
+/// and what it used: the memory-limit trap is recognised from here, not
+/// from an error's text.
+pub(crate) struct MemoryLimiter {
+    /// Per linear memory, as `--memory-limit` says.
+    cap: usize,
+    /// All memories' current sizes added up, and the most they reached.
+    total: usize,
+    peak: usize,
+    /// A growth past the cap was refused (and trapped).
+    exceeded: bool,
+}
+
+impl MemoryLimiter {
+    fn new(cap: usize) -> MemoryLimiter {
+        MemoryLimiter {
+            cap,
+            total: 0,
+            peak: 0,
+            exceeded: false,
+        }
+    }
+
+    /// The most linear memory the instance held at once.
+    pub(crate) fn peak_bytes(&self) -> usize {
+        self.peak
+    }
+}
+
+impl wasmtime::ResourceLimiter for MemoryLimiter {
+    fn memory_growing(
+        &mut self,
+        current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        if desired > self.cap {
+            self.exceeded = true;
+            // A trap, not a failed `memory.grow`: the task fails with its
+            // own reason instead of whatever the guest makes of -1.
+            return Err(wasmtime::Error::msg("memory limit exceeded"));
+        }
+        self.total = self.total.saturating_add(desired.saturating_sub(current));
+        self.peak = self.peak.max(self.total);
+        Ok(true)
+    }
+
+    fn table_growing(
+        &mut self,
+        _current: usize,
+        _desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        // Tables are bounded by the pooling allocator's slots.
+        Ok(true)
+    }
+}
+
 /// What one call may read through the imports.
 #[derive(Debug, Clone)]
 pub struct CallContext {
@@ -90,6 +158,8 @@ pub struct CallContext {
     pub twin_projects: Arc<HashMap<String, Arc<TwinProject>>>,
     /// Collected during the call; read by the runner after it.
     pub effects: Arc<Mutex<Effects>>,
+    /// Written when the call ends (returned, trapped or timed out).
+    pub usage: Arc<Mutex<Usage>>,
 }
 
 impl CallContext {
@@ -109,6 +179,7 @@ impl CallContext {
             twins: Arc::default(),
             twin_projects: Arc::default(),
             effects: Arc::default(),
+            usage: Arc::default(),
         }
     }
 }
@@ -254,7 +325,7 @@ pub(crate) struct TaskState {
     pub(crate) table: ResourceTable,
     http: WasiHttpCtx,
     http_grants: HttpGrants,
-    pub(crate) limits: StoreLimits,
+    pub(crate) limits: MemoryLimiter,
     pub(crate) cx: CallContext,
     stderr: StderrTail,
     memory_bytes: usize,
@@ -274,10 +345,7 @@ impl TaskState {
                 allowed: grants.net.clone(),
                 task: cx.task_uuid.clone(),
             },
-            limits: StoreLimitsBuilder::new()
-                .memory_size(memory_bytes)
-                .trap_on_grow_failure(true)
-                .build(),
+            limits: MemoryLimiter::new(memory_bytes),
             cx,
             stderr,
             memory_bytes,
@@ -369,7 +437,7 @@ const STACK_HINT: &str =
 
 fn classify(e: &wasmtime::Error, state: &TaskState, limits: &Limits) -> CallError {
     let text = format!("{e:#}");
-    if text.contains("forcing trap when growing memory") {
+    if state.limits.exceeded {
         return CallError::Memory(limits.memory_bytes >> 20);
     }
     match e.downcast_ref::<wasmtime::Trap>() {

@@ -21,7 +21,7 @@ use futures::{FutureExt, StreamExt};
 
 use crate::engine::{
     CallContext, CallError, Effects, LoadedAgent, Need, ProjectContext, Route, StageContext,
-    StageSpec, TaskData, TwinProject, WitTask,
+    StageSpec, TaskData, TwinProject, Usage, WitTask,
 };
 use crate::platform::{
     DataItem, LabelRowQuery, LabelSave, MoveAction, Platform, PlatformError, Project, Task,
@@ -146,6 +146,8 @@ pub struct TaskReport {
     /// set aside).
     pub started_at: chrono::DateTime<chrono::Utc>,
     pub duration: Duration,
+    /// What its last attempt's instance used (none for a task not run).
+    pub usage: Option<Usage>,
     /// Labels were saved (or, in a dry run, would have been).
     pub labels_saved: bool,
     /// The priority set (or, in a dry run, that would have been).
@@ -1321,6 +1323,7 @@ impl TaskReport {
             attempts: 0,
             started_at: chrono::Utc::now(),
             duration: Duration::ZERO,
+            usage: None,
             labels_saved: false,
             priority: None,
             metadata_saved: false,
@@ -1391,6 +1394,7 @@ impl TaskJob {
     ) -> (TaskReport, Option<Decision>) {
         let started = Instant::now();
         let started_at = chrono::Utc::now();
+        let last_usage: std::sync::Mutex<Option<Usage>> = std::sync::Mutex::default();
         let report = |result, attempts| TaskReport {
             task: task.clone(),
             stage: self.stage.title.clone(),
@@ -1398,6 +1402,7 @@ impl TaskJob {
             attempts,
             started_at,
             duration: started.elapsed(),
+            usage: *last_usage.lock().unwrap_or_else(|e| e.into_inner()),
             labels_saved: false,
             priority: None,
             metadata_saved: false,
@@ -1446,6 +1451,7 @@ impl TaskJob {
             cx.twins = twins.clone();
             cx.twin_projects = self.twin_projects.clone();
             let attempt_effects = cx.effects.clone();
+            let attempt_usage = cx.usage.clone();
             let wit_task = WitTask {
                 uuid: task.uuid.clone(),
                 data_hash: task.data_hash.clone(),
@@ -1453,7 +1459,10 @@ impl TaskJob {
                 label_branch_name: task.label_branch_name.clone(),
                 status: task.status.clone(),
             };
-            match self.agent.run(cx, self.stage_ident.clone(), wit_task).await {
+            let ran = self.agent.run(cx, self.stage_ident.clone(), wit_task).await;
+            *last_usage.lock().unwrap_or_else(|e| e.into_inner()) =
+                Some(*attempt_usage.lock().unwrap_or_else(|e| e.into_inner()));
+            match ran {
                 Ok(o) => {
                     effects = attempt_effects.lock().expect("effects lock").clone();
                     break Ok(o);

@@ -45,6 +45,8 @@ impl Reporter {
                 "twin_labels_saved": r.twin_labels_saved,
                 "priority": r.priority,
                 "attempts": r.attempts,
+                "memory_peak_bytes": r.usage.map(|u| u.memory_peak_bytes),
+                "fuel_used": r.usage.and_then(|u| u.fuel_used),
                 "started_at": r.started_at.to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
                 "error": error,
                 "duration_ms": r.duration.as_millis() as u64,

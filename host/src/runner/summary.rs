@@ -30,6 +30,11 @@ pub struct StageSummary {
     pub failures: Vec<(String, String, String)>,
     /// Errors that were not any one task's (e.g. listing tasks).
     pub errors: Vec<String>,
+    /// The most memory any task's instance held, and the longest task: what
+    /// `--memory-limit` and `--task-timeout` can be sized from.
+    pub memory_peak_bytes: u64,
+    #[serde(serialize_with = "secs")]
+    pub longest_task: Duration,
 }
 
 fn secs<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
@@ -58,6 +63,10 @@ impl StageSummary {
         }
         self.processed += 1;
         self.retries += r.attempts.saturating_sub(1);
+        if let Some(u) = r.usage {
+            self.memory_peak_bytes = self.memory_peak_bytes.max(u.memory_peak_bytes);
+        }
+        self.longest_task = self.longest_task.max(r.duration);
         match &r.result {
             TaskResult::Moved(p) => *self.moved.entry(p.clone()).or_default() += 1,
             TaskResult::AlreadyAdvanced(_) => self.already_advanced += 1,
@@ -83,6 +92,8 @@ impl StageSummary {
         self.skipped_failed += other.skipped_failed;
         self.retries += other.retries;
         self.duration += other.duration;
+        self.memory_peak_bytes = self.memory_peak_bytes.max(other.memory_peak_bytes);
+        self.longest_task = self.longest_task.max(other.longest_task);
         self.failures.extend(other.failures);
         self.errors.extend(other.errors);
     }
@@ -145,6 +156,15 @@ impl fmt::Display for Summary {
             )?;
         }
         for s in &self.stages {
+            if s.memory_peak_bytes > 0 {
+                writeln!(
+                    f,
+                    "{}: the largest instance held {:.1} MiB; the longest task took {:.2}s",
+                    s.stage,
+                    s.memory_peak_bytes as f64 / f64::from(1 << 20),
+                    s.longest_task.as_secs_f64()
+                )?;
+            }
             if s.already_advanced > 0 {
                 writeln!(
                     f,
