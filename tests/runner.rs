@@ -11,6 +11,7 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use runner_host::platform::{PlatformError, Project};
 use serde_json::Value;
 use support::*;
 
@@ -636,8 +637,6 @@ impl runner_host::platform::Platform for Interloper {
         self.inner.task_in_stage(p, s, task).await
     }
 }
-
-use runner_host::platform::{PlatformError, Project};
 
 #[test]
 fn a_task_moved_by_someone_else_meanwhile_is_already_advanced_on_the_store() {

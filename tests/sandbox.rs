@@ -78,15 +78,7 @@ fn hostile() -> &'static Hostile {
         let wasm = guest("guest-hostile");
         let dir_grant = format!("{}:/data", root.join("granted").display());
         let allow = format!("127.0.0.1:{granted}");
-        let out = std::process::Command::new(env!("CARGO_BIN_EXE_runner-host"))
-            .args([
-                "--component",
-                wasm.to_str().unwrap(),
-                "--project-hash",
-                &hash,
-                "--store",
-                store.to_str().unwrap(),
-            ])
+        let out = agent_command(&wasm, &store, &hash)
             .args(["--report", root.join("report.jsonl").to_str().unwrap()])
             .args([
                 "--task-timeout",
@@ -111,7 +103,6 @@ fn hostile() -> &'static Hostile {
             .env("NET_GRANTED", format!("127.0.0.1:{granted}"))
             .env("NET_DENIED", format!("127.0.0.1:{denied}"))
             .env("HOME", "/root")
-            .env("RUST_LOG", "info")
             .output()
             .unwrap();
         Hostile {
