@@ -8,31 +8,30 @@ use crate::engine::encord::agent::types::Task;
 use crate::engine::{TaskState, TwinProject};
 use crate::runner::MAX_LABEL_ROW_BYTES;
 
+fn undeclared(project_hash: &str) -> String {
+    format!(
+        "twin project `{project_hash}` was not declared for this stage: declare it in the stage's twins (a Twin<P> parameter)"
+    )
+}
+
 impl TaskState {
     /// The twin project `project_hash`, if this task's stage declared it.
     fn declared_twin(&self, project_hash: &str) -> Result<&TwinProject, String> {
-        let undeclared = || {
-            format!(
-                "twin project `{project_hash}` was not declared for this stage: declare it in the stage's twins (a Twin<P> parameter)"
-            )
-        };
         if !self.cx.twins.contains_key(project_hash) {
-            return Err(undeclared());
+            return Err(undeclared(project_hash));
         }
         self.cx
             .twin_projects
             .get(project_hash)
             .map(|p| p.as_ref())
-            .ok_or_else(undeclared)
+            .ok_or_else(|| undeclared(project_hash))
     }
 }
 
 impl Host for TaskState {
     fn find(&mut self, project_hash: String) -> Result<Option<Twin>, String> {
         let Some(found) = self.cx.twins.get(&project_hash) else {
-            return Err(format!(
-                "twin project `{project_hash}` was not declared for this stage: declare it in the stage's twins (a Twin<P> parameter)"
-            ));
+            return Err(undeclared(&project_hash));
         };
         Ok(found.as_ref().map(|t| Twin {
             label_row: t.label_row.clone(),

@@ -311,7 +311,12 @@ impl LoadedAgent {
                 .fuel
                 .map(|budget| budget.saturating_sub(store.get_fuel().unwrap_or(budget))),
         };
-        *state.cx.usage.lock().unwrap_or_else(|e| e.into_inner()) = usage;
+        state
+            .cx
+            .effects
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .usage = usage;
         match done {
             Err(_) => Err(CallError::Timeout(self.limits.timeout)),
             Ok(Err(e)) => Err(state::classify_trap(

@@ -48,7 +48,7 @@ pub struct TaskData {
 }
 
 /// What a call decided besides its outcome, written with it if the task
-/// succeeds.
+/// succeeds; and what the call used.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Effects {
     /// New client metadata (a JSON object) for the task's storage item.
@@ -56,6 +56,9 @@ pub struct Effects {
     /// Label rows to save in twin projects: (project hash, label row JSON),
     /// one per project, already checked against that project's ontology.
     pub twin_saves: Vec<(String, String)>,
+    /// Not a write: what the call's instance used, set when the call ends
+    /// (returned, trapped or timed out), whatever the task's fate.
+    pub usage: Usage,
 }
 
 /// A twin project a stage declared: what is saved to it is checked against
@@ -158,8 +161,6 @@ pub struct CallContext {
     pub twin_projects: Arc<HashMap<String, Arc<TwinProject>>>,
     /// Collected during the call; read by the runner after it.
     pub effects: Arc<Mutex<Effects>>,
-    /// Written when the call ends (returned, trapped or timed out).
-    pub usage: Arc<Mutex<Usage>>,
 }
 
 impl CallContext {
@@ -179,7 +180,6 @@ impl CallContext {
             twins: Arc::default(),
             twin_projects: Arc::default(),
             effects: Arc::default(),
-            usage: Arc::default(),
         }
     }
 }

@@ -588,14 +588,7 @@ impl Platform for LocalStore {
                         stage.title, a.pathway_uuid
                     ))
                 })?;
-            let at: Option<String> = tx
-                .row_cached(
-                    "SELECT stage_uuid FROM tasks WHERE project_hash = ?1 AND task_uuid = ?2",
-                    params![project_hash, a.task_uuid],
-                    |r| r.get(0),
-                )
-                .optional()
-                .map_err(|e| self.sql_err(e))?;
+            let at = stage_of(&tx, project_hash, &a.task_uuid).map_err(|e| self.sql_err(e))?;
             if at.as_deref() != Some(stage_uuid) {
                 return Err(PlatformError::NotInStage {
                     task_uuid: a.task_uuid.clone(),
@@ -625,17 +618,23 @@ impl Platform for LocalStore {
         stage_uuid: &str,
         task: &Task,
     ) -> Result<bool, PlatformError> {
-        let conn = self.read();
-        let at: Option<String> = conn
-            .row_cached(
-                "SELECT stage_uuid FROM tasks WHERE project_hash = ?1 AND task_uuid = ?2",
-                params![project_hash, task.uuid],
-                |r| r.get(0),
-            )
-            .optional()
-            .map_err(|e| self.sql_err(e))?;
+        let at = stage_of(&self.read(), project_hash, &task.uuid).map_err(|e| self.sql_err(e))?;
         Ok(at.as_deref() == Some(stage_uuid))
     }
+}
+
+/// The stage a task sits in, if the project has the task.
+fn stage_of(
+    conn: &Connection,
+    project_hash: &str,
+    task_uuid: &str,
+) -> rusqlite::Result<Option<String>> {
+    conn.row_cached(
+        "SELECT stage_uuid FROM tasks WHERE project_hash = ?1 AND task_uuid = ?2",
+        params![project_hash, task_uuid],
+        |r| r.get(0),
+    )
+    .optional()
 }
 
 /// Now, as Encord writes label-row dates.

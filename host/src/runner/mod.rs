@@ -12,7 +12,7 @@ mod stop;
 mod summary;
 pub mod validate;
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -1001,95 +1001,50 @@ impl Runner {
             decisions[i] = None;
         };
 
-        let saves: Vec<usize> = (0..reports.len())
-            .filter(|&i| decisions[i].as_ref().is_some_and(|d| d.save.is_some()))
+        let row = |r: &TaskReport, json: &str| LabelSave {
+            data_hash: r.task.data_hash.clone(),
+            json: json.to_string(),
+        };
+        let own: Vec<(usize, LabelSave)> = (0..reports.len())
+            .filter_map(|i| Some((i, row(&reports[i], decisions[i].as_ref()?.save.as_deref()?))))
             .collect();
-        let bundles: Vec<Vec<LabelSave>> = saves
-            .chunks(SAVE_BUNDLE)
-            .map(|chunk| {
-                chunk
-                    .iter()
-                    .map(|&i| LabelSave {
-                        data_hash: reports[i].task.data_hash.clone(),
-                        json: decisions[i]
-                            .as_ref()
-                            .and_then(|d| d.save.clone())
-                            .unwrap_or_default(),
-                    })
-                    .collect()
-            })
-            .collect();
-        let sent = in_flight(
-            bundles
-                .iter()
-                .map(|b| self.platform.save_labels(project_hash, b)),
-        )
-        .await;
-        for (chunk, result) in saves.chunks(SAVE_BUNDLE).zip(sent) {
-            if let Err(e) = result {
-                for &i in chunk {
-                    fail(
-                        &mut reports,
-                        &mut decisions,
-                        i,
-                        format!("saving labels failed: {e}"),
-                    );
-                }
-            } else {
-                for &i in chunk {
-                    reports[i].labels_saved = true;
-                }
+        for (i, saved) in self.save_rows(project_hash, own).await {
+            match saved {
+                Ok(()) => reports[i].labels_saved = true,
+                Err(e) => fail(
+                    &mut reports,
+                    &mut decisions,
+                    i,
+                    format!("saving labels failed: {e}"),
+                ),
             }
         }
 
         // Twin saves, per twin project, also before any move: a task whose
         // twin could not be saved fails and does not move.
-        let mut by_twin: BTreeMap<String, Vec<usize>> = BTreeMap::new();
-        for (i, d) in decisions.iter().enumerate() {
-            for (p, _) in d.iter().flat_map(|d| &d.twin_saves) {
-                by_twin.entry(p.clone()).or_default().push(i);
-            }
-        }
-        for (twin, tasks) in by_twin {
-            let chunks: Vec<&[usize]> = tasks.chunks(SAVE_BUNDLE).collect();
-            let bundles: Vec<Vec<LabelSave>> = chunks
-                .iter()
-                .map(|chunk| {
-                    chunk
-                        .iter()
-                        .filter_map(|&i| {
-                            let (_, json) = decisions[i]
-                                .as_ref()?
-                                .twin_saves
-                                .iter()
-                                .find(|(p, _)| *p == twin)?;
-                            Some(LabelSave {
-                                data_hash: reports[i].task.data_hash.clone(),
-                                json: json.clone(),
-                            })
-                        })
-                        .collect()
+        let twins: std::collections::BTreeSet<String> = decisions
+            .iter()
+            .flatten()
+            .flat_map(|d| d.twin_saves.iter().map(|(p, _)| p.clone()))
+            .collect();
+        for twin in twins {
+            // Tasks still standing: one whose save failed is left out.
+            let rows: Vec<(usize, LabelSave)> = (0..reports.len())
+                .filter_map(|i| {
+                    let d = decisions[i].as_ref()?;
+                    let (_, json) = d.twin_saves.iter().find(|(p, _)| *p == twin)?;
+                    Some((i, row(&reports[i], json)))
                 })
                 .collect();
-            let sent = in_flight(bundles.iter().map(|b| self.platform.save_labels(&twin, b))).await;
-            for (chunk, result) in chunks.into_iter().zip(sent) {
-                // Only tasks still standing were in the bundle (one whose
-                // save to another twin failed already was left out).
-                let standing: Vec<usize> = chunk
-                    .iter()
-                    .copied()
-                    .filter(|&i| decisions[i].is_some())
-                    .collect();
-                for i in standing {
-                    match &result {
-                        Ok(()) => reports[i].twin_labels_saved.push(twin.clone()),
-                        Err(e) => fail(
-                            &mut reports,
-                            &mut decisions,
-                            i,
-                            format!("saving its label row in twin project `{twin}` failed: {e}"),
-                        ),
-                    }
+            for (i, saved) in self.save_rows(&twin, rows).await {
+                match saved {
+                    Ok(()) => reports[i].twin_labels_saved.push(twin.clone()),
+                    Err(e) => fail(
+                        &mut reports,
+                        &mut decisions,
+                        i,
+                        format!("saving its label row in twin project `{twin}` failed: {e}"),
+                    ),
                 }
             }
         }
@@ -1213,6 +1168,31 @@ impl Runner {
             }
         }
         reports
+    }
+
+    /// Saves label rows to `project`, ≤ [`SAVE_BUNDLE`] a request, up to
+    /// [`WRITES_IN_FLIGHT`] requests at once; each task index with its
+    /// request's result.
+    async fn save_rows(
+        &self,
+        project: &str,
+        rows: Vec<(usize, LabelSave)>,
+    ) -> Vec<(usize, Result<(), String>)> {
+        let (tasks, saves): (Vec<usize>, Vec<LabelSave>) = rows.into_iter().unzip();
+        let sent = in_flight(
+            saves
+                .chunks(SAVE_BUNDLE)
+                .map(|b| self.platform.save_labels(project, b)),
+        )
+        .await;
+        tasks
+            .chunks(SAVE_BUNDLE)
+            .zip(sent)
+            .flat_map(|(chunk, result)| {
+                let result = result.map_err(|e| e.to_string());
+                chunk.iter().map(move |&i| (i, result.clone()))
+            })
+            .collect()
     }
 
     /// What one task's own move came to. Only a task that really left the
@@ -1394,15 +1374,14 @@ impl TaskJob {
     ) -> (TaskReport, Option<Decision>) {
         let started = Instant::now();
         let started_at = chrono::Utc::now();
-        let last_usage: std::sync::Mutex<Option<Usage>> = std::sync::Mutex::default();
-        let report = |result, attempts| TaskReport {
+        let report = |result, attempts, usage| TaskReport {
             task: task.clone(),
             stage: self.stage.title.clone(),
             result,
             attempts,
             started_at,
             duration: started.elapsed(),
-            usage: *last_usage.lock().unwrap_or_else(|e| e.into_inner()),
+            usage,
             labels_saved: false,
             priority: None,
             metadata_saved: false,
@@ -1410,13 +1389,13 @@ impl TaskJob {
             dry_run: false,
         };
         if self.stop.is_stopped() {
-            return (report(TaskResult::Abandoned, 0), None);
+            return (report(TaskResult::Abandoned, 0, None), None);
         }
         let data = match data {
             Ok(d) => d,
             Err(why) => {
                 tracing::warn!(task = %task.uuid, stage = %self.stage.title, "task failed: {why}");
-                return (report(TaskResult::Failed(why), 0), None);
+                return (report(TaskResult::Failed(why), 0, None), None);
             }
         };
         // The asset as a file: a directory of its own, for this task only.
@@ -1434,11 +1413,12 @@ impl TaskJob {
                         asset_dir = Some((dir.dir.clone(), name));
                         _task_dir = Some(dir);
                     }
-                    Err(why) => return (report(TaskResult::Failed(why), 0), None),
+                    Err(why) => return (report(TaskResult::Failed(why), 0, None), None),
                 }
             }
         }
         let mut effects = Effects::default();
+        let mut usage;
         let mut attempts = 0;
         let outcome = loop {
             attempts += 1;
@@ -1451,7 +1431,6 @@ impl TaskJob {
             cx.twins = twins.clone();
             cx.twin_projects = self.twin_projects.clone();
             let attempt_effects = cx.effects.clone();
-            let attempt_usage = cx.usage.clone();
             let wit_task = WitTask {
                 uuid: task.uuid.clone(),
                 data_hash: task.data_hash.clone(),
@@ -1460,11 +1439,11 @@ impl TaskJob {
                 status: task.status.clone(),
             };
             let ran = self.agent.run(cx, self.stage_ident.clone(), wit_task).await;
-            *last_usage.lock().unwrap_or_else(|e| e.into_inner()) =
-                Some(*attempt_usage.lock().unwrap_or_else(|e| e.into_inner()));
+            let after = std::mem::take(&mut *attempt_effects.lock().expect("effects lock"));
+            usage = Some(after.usage);
             match ran {
                 Ok(o) => {
-                    effects = attempt_effects.lock().expect("effects lock").clone();
+                    effects = after;
                     break Ok(o);
                 }
                 Err(e) if attempts <= self.retries && !self.stop.is_stopped() => {
@@ -1484,11 +1463,11 @@ impl TaskJob {
             Ok(mut d) => {
                 d.metadata = item.zip(effects.client_metadata);
                 d.twin_saves = effects.twin_saves;
-                (report(TaskResult::Stayed, attempts), Some(d))
+                (report(TaskResult::Stayed, attempts, usage), Some(d))
             }
             Err(why) => {
                 tracing::warn!(task = %task.uuid, stage = %self.stage.title, "task failed: {why}");
-                (report(TaskResult::Failed(why), attempts), None)
+                (report(TaskResult::Failed(why), attempts, usage), None)
             }
         }
     }
