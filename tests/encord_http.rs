@@ -166,11 +166,7 @@ fn a_refused_move_of_a_task_still_in_its_stage_fails_the_task() {
         "no refusal is taken for an advanced task: {}",
         stderr(&out)
     );
-    let lines: Vec<serde_json::Value> = std::fs::read_to_string(&report)
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+    let lines = read_report(&report);
     assert_eq!(lines.len(), 4);
     for r in &lines {
         assert_eq!(r["outcome"], "failed", "{r}");

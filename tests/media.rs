@@ -272,11 +272,7 @@ fn frames_assets_and_items_on_the_store() {
     );
     // The image group has no single asset file: that task, and only it, fails.
     assert_eq!(out.status.code(), Some(3), "{err}");
-    let records: Vec<serde_json::Value> = std::fs::read_to_string(&report)
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+    let records = read_report(&report);
     let failed: Vec<&serde_json::Value> = records
         .iter()
         .filter(|r| r["outcome"] == "failed")
@@ -579,13 +575,6 @@ fn twin_saves_land_in_the_twin_checked_against_its_ontology_before_any_move() {
     let wasm = guest("guest-twin-write");
     let env = [("GROUND_TRUTH_PROJECT", twin.as_str())];
     let report = dir.path().join("report.jsonl");
-    let records = |path: &Path| -> Vec<serde_json::Value> {
-        std::fs::read_to_string(path)
-            .unwrap()
-            .lines()
-            .map(|l| serde_json::from_str(l).unwrap())
-            .collect()
-    };
     let grant = ["--env", "GROUND_TRUTH_PROJECT", "--report"];
 
     // A dry run: nothing written, every twin save reported.
@@ -601,7 +590,7 @@ fn twin_saves_land_in_the_twin_checked_against_its_ontology_before_any_move() {
     dry.extend([report.to_str().unwrap(), "--dry-run"]);
     let out = run_agent_env(&wasm, &direct, &hash, &dry, &env);
     assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
-    let saved = records(&report)
+    let saved = read_report(&report)
         .iter()
         .filter(|r| r["twin_labels_saved"] == serde_json::json!([twin]))
         .count();
@@ -622,7 +611,7 @@ fn twin_saves_land_in_the_twin_checked_against_its_ontology_before_any_move() {
     let st = status(&direct, &hash);
     assert_eq!((count(&st, "pre-label"), count(&st, "triage")), (3, 21));
     assert_twin_verdicts(&direct, &twin);
-    for r in records(&report) {
+    for r in read_report(&report) {
         let title = r["data_title"].as_str().unwrap();
         let has_twin = !title.starts_with("walk") && !title.starts_with("group");
         let expected = if has_twin && !title.contains("blurry") {

@@ -15,14 +15,6 @@ use runner_host::platform::{PlatformError, Project};
 use serde_json::Value;
 use support::*;
 
-fn read_report(path: &Path) -> Vec<Value> {
-    std::fs::read_to_string(path)
-        .unwrap_or_default()
-        .lines()
-        .map(|l| serde_json::from_str(l).expect("a report line is JSON"))
-        .collect()
-}
-
 /// What a report says per task, without timings.
 fn decisions(report: &[Value]) -> HashMap<String, (Value, Value, Value, Value, Value)> {
     report
@@ -246,13 +238,19 @@ fn wait_for(what: &str, timeout: Duration, mut ready: impl FnMut() -> bool) {
 
 /// Where a test's runner-host gets its project: the store, or the
 /// emulator serving it (kept alive by the returned guard).
-fn source(dir: &Path, store: &Path, over_http: bool) -> (Option<Emulator>, Vec<String>) {
+/// `emulator` holds the emulator's own options (e.g. `--record FILE`).
+fn source(
+    dir: &Path,
+    store: &Path,
+    over_http: bool,
+    emulator: &[&str],
+) -> (Option<Emulator>, Vec<String>) {
     if !over_http {
         return (None, vec!["--store".into(), store.to_str().unwrap().into()]);
     }
     let (key, public) = keypair(dir, "id_ed25519");
     add_key(store, &public);
-    let emulator = Emulator::start(store, &[]);
+    let emulator = Emulator::start(store, emulator);
     let args = vec![
         "--domain".into(),
         emulator.url.clone(),
@@ -276,7 +274,7 @@ fn ctrl_c_mid_batch(over_http: bool) {
     let (dir, store, hash) = demo_store();
     let report = dir.path().join("report.jsonl");
     let wasm = guest("guest-slow");
-    let (_emulator, from) = source(dir.path(), &store, over_http);
+    let (_emulator, from) = source(dir.path(), &store, over_http, &[]);
     let child = spawn_run(
         &wasm,
         &hash,
@@ -347,7 +345,7 @@ fn polling(over_http: bool) {
     let (dir, store, hash) = demo_store();
     let report = dir.path().join("report.jsonl");
     let wasm = guest("prelabel");
-    let (_emulator, from) = source(dir.path(), &store, over_http);
+    let (_emulator, from) = source(dir.path(), &store, over_http, &[]);
     let child = spawn_run(
         &wasm,
         &hash,
@@ -752,32 +750,14 @@ fn killed_then_rerun(over_http: bool, point: &str) {
     const TASKS: usize = 3000;
     let dir = tempfile::tempdir().unwrap();
     let store = dir.path().join("store");
-    let out = runner_host(&[
-        "local",
-        "demo",
-        "--store",
-        store.to_str().unwrap(),
-        "--images",
-        &TASKS.to_string(),
-        "--images-only",
-    ]);
-    assert!(out.status.success(), "{}", stderr(&out));
-    let hash = stdout(&out).lines().last().unwrap().trim().to_string();
+    let hash = demo_at(&store, &["--images", &TASKS.to_string(), "--images-only"]);
     let ledger = dir.path().join("ledger.jsonl");
-    let mut emulator = None;
-    let mut source = vec!["--store".to_string(), store.to_str().unwrap().to_string()];
-    if over_http {
-        let (key, public) = keypair(dir.path(), "id_ed25519");
-        add_key(&store, &public);
-        let e = Emulator::start(&store, &["--record", ledger.to_str().unwrap()]);
-        source = vec![
-            "--domain".into(),
-            e.url.clone(),
-            "--ssh-key-file".into(),
-            key.to_str().unwrap().into(),
-        ];
-        emulator = Some(e);
-    }
+    let (emulator, source) = source(
+        dir.path(),
+        &store,
+        over_http,
+        &["--record", ledger.to_str().unwrap()],
+    );
     let run = |crash: Option<&str>| {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_runner-host"));
         cmd.args(["--component", guest("bench-agent").to_str().unwrap()])

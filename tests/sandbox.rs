@@ -71,9 +71,7 @@ fn hostile() -> &'static Hostile {
         let _ = std::fs::remove_dir_all(&root);
         std::fs::create_dir_all(root.join("granted")).unwrap();
         let store = root.join("store");
-        let demo = runner_host(&["local", "demo", "--store", store.to_str().unwrap()]);
-        assert!(demo.status.success(), "{}", stderr(&demo));
-        let hash = stdout(&demo).lines().last().unwrap().trim().to_string();
+        let hash = demo_at(&store, &[]);
         let ((granted, _), (denied, denied_http)) = (pong_server(), pong_server());
         let wasm = guest("guest-hostile");
         let dir_grant = format!("{}:/data", root.join("granted").display());
@@ -178,10 +176,8 @@ fn hostile_allocation_hits_the_memory_limit() {
     assert!(h
         .reason("street-02.png")
         .ends_with("memory limit exceeded (512 MiB)"));
-    let hog = std::fs::read_to_string(h.root.join("report.jsonl"))
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+    let hog = read_report(&h.root.join("report.jsonl"))
+        .into_iter()
         .find(|r| r["data_title"] == "street-02.png")
         .unwrap();
     let peak = hog["memory_peak_bytes"].as_u64().unwrap();
@@ -378,11 +374,7 @@ fn fuel_is_a_deterministic_budget_with_its_own_reason() {
         stdout(&out)
     );
     // What each task used is reported, to size the limits from.
-    let records: Vec<serde_json::Value> = std::fs::read_to_string(&report)
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+    let records = read_report(&report);
     assert_eq!(records.len(), 24);
     for r in &records {
         let fuel = r["fuel_used"].as_u64().unwrap();

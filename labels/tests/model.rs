@@ -292,5 +292,10 @@ fn a_written_row_reads_back_to_the_same_text() {
     let once = LabelRow::parse(json, ontology()).unwrap().to_json();
     let again = LabelRow::parse(&once, ontology()).unwrap().to_json();
     assert_eq!(again, once);
-    assert!(once.contains("1e-24"), "{once}");
+    // Each number read to its nearest float (1e-24 was read one step up, and
+    // written `1.0000000000000001e-24`).
+    assert!(
+        once.contains(r#""x":[[1e-24,0.30000000000000004,1e-7]]"#),
+        "{once}"
+    );
 }

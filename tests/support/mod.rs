@@ -176,15 +176,33 @@ pub fn stderr(o: &Output) -> String {
 pub fn demo_store() -> (tempfile::TempDir, PathBuf, String) {
     let dir = tempfile::tempdir().expect("temp dir");
     let store = dir.path().join("store");
-    let out = runner_host(&["local", "demo", "--store", store.to_str().unwrap()]);
+    let hash = demo_at(&store, &[]);
+    (dir, store, hash)
+}
+
+/// `local demo --store store` with `extra` options (`--images N`, ...);
+/// returns the project hash.
+pub fn demo_at(store: &Path, extra: &[&str]) -> String {
+    let mut args = vec!["local", "demo", "--store", store.to_str().unwrap()];
+    args.extend_from_slice(extra);
+    let out = runner_host(&args);
     assert!(out.status.success(), "local demo failed: {}", stderr(&out));
-    let hash = stdout(&out)
+    stdout(&out)
         .lines()
         .last()
         .expect("a project hash")
         .trim()
-        .to_string();
-    (dir, store, hash)
+        .to_string()
+}
+
+/// The records of a `--report` file (one JSON object a line; none if the
+/// file is missing).
+pub fn read_report(path: &Path) -> Vec<serde_json::Value> {
+    std::fs::read_to_string(path)
+        .unwrap_or_default()
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("a report line is JSON"))
+        .collect()
 }
 
 /// `local status --json` as (stage title → task count).
