@@ -280,3 +280,155 @@ fn twin_saves_in_python_and_javascript_end_where_the_rust_ones_end() {
         }
     }
 }
+
+/// The annotator-routing store: project A routes on who last acted on each
+/// task; its twin B holds some of the same data, in an agent stage with a
+/// `done` pathway (`e1`), in one without (`h1`), and in an annotation stage
+/// (`n1`). Returns (A, B).
+fn routing_projects(store: &Path) -> (String, String) {
+    let a = local_project(
+        store,
+        &serde_json::json!({
+            "title": "Routed", "ontology": ontology_json("examples/demo-ontology.json"),
+            "stages": [
+                {"title": "route", "type": "AGENT", "pathways": [{"name": "Expert", "to": "Done"}, {"name": "Novice", "to": "Review"}]},
+                {"title": "Review", "type": "REVIEW"},
+                {"title": "Done", "type": "DONE"}
+            ],
+            "data": [
+                {"title": "e1.png", "last_actioned_by": "expert-1@example.com", "assignee": "expert-1@example.com"},
+                {"title": "e2.png", "last_actioned_by": "the-expert@example.com"},
+                {"title": "n1.png", "last_actioned_by": "novice@example.com"},
+                {"title": "x1.png"},
+                {"title": "h1.png", "last_actioned_by": "expert-2@example.com"}
+            ]
+        }),
+    );
+    let b = local_project(
+        store,
+        &serde_json::json!({
+            "title": "Twinned", "ontology": ontology_json("examples/ground-truth-ontology.json"), "twin_of": a,
+            "stages": [
+                {"title": "wait", "type": "AGENT", "pathways": [{"name": "done", "to": "Complete"}]},
+                {"title": "hold", "type": "AGENT", "pathways": [{"name": "later", "to": "Complete"}]},
+                {"title": "Annotate", "type": "ANNOTATION"},
+                {"title": "Complete", "type": "DONE"}
+            ],
+            "data": [
+                {"title": "e1.png", "stage": "wait"},
+                {"title": "h1.png", "stage": "hold"},
+                {"title": "n1.png", "stage": "Annotate"}
+            ]
+        }),
+    );
+    (a, b)
+}
+
+/// A task's `assignee`/`last_actioned_by`/created and updated times reach
+/// the agent in Rust, Python (encord's `AgentTask` fields) and JavaScript,
+/// on the store and over HTTP; a twin's task in an agent stage proceeds
+/// along its pathway after the saves, one in another stage is an
+/// `AnnotationTask` left alone, and a pathway the twin's stage lacks fails
+/// the task, which stays. Every language ends in the same state.
+#[test]
+fn task_details_and_twin_task_moves_in_every_language() {
+    let work = tempfile::tempdir().unwrap();
+    let template = work.path().join("template");
+    let (a, b) = routing_projects(&template);
+    let agent = |source: &str| {
+        let text = std::fs::read_to_string(workspace().join(source)).unwrap();
+        let file = work.path().join(Path::new(source).file_name().unwrap());
+        std::fs::write(&file, text.replace("<project_hash_b>", &b)).unwrap();
+        agent_component(file.to_str().unwrap())
+    };
+    let env = [("TWIN_PROJECT", b.as_str())];
+    let mut ends = Vec::new();
+    for (language, component) in [
+        ("Rust", guest("guest-route-by-annotator")),
+        ("Python", agent("tests/guests/python/route_by_annotator.py")),
+        ("JavaScript", agent("tests/guests/js/route_by_annotator.js")),
+    ] {
+        let store = work.path().join(language);
+        copy_store(&template, &store);
+        let report = work.path().join(format!("{language}.jsonl"));
+        let out = run_agent_env(
+            &component,
+            &store,
+            &a,
+            &[
+                "--env",
+                "TWIN_PROJECT",
+                "--report",
+                report.to_str().unwrap(),
+            ],
+            &env,
+        );
+        assert_eq!(out.status.code(), Some(3), "{language}: {}", stderr(&out));
+        let line = failure_line(&stdout(&out), "h1.png");
+        assert!(
+            line.contains("stage `hold` of twin project `Twinned` has no pathway `done` (its pathways: later)"),
+            "{language}: {line}"
+        );
+        let stage_of = |rows: &[serde_json::Value], title: &str| {
+            exported(rows, title)["stage"].as_str().unwrap().to_string()
+        };
+        let ours = export(&store, &a);
+        let theirs = export(&store, &b);
+        let end: Vec<String> = ["e1.png", "e2.png", "n1.png", "x1.png", "h1.png"]
+            .iter()
+            .map(|t| stage_of(&ours, t))
+            .chain(
+                ["e1.png", "h1.png", "n1.png"]
+                    .iter()
+                    .map(|t| stage_of(&theirs, t)),
+            )
+            .collect();
+        assert_eq!(
+            end,
+            ["Done", "Done", "Review", "Review", "route", "Complete", "hold", "Annotate"],
+            "{language}"
+        );
+        let moved: Vec<String> = read_report(&report)
+            .iter()
+            .filter(|r| r["twin_tasks_moved"] == serde_json::json!([b]))
+            .map(|r| r["data_title"].as_str().unwrap().to_string())
+            .collect();
+        assert_eq!(moved, ["e1.png"], "{language}");
+        ends.push(end);
+    }
+
+    // Over HTTP, the emulator serves who and when as Encord's listing does.
+    let store = work.path().join("served");
+    copy_store(&template, &store);
+    let (key, public) = keypair(work.path(), "id_ed25519");
+    add_key(&store, &public);
+    let emulator = Emulator::start(&store, &[]);
+    let component = guest("guest-route-by-annotator");
+    let out = runner_host_env(
+        &[
+            "--component",
+            component.to_str().unwrap(),
+            "--project-hash",
+            &a,
+            "--domain",
+            &emulator.url,
+            "--ssh-key-file",
+            key.to_str().unwrap(),
+            "--env",
+            "TWIN_PROJECT",
+        ],
+        &env,
+    );
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    drop(emulator);
+    let st = status(&store, &a);
+    assert_eq!(
+        (
+            count(&st, "Done"),
+            count(&st, "Review"),
+            count(&st, "route")
+        ),
+        (2, 2, 1)
+    );
+    assert_eq!(count(&status(&store, &b), "Complete"), 1);
+}

@@ -7,6 +7,13 @@ export interface Task {
   labelBranchName: string;
   /** NEW, ASSIGNED, RELEASED, SKIPPED, REOPENED or COMPLETED. */
   status: string;
+  /** The user (email) the task is assigned to. */
+  readonly assignee: string | null;
+  /** The user (email) who last acted on the task. */
+  readonly lastActionedBy: string | null;
+  /** `2024-05-01T10:00:00.000000+00:00` */
+  readonly createdAt: string;
+  readonly updatedAt: string;
 }
 
 export type Point = { x: number; y: number };
@@ -103,6 +110,11 @@ export interface Twin {
    * against its ontology (throws if it does not fit), written with the
    * batch's label saves before any task moves, if the handler succeeds. */
   save(row?: LabelRow): void;
+  /** The stage the twin's task sits in, or null without a twin task. */
+  readonly stage: { uuid: string; title: string; stageType: string; pathways: { uuid: string; name: string; destinationUuid: string }[] } | null;
+  /** Moves the twin's task along `pathway` (name or uuid) of its agent stage,
+   * after the batch's label saves; throws if it has no such pathway. */
+  proceed(pathway: string): void;
 }
 
 /** Something a handler or another dependency uses; built once per task. */

@@ -19,6 +19,7 @@
 import labelsApi from "encord:agent/labels@0.2.0";
 import dataApi from "encord:agent/data@0.2.0";
 import twinsApi from "encord:agent/twins@0.2.0";
+import tasksApi from "encord:agent/tasks@0.2.0";
 import projectApi from "encord:agent/project@0.2.0";
 import logApi from "encord:agent/log@0.2.0";
 
@@ -583,13 +584,38 @@ export function twin(projectHash, { includeTask = false } = {}) {
     if (!found) return null;
     const ontology = new Ontology(JSON.parse(hostCall(() => twinsApi.ontology(projectHash))));
     const labelRow = new LabelRow(JSON.parse(found.labelRow), ontology);
+    let stageValue;
     return {
       labelRow,
-      task: found.task ?? null,
+      task: found.task ? withDetails(found.task) : null,
       stageUuid: found.stageUuid ?? null,
       save: (row = labelRow) => hostCall(() => twinsApi.save(projectHash, JSON.stringify(row.toJSON()))),
+      /** The stage the twin's task sits in ({ uuid, title, stageType,
+       * pathways }), or null without a twin task. */
+      get stage() {
+        if (stageValue === undefined) stageValue = hostCall(() => twinsApi.stage(projectHash)) ?? null;
+        return stageValue;
+      },
+      /** Moves the twin's task along `pathway` (name or uuid) of its agent
+       * stage, after the batch's label saves (encord-agents'
+       * `twin.task.proceed`). Throws if the pathway does not exist there. */
+      proceed: (pathway) => hostCall(() => twinsApi.proceed(projectHash, pathway)),
     };
   }, { [projectHash]: includeTask });
+}
+
+/** The task with who and when (`assignee`, `lastActionedBy`, `createdAt`,
+ * `updatedAt`) read from the host the first time one is used. */
+function withDetails(task) {
+  let details;
+  const get = (key) => () => {
+    details ??= hostCall(() => tasksApi.details(task.uuid));
+    return details[key] ?? null;
+  };
+  for (const key of ["assignee", "lastActionedBy", "createdAt", "updatedAt"]) {
+    Object.defineProperty(task, key, { get: get(key), enumerable: true });
+  }
+  return task;
 }
 
 // ---------------------------------------------------------------------------
@@ -712,7 +738,7 @@ export const handler = {
     if (!s) throw `this agent has no handler for stage \`${stageName}\``;
     try {
       const cx = taskContext();
-      return decision(cx.solve(s.root, task), stageName);
+      return decision(cx.solve(s.root, withDetails(task)), stageName);
     } catch (e) {
       throw message(e);
     }

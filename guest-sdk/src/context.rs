@@ -2,8 +2,8 @@ use std::any::{Any, TypeId};
 use std::collections::HashMap;
 use std::rc::Rc;
 
-use crate::data::{FrameSource, ItemInfo, Selection, TwinInfo};
-use crate::extract::{ProjectInfo, Stage, Task};
+use crate::data::{FrameSource, ItemInfo, Selection, TwinInfo, TwinStage};
+use crate::extract::{ProjectInfo, Stage, Task, TaskDetails};
 
 /// Where a handler's inputs come from: the host's imports inside a
 /// component, or given values in a native test.
@@ -21,6 +21,9 @@ pub(crate) trait Source {
     fn twin(&self, project_hash: &str) -> Result<Option<TwinInfo>, String>;
     fn twin_ontology(&self, project_hash: &str) -> Result<String, String>;
     fn save_twin(&self, project_hash: &str, label_row_json: &str) -> Result<(), String>;
+    fn task_details(&self, task_uuid: &str) -> Result<TaskDetails, String>;
+    fn twin_stage(&self, project_hash: &str) -> Result<Option<TwinStage>, String>;
+    fn twin_proceed(&self, project_hash: &str, pathway: &str) -> Result<(), String>;
 }
 
 /// Everything an extractor can draw on for one task. Values computed by

@@ -368,6 +368,17 @@ pub trait TwinProject: 'static {
     }
 }
 
+/// The workflow stage a twin task sits in.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct TwinStage {
+    pub uuid: String,
+    pub title: String,
+    /// Encord's stage type: `AGENT`, `ANNOTATION`, `REVIEW`, `DONE`, ...
+    pub stage_type: String,
+    /// The stage's pathways (agent stages only).
+    pub pathways: Vec<crate::extract::Pathway>,
+}
+
 /// What the host returns for one twin.
 #[derive(Debug, Clone, PartialEq)]
 pub struct TwinInfo {
@@ -449,6 +460,36 @@ impl<P: TwinProject> Twin<P> {
     pub fn save(&self, row: &LabelRow) -> Result<(), AgentError> {
         self.source
             .save_twin(&P::project_hash(), &row.to_json())
+            .map_err(AgentError::msg)
+    }
+
+    /// Who and when of the twin's task (`P::INCLUDE_TASK`).
+    pub fn task_details(&self) -> Result<Option<crate::TaskDetails>, AgentError> {
+        let Some(task) = &self.task else {
+            return Ok(None);
+        };
+        self.source
+            .task_details(&task.uuid)
+            .map(Some)
+            .map_err(AgentError::msg)
+    }
+
+    /// The stage the twin's task sits in (`P::INCLUDE_TASK`), or `None`
+    /// without a twin task.
+    pub fn stage(&self) -> Result<Option<TwinStage>, AgentError> {
+        self.source
+            .twin_stage(&P::project_hash())
+            .map_err(AgentError::msg)
+    }
+
+    /// Moves the twin's task along `pathway` (name or uuid) of the agent
+    /// stage it sits in, as encord-agents' `twin.task.proceed(...)` does. The
+    /// host checks the pathway now (an error says why) and moves the task
+    /// after the batch's label saves, before this project's moves, only if
+    /// the handler succeeds; if that move fails, the task fails and stays.
+    pub fn proceed(&self, pathway: &str) -> Result<(), AgentError> {
+        self.source
+            .twin_proceed(&P::project_hash(), pathway)
             .map_err(AgentError::msg)
     }
 }

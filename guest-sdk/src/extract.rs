@@ -54,7 +54,7 @@ impl Needs {
 #[diagnostic::on_unimplemented(
     message = "`{Self}` cannot be a stage handler parameter",
     label = "not an extractor",
-    note = "parameters must implement `encord_agent_sdk::FromContext`: use Task, LabelRow, Project, Ontology, Stage, Pathways, StorageItem, Asset, AssetPath, Frame, VideoFrames, VideoSampler or Twin<P>, or implement FromContext for your own type"
+    note = "parameters must implement `encord_agent_sdk::FromContext`: use Task, TaskDetails, LabelRow, Project, Ontology, Stage, Pathways, StorageItem, Asset, AssetPath, Frame, VideoFrames, VideoSampler or Twin<P>, or implement FromContext for your own type"
 )]
 pub trait FromContext: Sized {
     /// Adds what this extractor needs loaded.
@@ -77,6 +77,28 @@ pub struct Task {
 impl FromContext for Task {
     fn from_context(cx: &mut Context) -> Result<Self, AgentError> {
         Ok(cx.task().clone())
+    }
+}
+
+/// Who and when of the task being handled, as Encord's task listing gives
+/// them (encord's `AgentTask.assignee`, `last_actioned_by`, `created_at`,
+/// `updated_at`). Also [`crate::Twin::task_details`] for a twin's task.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct TaskDetails {
+    /// The user (email) the task is assigned to.
+    pub assignee: Option<String>,
+    /// The user (email) who last acted on the task.
+    pub last_actioned_by: Option<String>,
+    /// When the task was created (`2024-05-01T10:00:00.000000+00:00`).
+    pub created_at: String,
+    /// When the task last changed, in the same form.
+    pub updated_at: String,
+}
+
+impl FromContext for TaskDetails {
+    fn from_context(cx: &mut Context) -> Result<Self, AgentError> {
+        let uuid = cx.task().uuid.clone();
+        cx.source().task_details(&uuid).map_err(AgentError::msg)
     }
 }
 

@@ -36,7 +36,8 @@ pub mod testing;
 
 pub use context::Context;
 pub use data::{
-    Asset, AssetPath, Frame, GroupAssets, StorageItem, Twin, TwinProject, VideoFrames, VideoSampler,
+    Asset, AssetPath, Frame, GroupAssets, StorageItem, Twin, TwinProject, TwinStage, VideoFrames,
+    VideoSampler,
 };
 pub use encord_agent_macros::stage;
 pub use encord_labels as labels;
@@ -44,7 +45,7 @@ pub use encord_labels::{
     Answer, Bitmask, BoundingBox, LabelRow, Ontology, Point, RotatableBoundingBox, Shape,
 };
 pub use error::AgentError;
-pub use extract::{FromContext, Needs, Pathway, Pathways, Project, Stage, Task};
+pub use extract::{FromContext, Needs, Pathway, Pathways, Project, Stage, Task, TaskDetails};
 pub use outcome::{IntoOutcome, Outcome, Route};
 pub use runtime::{LabelRowOptions, StageDef, StageHandler};
 

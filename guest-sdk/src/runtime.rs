@@ -166,8 +166,9 @@ pub(crate) fn call(def: &StageDef, cx: &mut Context) -> Result<Outcome, AgentErr
 /// The host's imports, when running inside a component.
 mod host {
     use super::*;
-    use crate::bindings::encord::agent::{data, labels, log as wlog, project, twins};
-    use crate::data::{Frame, FrameSource, ItemInfo, Selection, TwinInfo};
+    use crate::bindings::encord::agent::{data, labels, log as wlog, project, tasks, twins};
+    use crate::data::{Frame, FrameSource, ItemInfo, Selection, TwinInfo, TwinStage};
+    use crate::extract::TaskDetails;
 
     pub(super) struct HostSource;
 
@@ -230,6 +231,34 @@ mod host {
         }
         fn save_twin(&self, project_hash: &str, label_row_json: &str) -> Result<(), String> {
             twins::save(project_hash, label_row_json)
+        }
+        fn task_details(&self, task_uuid: &str) -> Result<TaskDetails, String> {
+            let d = tasks::details(task_uuid)?;
+            Ok(TaskDetails {
+                assignee: d.assignee,
+                last_actioned_by: d.last_actioned_by,
+                created_at: d.created_at,
+                updated_at: d.updated_at,
+            })
+        }
+        fn twin_stage(&self, project_hash: &str) -> Result<Option<TwinStage>, String> {
+            Ok(twins::stage(project_hash)?.map(|s| TwinStage {
+                uuid: s.uuid,
+                title: s.title,
+                stage_type: s.stage_type,
+                pathways: s
+                    .pathways
+                    .into_iter()
+                    .map(|p| Pathway {
+                        uuid: p.uuid,
+                        name: p.name,
+                        destination_uuid: p.destination_uuid,
+                    })
+                    .collect(),
+            }))
+        }
+        fn twin_proceed(&self, project_hash: &str, pathway: &str) -> Result<(), String> {
+            twins::proceed(project_hash, pathway)
         }
         fn label_row(&self) -> Result<String, String> {
             labels::label_row()

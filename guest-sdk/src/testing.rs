@@ -28,8 +28,8 @@ use std::cell::RefCell;
 use std::rc::Rc;
 
 use crate::context::{Context, Source};
-use crate::data::{Frame, FrameSource, ItemInfo, Selection, TwinInfo};
-use crate::extract::{Needs, Pathway, ProjectInfo, Stage, Task};
+use crate::data::{Frame, FrameSource, ItemInfo, Selection, TwinInfo, TwinStage};
+use crate::extract::{Needs, Pathway, ProjectInfo, Stage, Task, TaskDetails};
 use crate::log::{set_sink, Level};
 use crate::runtime::{call, StageDef, StageHandler};
 use crate::{AgentError, Outcome, Route};
@@ -48,6 +48,10 @@ pub struct TestRun {
     twins: Vec<(String, TwinInfo)>,
     /// Twin projects' ontologies, where not this project's.
     twin_ontologies: Vec<(String, String)>,
+    /// Who and when, by task uuid (the task's own and twin tasks').
+    task_details: Vec<(String, TaskDetails)>,
+    /// The stage each twin's task sits in, by twin project hash.
+    twin_stages: Vec<(String, TwinStage)>,
 }
 
 /// What a native run produced.
@@ -61,6 +65,9 @@ pub struct TestOutcome {
     /// The label rows the handler saved to twin projects: (project hash,
     /// row), checked against the twin's ontology as the host checks them.
     pub twin_saves: Vec<(String, crate::labels::LabelRow)>,
+    /// The twin tasks the handler moved: (project hash, pathway uuid),
+    /// checked against the twin stage's pathways as the host checks them.
+    pub twin_moves: Vec<(String, String)>,
 }
 
 /// The label row of a 64x48 image titled `title` (data hash
@@ -105,6 +112,8 @@ impl TestRun {
             frames: Vec::new(),
             twins: Vec::new(),
             twin_ontologies: Vec::new(),
+            task_details: Vec::new(),
+            twin_stages: Vec::new(),
         }
     }
 
@@ -169,6 +178,19 @@ impl TestRun {
     pub fn twin_ontology_json(mut self, project_hash: &str, json: &str) -> TestRun {
         self.twin_ontologies
             .push((project_hash.to_string(), json.to_string()));
+        self
+    }
+
+    /// Who and when of the task with this uuid (the task's own, or a twin
+    /// task's).
+    pub fn task_details(mut self, task_uuid: &str, details: TaskDetails) -> TestRun {
+        self.task_details.push((task_uuid.to_string(), details));
+        self
+    }
+
+    /// The stage the task of twin project `project_hash` sits in.
+    pub fn twin_stage(mut self, project_hash: &str, stage: TwinStage) -> TestRun {
+        self.twin_stages.push((project_hash.to_string(), stage));
         self
     }
 
@@ -237,11 +259,13 @@ impl TestRun {
         })));
         let metadata = Rc::new(RefCell::new(None));
         let twin_saves = Rc::new(RefCell::new(Vec::new()));
+        let twin_moves = Rc::new(RefCell::new(Vec::new()));
         let source = TestSource {
             needs: def.needs(),
             run: self.clone(),
             metadata: metadata.clone(),
             twin_saves: twin_saves.clone(),
+            twin_moves: twin_moves.clone(),
         };
         let mut cx = Context::new(self.task.clone(), Box::new(source));
         let result = call(def, &mut cx);
@@ -251,11 +275,13 @@ impl TestRun {
         let logs = logs.borrow().clone();
         let client_metadata = metadata.borrow().clone();
         let twin_saves = twin_saves.borrow().clone();
+        let twin_moves = twin_moves.borrow().clone();
         Ok(TestOutcome {
             outcome,
             logs,
             client_metadata,
             twin_saves,
+            twin_moves,
         })
     }
 
@@ -288,6 +314,7 @@ struct TestSource {
     run: TestRun,
     metadata: Rc<RefCell<Option<serde_json::Value>>>,
     twin_saves: Rc<RefCell<Vec<(String, crate::labels::LabelRow)>>>,
+    twin_moves: Rc<RefCell<Vec<(String, String)>>>,
 }
 
 impl TestSource {
@@ -309,6 +336,60 @@ impl FrameSource for VecFrames {
 }
 
 impl Source for TestSource {
+    fn task_details(&self, task_uuid: &str) -> Result<TaskDetails, String> {
+        let known = task_uuid == self.run.task.uuid
+            || self
+                .run
+                .twins
+                .iter()
+                .any(|(_, t)| t.task.as_ref().is_some_and(|t| t.uuid == task_uuid));
+        if !known {
+            return Err(format!(
+                "task `{task_uuid}` is neither the task being processed nor a twin task found for it"
+            ));
+        }
+        Ok(self
+            .run
+            .task_details
+            .iter()
+            .find(|(u, _)| u == task_uuid)
+            .map(|(_, d)| d.clone())
+            .unwrap_or_default())
+    }
+    fn twin_stage(&self, project_hash: &str) -> Result<Option<TwinStage>, String> {
+        let has_task = self.twin(project_hash)?.is_some_and(|t| t.task.is_some());
+        Ok(self
+            .run
+            .twin_stages
+            .iter()
+            .find(|(h, _)| has_task && h == project_hash)
+            .map(|(_, s)| s.clone()))
+    }
+    fn twin_proceed(&self, project_hash: &str, pathway: &str) -> Result<(), String> {
+        let stage = self.twin_stage(project_hash)?.ok_or_else(|| {
+            format!("twin project `{project_hash}` has no task for this data (or no stage given with TestRun::twin_stage): nothing to move")
+        })?;
+        if stage.stage_type != "AGENT" {
+            return Err(format!(
+                "the twin task sits in `{}`, a {} stage of twin project `{project_hash}`: only a task in an agent stage can proceed along a pathway",
+                stage.title, stage.stage_type
+            ));
+        }
+        let found = stage
+            .pathways
+            .iter()
+            .find(|p| p.name == pathway || p.uuid == pathway)
+            .ok_or_else(|| {
+                format!(
+                    "stage `{}` of twin project `{project_hash}` has no pathway `{pathway}`",
+                    stage.title
+                )
+            })?;
+        let mut moves = self.twin_moves.borrow_mut();
+        moves.retain(|(h, _)| h != project_hash);
+        moves.push((project_hash.to_string(), found.uuid.clone()));
+        Ok(())
+    }
     fn item(&self) -> Result<ItemInfo, String> {
         let n = &self.needs;
         self.need(n.storage_item || n.asset || n.frames, "storage-item")?;

@@ -131,6 +131,15 @@ pub enum LocalCommand {
         #[arg(long)]
         images_only: bool,
     },
+    /// Create a project from a JSON spec: its ontology, workflow, data and
+    /// who last acted on each task (see the README); prints its project hash last.
+    Project {
+        #[arg(long)]
+        store: PathBuf,
+        /// The project spec (JSON).
+        #[arg(long)]
+        spec: PathBuf,
+    },
     /// Add new images to a project, their tasks in its first agent stage.
     AddData {
         #[arg(long)]
@@ -549,6 +558,15 @@ async fn local_command(cmd: LocalCommand) -> anyhow::Result<i32> {
             for title in local::add_data(&store, &project_hash, images, &files)? {
                 out!("{title}");
             }
+        }
+        LocalCommand::Project { store, spec } => {
+            let hash = local::create_project(&store, &spec)?;
+            eprintln!(
+                "created the project of `{}` in store `{}`",
+                spec.display(),
+                store.display()
+            );
+            out!("{hash}");
         }
         LocalCommand::Demo {
             store,

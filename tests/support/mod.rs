@@ -23,6 +23,7 @@ const GUESTS: &[(&str, &str)] = &[
     ("guest-media", "guest_media"),
     ("guest-reuse", "guest_reuse"),
     ("guest-twin-write", "guest_twin_write"),
+    ("guest-route-by-annotator", "guest_route_by_annotator"),
     ("bench-agent", "bench_agent"),
 ];
 
@@ -538,4 +539,40 @@ pub fn add_key(store: &Path, public: &Path) {
         public.to_str().unwrap(),
     ]);
     assert!(out.status.success(), "add-key failed: {}", stderr(&out));
+}
+
+/// `runner-host local project` with this spec (written beside the store);
+/// returns the new project's hash.
+pub fn local_project(store: &Path, spec: &serde_json::Value) -> String {
+    let file = store.with_extension(format!("spec-{}.json", uuid_like()));
+    std::fs::write(&file, spec.to_string()).unwrap();
+    let out = runner_host(&[
+        "local",
+        "project",
+        "--store",
+        store.to_str().unwrap(),
+        "--spec",
+        file.to_str().unwrap(),
+    ]);
+    assert!(
+        out.status.success(),
+        "local project failed: {}",
+        stderr(&out)
+    );
+    stdout(&out).trim().lines().last().unwrap().to_string()
+}
+
+fn uuid_like() -> String {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static N: AtomicU64 = AtomicU64::new(0);
+    format!(
+        "{}-{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+/// An ontology file of the repository as JSON, to inline in a spec.
+pub fn ontology_json(file: &str) -> serde_json::Value {
+    serde_json::from_str(&std::fs::read_to_string(workspace().join(file)).unwrap()).unwrap()
 }

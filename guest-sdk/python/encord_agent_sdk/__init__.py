@@ -56,6 +56,9 @@ from .labels import (
 from .runner import (
     AgentStage,
     AgentTask,
+    AnnotationTask,
+    FinalStageTask,
+    ReviewTask,
     Depends,
     LabelRowInitialiseLabelsArgs,
     LabelRowMetadataIncludeArgs,

@@ -14,7 +14,7 @@ import traceback
 
 from componentize_py_types import Err
 from wit_world import exports
-from wit_world.imports import data, labels, project, twins, types
+from wit_world.imports import data, labels, project, tasks, twins, types
 from wit_world.imports import log as host_log
 
 from . import runner as r
@@ -102,6 +102,15 @@ class _Source:
 
     def save_twin(self, project_hash: str, text: str) -> None:
         _call(twins.save, project_hash, text)
+
+    def task_details(self, task_uuid: str):
+        return _call(tasks.details, task_uuid)
+
+    def twin_stage(self, project_hash: str):
+        return _call(twins.stage, project_hash)
+
+    def twin_proceed(self, project_hash: str, pathway: str) -> None:
+        _call(twins.proceed, project_hash, pathway)
 
 
 class _HostLogHandler(logging.Handler):
@@ -204,9 +213,13 @@ class Handler(exports.Handler):
             raise Err(_message(e))
 
     def run(self, stage: str, task: types.Task) -> types.Outcome:
-        agent_task = r.AgentTask(task.uuid, task.data_hash, task.data_title, task.label_branch_name, task.status)
+        source = _Source()
+        agent_task = r.AgentTask(
+            task.uuid, task.data_hash, task.data_title, task.label_branch_name, task.status,
+            details=lambda: source.task_details(task.uuid),
+        )
         try:
-            d = _with_host_output(lambda: r.handle(_Source(), stage, agent_task))
+            d = _with_host_output(lambda: r.handle(source, stage, agent_task))
         except Exception as e:
             raise Err(_message(e))
         route = types.Route_Stay() if d.pathway is None else types.Route_Pathway(d.pathway)

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Callable, Iterator, Optional, Sequence, Union
 
 from .labels import LabelRowV2, OntologyStructure
-from .runner import WorkflowTask, current_context
+from .runner import AgentTask, WorkflowTask, current_context, task_of_stage
 
 
 class StorageItemType(str, Enum):
@@ -191,7 +191,13 @@ def dep_twin_label_row(twin_project_hash: str, init_labels: bool = True, include
         task = None
         if found.task is not None:
             t = found.task
-            task = WorkflowTask(t.uuid, t.data_hash, t.data_title, t.label_branch_name, t.status, found.stage_uuid)
+            stage = source.twin_stage(twin_project_hash)
+            cls = task_of_stage(stage.stage_type if stage is not None else None)
+            extra = {"proceed": lambda pathway: source.twin_proceed(twin_project_hash, pathway)} if cls is AgentTask else {}
+            task = cls(
+                t.uuid, t.data_hash, t.data_title, t.label_branch_name, t.status, found.stage_uuid,
+                details=lambda: source.task_details(t.uuid), **extra,
+            )
         return Twin(label_row=row, task=task)
 
     twin.__name__ = f"twin_{twin_project_hash}"

@@ -25,27 +25,122 @@ from .labels import LabelRowV2, OntologyStructure
 # Values handed to handlers
 
 
-@dataclass
-class AgentTask:
-    """The workflow task being handled (`encord.workflow.stages.agent.AgentTask`)."""
+def _when(text: Optional[str]):
+    """A task time as encord's DTOs parse it (a `datetime`)."""
+    if not text:
+        return None
+    from datetime import datetime
 
-    uuid: str
-    data_hash: str
-    data_title: str
-    label_branch_name: str
-    status: str
+    try:
+        return datetime.fromisoformat(text)
+    except ValueError:
+        return text
 
 
-@dataclass
 class WorkflowTask:
-    """A twin's workflow task."""
+    """A workflow task (`encord.workflow.common.WorkflowTask`): the task
+    listing's fields, with `assignee`, `last_actioned_by`, `created_at` and
+    `updated_at` read from the host the first time they are used."""
 
-    uuid: str
-    data_hash: str
-    data_title: str
-    label_branch_name: str
-    status: str
-    stage_uuid: Optional[str] = None
+    def __init__(
+        self,
+        uuid: str,
+        data_hash: str,
+        data_title: str,
+        label_branch_name: str,
+        status: str,
+        stage_uuid: Optional[str] = None,
+        *,
+        details: Optional[Callable[[], Any]] = None,
+    ):
+        self.uuid = uuid
+        self.data_hash = data_hash
+        self.data_title = data_title
+        self.label_branch_name = label_branch_name
+        self.status = status
+        self.stage_uuid = stage_uuid
+        self._details_of = details
+        self._details = None
+
+    def _detail(self, name: str):
+        if self._details is None:
+            if self._details_of is None:
+                return None
+            self._details = self._details_of()
+        return getattr(self._details, name)
+
+    @property
+    def assignee(self) -> Optional[str]:
+        """The user (email) the task is assigned to."""
+        return self._detail("assignee")
+
+    @property
+    def last_actioned_by(self) -> Optional[str]:
+        """The user (email) who last acted on the task."""
+        return self._detail("last_actioned_by")
+
+    @property
+    def created_at(self):
+        return _when(self._detail("created_at"))
+
+    @property
+    def updated_at(self):
+        return _when(self._detail("updated_at"))
+
+    def __eq__(self, other) -> bool:
+        return type(other) is type(self) and (self.uuid, self.status, self.stage_uuid) == (other.uuid, other.status, other.stage_uuid)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(uuid={self.uuid!r}, data_title={self.data_title!r}, status={self.status!r})"
+
+    def __getattr__(self, name: str):
+        if name.startswith("_"):
+            raise AttributeError(name)
+        raise AttributeError(
+            f"`{type(self).__name__}.{name}` is an Encord SDK call that runner-host does not offer inside the sandbox: "
+            "a handler reads what its stage declared and returns its decision (see docs/languages.md, "
+            "\"Porting from encord-agents\")"
+        )
+
+
+class AgentTask(WorkflowTask):
+    """A task in an agent stage (`encord.workflow.stages.agent.AgentTask`).
+
+    `proceed(pathway_name=..., pathway_uuid=...)` on the task being handled
+    routes it as returning that pathway would (one decision per task); on a
+    twin's task it moves the twin's task after the batch's label saves."""
+
+    def __init__(self, *args, proceed: Optional[Callable[[str], None]] = None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._proceed = proceed
+
+    def proceed(self, pathway_name: Optional[str] = None, pathway_uuid: Optional[str] = None, bundle: Any = None) -> None:
+        if (pathway_name is None) == (pathway_uuid is None):
+            raise ValueError("give exactly one of `pathway_name` and `pathway_uuid`")
+        pathway = str(pathway_uuid if pathway_uuid is not None else pathway_name)
+        if self._proceed is None:
+            raise PrintableError(f"task `{self.uuid}` cannot be moved from here: it is not the task being handled nor a twin's task")
+        self._proceed(pathway)
+
+
+class AnnotationTask(WorkflowTask):
+    """A task in an annotation stage (a twin's task)."""
+
+
+class ReviewTask(WorkflowTask):
+    """A task in a review stage (a twin's task)."""
+
+
+class FinalStageTask(WorkflowTask):
+    """A task in a final (complete or archive) stage (a twin's task)."""
+
+
+_TASK_TYPES = {"AGENT": AgentTask, "ANNOTATION": AnnotationTask, "REVIEW": ReviewTask, "DONE": FinalStageTask, "ARCHIVE": FinalStageTask}
+
+
+def task_of_stage(stage_type: Optional[str]) -> type:
+    """The task class encord's SDK gives a task in a stage of this type."""
+    return _TASK_TYPES.get(stage_type or "", WorkflowTask)
 
 
 @dataclass
@@ -337,6 +432,8 @@ class _TaskContext:
         self._project: Optional[Project] = None
         self._agent_stage: Optional[AgentStage] = None
         self.client_metadata: Optional[str] = None
+        # A pathway chosen with `task.proceed(...)`.
+        self.proceeded: Optional[str] = None
 
     def ontology(self) -> OntologyStructure:
         if self._ontology is None:
@@ -426,6 +523,13 @@ def handle(source, stage_name: str, task: AgentTask) -> Decision:
     if stage is None:
         raise PrintableError(f"this agent has no handler for stage `{stage_name}`")
     cx = _TaskContext(source, task, stage)
+
+    def proceed(pathway: str) -> None:
+        if cx.proceeded is not None and cx.proceeded != pathway:
+            raise PrintableError(f"task.proceed() was called twice, with `{cx.proceeded}` and then `{pathway}`: a task moves once")
+        cx.proceeded = pathway
+
+    task._proceed = proceed
     _CURRENT.append(cx)
     try:
         result = cx.solve(stage.dependant)
@@ -458,6 +562,12 @@ def _decision(stage: _Stage, cx: _TaskContext, result: Any) -> Decision:
             f"handler `{stage.handler}` returned {type(result).__name__}; "
             "return a pathway name or uuid, None, or a TaskAgentReturnStruct"
         )
+    if cx.proceeded is not None:
+        if pathway is not None and pathway != cx.proceeded:
+            raise PrintableError(
+                f"handler `{stage.handler}` called task.proceed(`{cx.proceeded}`) and returned pathway `{pathway}`: a task moves once"
+            )
+        pathway = cx.proceeded
     return Decision(pathway, save.to_json() if save is not None else None, priority)
 
 

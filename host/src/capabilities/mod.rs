@@ -6,6 +6,7 @@ mod data;
 mod labels;
 mod log;
 mod project;
+mod tasks;
 mod twins;
 
 impl crate::engine::encord::agent::types::Host for crate::engine::TaskState {}

@@ -3,9 +3,11 @@
 
 use encord_labels::LabelRow;
 
-use crate::engine::encord::agent::twins::{Host, Twin};
+use crate::engine::encord::agent::project::Pathway;
+use crate::engine::encord::agent::twins::{Host, Twin, TwinStage};
 use crate::engine::encord::agent::types::Task;
-use crate::engine::{TaskState, TwinProject};
+use crate::engine::{TaskState, TwinMove, TwinProject};
+use crate::platform::WorkflowStage;
 use crate::runner::MAX_LABEL_ROW_BYTES;
 
 fn undeclared(project_hash: &str) -> String {
@@ -25,6 +27,28 @@ impl TaskState {
             .get(project_hash)
             .map(|p| p.as_ref())
             .ok_or_else(|| undeclared(project_hash))
+    }
+
+    /// The twin task of this data in `project_hash` and the stage it sits
+    /// in, if the twin spec included tasks and there is one.
+    fn twin_task(
+        &self,
+        project_hash: &str,
+    ) -> Result<Option<(&crate::platform::Task, &WorkflowStage)>, String> {
+        let twin = self.declared_twin(project_hash)?;
+        let Some(Some(found)) = self.cx.twins.get(project_hash) else {
+            return Ok(None);
+        };
+        let Some((task, stage_uuid)) = &found.task else {
+            return Ok(None);
+        };
+        let stage = twin.workflow.stage(stage_uuid).ok_or_else(|| {
+            format!(
+                "the twin task sits in stage `{stage_uuid}`, which twin project `{}`'s workflow lacks",
+                twin.title
+            )
+        })?;
+        Ok(Some((task, stage)))
     }
 }
 
@@ -82,6 +106,63 @@ impl Host for TaskState {
         let mut effects = self.cx.effects.lock().expect("effects lock");
         effects.twin_saves.retain(|(p, _)| *p != project_hash);
         effects.twin_saves.push((project_hash, label_row));
+        Ok(())
+    }
+
+    fn stage(&mut self, project_hash: String) -> Result<Option<TwinStage>, String> {
+        Ok(self.twin_task(&project_hash)?.map(|(_, s)| TwinStage {
+            uuid: s.uuid.clone(),
+            title: s.title.clone(),
+            stage_type: s.stage_type.clone(),
+            pathways: s
+                .pathways()
+                .iter()
+                .map(|p| Pathway {
+                    uuid: p.uuid.clone(),
+                    name: p.title.clone(),
+                    destination_uuid: p.destination_uuid.clone(),
+                })
+                .collect(),
+        }))
+    }
+
+    fn proceed(&mut self, project_hash: String, pathway: String) -> Result<(), String> {
+        let title = self.declared_twin(&project_hash)?.title.clone();
+        let Some((task, stage)) = self.twin_task(&project_hash)? else {
+            return Err(format!(
+                "twin project `{title}` has no task for this data (or the twin was declared without its task): nothing to move"
+            ));
+        };
+        if stage.stage_type != "AGENT" {
+            return Err(format!(
+                "the twin task sits in `{}`, a {} stage of twin project `{title}`: only a task in an agent stage can proceed along a pathway",
+                stage.title, stage.stage_type
+            ));
+        }
+        let by_uuid = crate::runner::validate::is_uuid(&pathway);
+        let found = stage
+            .pathways()
+            .iter()
+            .find(|p| if by_uuid { p.uuid == pathway } else { p.title == pathway })
+            .ok_or_else(|| {
+                let names: Vec<&str> = stage.pathways().iter().map(|p| p.title.as_str()).collect();
+                format!(
+                    "stage `{}` of twin project `{title}` has no pathway `{pathway}` (its pathways: {})",
+                    stage.title,
+                    names.join(", ")
+                )
+            })?;
+        let twin_move = TwinMove {
+            project_hash: project_hash.clone(),
+            stage_uuid: stage.uuid.clone(),
+            task_uuid: task.uuid.clone(),
+            pathway_uuid: found.uuid.clone(),
+        };
+        let mut effects = self.cx.effects.lock().expect("effects lock");
+        effects
+            .twin_moves
+            .retain(|m| m.project_hash != project_hash);
+        effects.twin_moves.push(twin_move);
         Ok(())
     }
 }

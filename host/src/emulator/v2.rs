@@ -96,9 +96,9 @@ pub(crate) async fn tasks(
         .iter()
         .map(|t| {
             json!({
-                "uuid": t.uuid, "createdAt": CREATED, "updatedAt": CREATED, "status": t.status,
+                "uuid": t.uuid, "createdAt": t.created_at, "updatedAt": t.updated_at, "status": t.status,
                 "dataHash": t.data_hash, "dataTitle": t.data_title, "labelBranchName": t.label_branch_name,
-                "assignee": null, "lastActionedBy": null,
+                "assignee": t.assignee, "lastActionedBy": t.last_actioned_by,
             })
         })
         .collect();

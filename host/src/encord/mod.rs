@@ -462,7 +462,15 @@ fn task_from_json(t: &Value) -> Task {
         data_title: str_field(t, "dataTitle"),
         label_branch_name: str_field(t, "labelBranchName"),
         status: str_field(t, "status"),
+        assignee: opt_str_field(t, "assignee"),
+        last_actioned_by: opt_str_field(t, "lastActionedBy"),
+        created_at: str_field(t, "createdAt"),
+        updated_at: str_field(t, "updatedAt"),
     }
+}
+
+fn opt_str_field(v: &Value, key: &str) -> Option<String> {
+    v.get(key).and_then(Value::as_str).map(str::to_string)
 }
 
 fn str_field(v: &Value, key: &str) -> String {

@@ -28,7 +28,9 @@ use wasmtime::{Config, Engine, Store};
 
 pub use load::LoadError;
 pub use sandbox::{DirGrant, Grants, Limits, NetGrant, Sandbox, ASSET_DIR};
-pub use state::{CallContext, Effects, ProjectContext, StageContext, TaskData, TwinProject, Usage};
+pub use state::{
+    CallContext, Effects, ProjectContext, StageContext, TaskData, TwinMove, TwinProject, Usage,
+};
 
 pub(crate) use state::TaskState;
 

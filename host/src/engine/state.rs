@@ -56,18 +56,31 @@ pub struct Effects {
     /// Label rows to save in twin projects: (project hash, label row JSON),
     /// one per project, already checked against that project's ontology.
     pub twin_saves: Vec<(String, String)>,
+    /// Twin tasks to move, one per twin project, already checked against the
+    /// twin stage's pathways.
+    pub twin_moves: Vec<TwinMove>,
     /// Not a write: what the call's instance used, set when the call ends
     /// (returned, trapped or timed out), whatever the task's fate.
     pub usage: Usage,
 }
 
+/// A twin task to move along a pathway of the agent stage it sits in.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TwinMove {
+    pub project_hash: String,
+    pub stage_uuid: String,
+    pub task_uuid: String,
+    pub pathway_uuid: String,
+}
+
 /// A twin project a stage declared: what is saved to it is checked against
-/// its own ontology.
+/// its own ontology; its task moves are checked against its workflow.
 #[derive(Debug)]
 pub struct TwinProject {
     pub title: String,
     pub ontology_json: String,
     pub ontology: Arc<encord_labels::Ontology>,
+    pub workflow: crate::platform::Workflow,
 }
 
 /// What a call's instance used: reported per task, so that an operator can
@@ -150,6 +163,8 @@ pub struct CallContext {
     pub task_uuid: Option<String>,
     /// The task's data hash (what a twin save must be for).
     pub data_hash: Option<String>,
+    /// The task as listed (its details are served by `tasks.details`).
+    pub task: Option<Arc<crate::platform::Task>>,
     /// The storage item and media, when the stage declared them.
     pub data: Option<Arc<TaskData>>,
     /// A read-only directory holding only this task's asset file, mounted
@@ -175,6 +190,7 @@ impl CallContext {
             label_row,
             task_uuid: None,
             data_hash: None,
+            task: None,
             data: None,
             asset_dir: None,
             twins: Arc::default(),

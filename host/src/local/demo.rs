@@ -50,7 +50,7 @@ const HEIGHT: u32 = 48;
 const VIDEO_FRAMES: u32 = 12;
 const VIDEO_FPS: u32 = 10;
 
-fn new_uuid() -> String {
+pub(super) fn new_uuid() -> String {
     Uuid::new_v4().to_string()
 }
 
@@ -224,9 +224,9 @@ fn ground_truth(
         )
         .map_err(|e| sql(dir, e))?;
         tx.execute(
-            "INSERT INTO tasks (task_uuid, project_hash, data_hash, stage_uuid, status, branch_name, priority, seq)
-             VALUES (?1, ?2, ?3, ?4, 'COMPLETED', 'main', NULL, (SELECT COALESCE(MAX(seq), 0) + 1 + ?5 FROM tasks))",
-            params![new_uuid(), twin, data_hash, done, seq as i64],
+            "INSERT INTO tasks (task_uuid, project_hash, data_hash, stage_uuid, status, branch_name, priority, seq, created_at, updated_at)
+             VALUES (?1, ?2, ?3, ?4, 'COMPLETED', 'main', NULL, (SELECT COALESCE(MAX(seq), 0) + 1 + ?5 FROM tasks), ?6, ?6)",
+            params![new_uuid(), twin, data_hash, done, seq as i64, super::task_now()],
         )
         .map_err(|e| sql(dir, e))?;
     }
@@ -307,7 +307,7 @@ pub fn add_data(
     Ok(titles)
 }
 
-fn sql(dir: &Path, e: rusqlite::Error) -> StoreError {
+pub(super) fn sql(dir: &Path, e: rusqlite::Error) -> StoreError {
     StoreError::Sql {
         path: dir.display().to_string(),
         message: e.to_string(),
@@ -322,17 +322,17 @@ fn io(dir: &Path, e: std::io::Error) -> StoreError {
 }
 
 /// Writes data units, their storage items, label rows and tasks.
-struct DataWriter<'a> {
-    tx: &'a rusqlite::Transaction<'a>,
-    dir: &'a Path,
-    project_hash: String,
-    dataset_hash: String,
-    folder: String,
+pub(super) struct DataWriter<'a> {
+    pub(super) tx: &'a rusqlite::Transaction<'a>,
+    pub(super) dir: &'a Path,
+    pub(super) project_hash: String,
+    pub(super) dataset_hash: String,
+    pub(super) folder: String,
     /// The stage new tasks start in.
-    stage: String,
-    seq: i64,
+    pub(super) stage: String,
+    pub(super) seq: i64,
     /// Width and height of the media being written.
-    dims: (u32, u32),
+    pub(super) dims: (u32, u32),
 }
 
 impl DataWriter<'_> {
@@ -418,9 +418,9 @@ impl DataWriter<'_> {
         self.seq += 1;
         self.tx
             .execute(
-                "INSERT INTO tasks (task_uuid, project_hash, data_hash, stage_uuid, status, branch_name, priority, seq)
-                 VALUES (?1, ?2, ?3, ?4, 'NEW', 'main', NULL, ?5)",
-                params![new_uuid(), self.project_hash, data_hash, self.stage, self.seq],
+                "INSERT INTO tasks (task_uuid, project_hash, data_hash, stage_uuid, status, branch_name, priority, seq, created_at, updated_at)
+                 VALUES (?1, ?2, ?3, ?4, 'NEW', 'main', NULL, ?5, ?6, ?6)",
+                params![new_uuid(), self.project_hash, data_hash, self.stage, self.seq, super::task_now()],
             )
             .map_err(e)?;
         Ok(())
@@ -439,7 +439,13 @@ impl DataWriter<'_> {
         })
     }
 
-    fn image(&mut self, title: &str, seed: u32, blurry: bool) -> Result<(), StoreError> {
+    /// A generated PNG; returns its data hash.
+    pub(super) fn image(
+        &mut self,
+        title: &str,
+        seed: u32,
+        blurry: bool,
+    ) -> Result<String, StoreError> {
         let (rel, path) = self.media(title)?;
         write_png(&path, seed, blurry).map_err(|e| io(self.dir, e))?;
         let item = self.item(title, "image", Some("image/png"), Some(&rel), 1, None, None)?;
@@ -457,7 +463,8 @@ impl DataWriter<'_> {
             None,
             &item,
             row,
-        )
+        )?;
+        Ok(data_hash)
     }
 
     /// A media file copied into the store: an image, or a video (anything

@@ -8,6 +8,7 @@ mod demo;
 mod row;
 mod schema;
 mod serve;
+mod spec;
 mod status;
 
 use std::path::{Path, PathBuf};
@@ -24,6 +25,7 @@ use crate::platform::{
 pub use demo::{add_data, add_images, create_demo};
 pub(crate) use row::RowFields;
 pub use serve::{RowMetadata, StorageItem};
+pub use spec::{create_project, ProjectSpec};
 pub use status::{export_label_rows, stage_counts, StageCount};
 
 /// How many tasks one page of `list_tasks` returns.
@@ -39,6 +41,8 @@ pub enum StoreError {
     Sql { path: String, message: String },
     #[error("store `{path}`: {message}")]
     Io { path: String, message: String },
+    #[error("project spec `{path}`: {message}")]
+    Spec { path: String, message: String },
 }
 
 /// Statements through the connection's statement cache: the emulator runs
@@ -117,7 +121,8 @@ impl LocalStore {
         let conn = self.read();
         let mut st = conn
             .prepare_cached(
-                "SELECT t.seq, t.task_uuid, t.data_hash, d.title, t.branch_name, t.status
+                "SELECT t.seq, t.task_uuid, t.data_hash, d.title, t.branch_name, t.status,
+                        t.assignee, t.last_actioned_by, t.created_at, t.updated_at
                  FROM tasks t JOIN data_units d ON d.data_hash = t.data_hash
                  WHERE t.project_hash = ?1 AND t.stage_uuid = ?2 AND t.seq > ?3
                    AND (?5 IS NULL OR t.data_hash IN (SELECT value FROM json_each(?5)))
@@ -142,6 +147,10 @@ impl LocalStore {
                             data_title: r.get(3)?,
                             label_branch_name: r.get(4)?,
                             status: r.get(5)?,
+                            assignee: r.get(6)?,
+                            last_actioned_by: r.get(7)?,
+                            created_at: task_time(r.get(8)?),
+                            updated_at: task_time(r.get(9)?),
                         },
                     ))
                 },
@@ -453,10 +462,11 @@ impl Platform for LocalStore {
     ) -> Result<(), PlatformError> {
         let mut conn = self.lock();
         let tx = conn.transaction().map_err(|e| self.sql_err(e))?;
+        let now = task_now();
         for (data_hash, p) in priorities {
             tx.exec_cached(
-                "UPDATE tasks SET priority = ?3 WHERE project_hash = ?1 AND data_hash = ?2",
-                params![project_hash, data_hash, shortest_f64(*p)],
+                "UPDATE tasks SET priority = ?3, updated_at = ?4 WHERE project_hash = ?1 AND data_hash = ?2",
+                params![project_hash, data_hash, shortest_f64(*p), now],
             )
             .map_err(|e| self.sql_err(e))?;
         }
@@ -526,7 +536,8 @@ impl Platform for LocalStore {
         let conn = conn.unchecked_transaction().map_err(|e| self.sql_err(e))?;
         let mut st = conn
             .prepare_cached(
-                "SELECT l.row_json, t.task_uuid, t.stage_uuid, t.status, t.branch_name, d.title
+                "SELECT l.row_json, t.task_uuid, t.stage_uuid, t.status, t.branch_name, d.title,
+                        t.assignee, t.last_actioned_by, t.created_at, t.updated_at
                  FROM label_rows l JOIN data_units d ON d.data_hash = l.data_hash
                  LEFT JOIN tasks t ON t.project_hash = l.project_hash AND t.data_hash = l.data_hash
                  WHERE l.project_hash = ?1 AND l.data_hash = ?2",
@@ -545,6 +556,10 @@ impl Platform for LocalStore {
                                 data_title: r.get(5)?,
                                 label_branch_name: r.get(4)?,
                                 status: r.get(3)?,
+                                assignee: r.get(6)?,
+                                last_actioned_by: r.get(7)?,
+                                created_at: task_time(r.get(8)?),
+                                updated_at: task_time(r.get(9)?),
                             },
                             r.get::<_, String>(2)?,
                         )),
@@ -598,14 +613,15 @@ impl Platform for LocalStore {
             moves.push((a.task_uuid.clone(), pathway.destination_uuid.clone()));
         }
         // Moved tasks go to the end of their new stage, in this order.
+        let now = task_now();
         let last: i64 = tx
             .row_cached("SELECT COALESCE(MAX(seq), 0) FROM tasks", [], |r| r.get(0))
             .map_err(|e| self.sql_err(e))?;
         for (seq, (task, dest)) in (last + 1..).zip(moves) {
             tx.exec_cached(
-                "UPDATE tasks SET stage_uuid = ?3, status = 'NEW', seq = ?4
+                "UPDATE tasks SET stage_uuid = ?3, status = 'NEW', seq = ?4, updated_at = ?5
                  WHERE project_hash = ?1 AND task_uuid = ?2",
-                params![project_hash, task, dest, seq],
+                params![project_hash, task, dest, seq, now],
             )
             .map_err(|e| self.sql_err(e))?;
         }
@@ -635,6 +651,19 @@ fn stage_of(
         |r| r.get(0),
     )
     .optional()
+}
+
+/// Now, as Encord writes a task's times (`2024-05-01T10:00:00.000000+00:00`).
+pub(crate) fn task_now() -> String {
+    chrono::Utc::now()
+        .format("%Y-%m-%dT%H:%M:%S%.6f+00:00")
+        .to_string()
+}
+
+/// A task's stored time; tasks of a store made before tasks had times read
+/// as made at the emulator's epoch.
+fn task_time(stored: Option<String>) -> String {
+    stored.unwrap_or_else(|| "2024-05-01T10:00:00.000000+00:00".to_string())
 }
 
 /// Now, as Encord writes label-row dates.

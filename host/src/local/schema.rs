@@ -58,7 +58,11 @@ pub(super) fn create(conn: &Connection) -> rusqlite::Result<()> {
              status TEXT NOT NULL,
              branch_name TEXT NOT NULL,
              priority REAL,
-             seq INTEGER NOT NULL);
+             seq INTEGER NOT NULL,
+             assignee TEXT,
+             last_actioned_by TEXT,
+             created_at TEXT,
+             updated_at TEXT);
          CREATE INDEX IF NOT EXISTS tasks_by_stage ON tasks(project_hash, stage_uuid, seq);
          CREATE TABLE IF NOT EXISTS label_rows (
              project_hash TEXT NOT NULL REFERENCES projects(project_hash),
@@ -84,12 +88,27 @@ pub(super) fn create(conn: &Connection) -> rusqlite::Result<()> {
 /// the emulator re-read label-row pages from the kernel for every request.
 pub(super) fn tune(conn: &Connection) -> rusqlite::Result<()> {
     tune_reader(conn)?;
+    add_task_details(conn)?;
     conn.execute_batch(
         "PRAGMA synchronous = NORMAL;
          CREATE INDEX IF NOT EXISTS tasks_by_data ON tasks(project_hash, data_hash);
          CREATE INDEX IF NOT EXISTS label_rows_by_hash ON label_rows(project_hash, label_hash);
          CREATE INDEX IF NOT EXISTS tasks_by_seq ON tasks(seq);",
     )
+}
+
+/// Stores made before tasks carried who and when (assignee, last actioned
+/// by, created and updated times) get those columns, empty: a column added,
+/// nothing rewritten, so the schema version stays.
+fn add_task_details(conn: &Connection) -> rusqlite::Result<()> {
+    let mut st = conn.prepare("SELECT name FROM pragma_table_info('tasks')")?;
+    let have: Vec<String> = st.query_map([], |r| r.get(0))?.collect::<Result<_, _>>()?;
+    for column in ["assignee", "last_actioned_by", "created_at", "updated_at"] {
+        if !have.iter().any(|c| c == column) {
+            conn.execute_batch(&format!("ALTER TABLE tasks ADD COLUMN {column} TEXT"))?;
+        }
+    }
+    Ok(())
 }
 
 /// What any connection gets, the read-only one included: a statement

@@ -359,9 +359,9 @@ impl LocalStore {
         for t in task_uuids {
             let n = tx
                 .exec_cached(
-                    "UPDATE tasks SET stage_uuid = ?3, status = 'NEW', seq = (SELECT COALESCE(MAX(seq), 0) + 1 FROM tasks)
+                    "UPDATE tasks SET stage_uuid = ?3, status = 'NEW', seq = (SELECT COALESCE(MAX(seq), 0) + 1 FROM tasks), updated_at = ?5
                      WHERE project_hash = ?1 AND task_uuid = ?2 AND stage_uuid = ?4",
-                    params![project_hash, t, destination, from_stage],
+                    params![project_hash, t, destination, from_stage, super::task_now()],
                 )
                 .map_err(|e| self.sql_err(e))?;
             if n != 1 {
@@ -383,9 +383,9 @@ impl LocalStore {
     ) -> Result<(), PlatformError> {
         self.lock()
             .exec_cached(
-                "UPDATE tasks SET stage_uuid = ?3, seq = (SELECT COALESCE(MAX(seq), 0) + 1 FROM tasks)
+                "UPDATE tasks SET stage_uuid = ?3, seq = (SELECT COALESCE(MAX(seq), 0) + 1 FROM tasks), updated_at = ?4
                  WHERE project_hash = ?1 AND task_uuid = ?2",
-                params![project_hash, task_uuid, destination],
+                params![project_hash, task_uuid, destination, super::task_now()],
             )
             .map_err(|e| self.sql_err(e))?;
         Ok(())

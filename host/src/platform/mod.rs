@@ -66,6 +66,18 @@ pub struct Task {
     pub data_title: String,
     pub label_branch_name: String,
     pub status: String,
+    /// The user (email) the task is assigned to.
+    #[serde(default)]
+    pub assignee: Option<String>,
+    /// The user (email) who last acted on the task.
+    #[serde(default)]
+    pub last_actioned_by: Option<String>,
+    /// When the task was created and last changed, as Encord writes them
+    /// (`2024-05-01T10:00:00.000000+00:00`).
+    #[serde(default)]
+    pub created_at: String,
+    #[serde(default)]
+    pub updated_at: String,
 }
 
 /// One page of a stage's tasks, with the keyset token of the next page.

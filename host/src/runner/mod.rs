@@ -21,7 +21,7 @@ use futures::{FutureExt, StreamExt};
 
 use crate::engine::{
     CallContext, CallError, Effects, LoadedAgent, Need, ProjectContext, Route, StageContext,
-    StageSpec, TaskData, TwinProject, Usage, WitTask,
+    StageSpec, TaskData, TwinMove, TwinProject, Usage, WitTask,
 };
 use crate::platform::{
     DataItem, LabelRowQuery, LabelSave, MoveAction, Platform, PlatformError, Project, Task,
@@ -157,6 +157,8 @@ pub struct TaskReport {
     /// The twin projects whose label row of this data was saved (or would
     /// have been).
     pub twin_labels_saved: Vec<String>,
+    /// The twin projects whose task of this data was moved along a pathway.
+    pub twin_tasks_moved: Vec<String>,
     pub dry_run: bool,
 }
 
@@ -183,6 +185,8 @@ struct Decision {
     metadata: Option<(String, String)>,
     /// (twin project hash, label row JSON), checked when the agent saved them.
     twin_saves: Vec<(String, String)>,
+    /// Twin tasks to move, checked when the agent asked.
+    twin_moves: Vec<TwinMove>,
 }
 
 pub struct Runner {
@@ -470,6 +474,7 @@ impl Runner {
                         title: p.title,
                         ontology_json: p.ontology_json,
                         ontology: Arc::new(ontology),
+                        workflow: p.workflow,
                     }),
                 );
             }
@@ -984,6 +989,11 @@ impl Runner {
                 r.labels_saved = d.save.is_some();
                 r.metadata_saved = d.metadata.is_some();
                 r.twin_labels_saved = d.twin_saves.iter().map(|(p, _)| p.clone()).collect();
+                r.twin_tasks_moved = d
+                    .twin_moves
+                    .iter()
+                    .map(|m| m.project_hash.clone())
+                    .collect();
                 r.priority = d.priority;
                 if let Some((_, name)) = &d.pathway {
                     r.result = TaskResult::Moved(name.clone());
@@ -1045,6 +1055,57 @@ impl Runner {
                         i,
                         format!("saving its label row in twin project `{twin}` failed: {e}"),
                     ),
+                }
+            }
+        }
+
+        // Twin task moves, after every label save and before this project's
+        // moves: a task whose twin task could not move fails and stays.
+        let mut twin_moves: std::collections::BTreeMap<(String, String), Vec<(usize, MoveAction)>> =
+            Default::default();
+        for (i, d) in decisions.iter().enumerate() {
+            for m in d.iter().flat_map(|d| &d.twin_moves) {
+                twin_moves
+                    .entry((m.project_hash.clone(), m.stage_uuid.clone()))
+                    .or_default()
+                    .push((
+                        i,
+                        MoveAction {
+                            task_uuid: m.task_uuid.clone(),
+                            pathway_uuid: m.pathway_uuid.clone(),
+                        },
+                    ));
+            }
+        }
+        for ((twin, stage), actions) in twin_moves {
+            for chunk in actions.chunks(MOVE_BUNDLE) {
+                let standing: Vec<&(usize, MoveAction)> = chunk
+                    .iter()
+                    .filter(|(i, _)| decisions[*i].is_some())
+                    .collect();
+                let bundle: Vec<MoveAction> = standing.iter().map(|(_, a)| a.clone()).collect();
+                if bundle.is_empty() {
+                    continue;
+                }
+                let bundled = self.platform.move_tasks(&twin, &stage, &bundle).await;
+                for (i, action) in standing {
+                    let moved = match &bundled {
+                        Ok(()) => Ok(()),
+                        Err(_) => {
+                            self.platform
+                                .move_tasks(&twin, &stage, std::slice::from_ref(action))
+                                .await
+                        }
+                    };
+                    match moved {
+                        Ok(()) => reports[*i].twin_tasks_moved.push(twin.clone()),
+                        Err(e) => fail(
+                            &mut reports,
+                            &mut decisions,
+                            *i,
+                            format!("moving its task in twin project `{twin}` failed: {e}"),
+                        ),
+                    }
                 }
             }
         }
@@ -1308,6 +1369,7 @@ impl TaskReport {
             priority: None,
             metadata_saved: false,
             twin_labels_saved: Vec::new(),
+            twin_tasks_moved: Vec::new(),
             dry_run: false,
         }
     }
@@ -1386,6 +1448,7 @@ impl TaskJob {
             priority: None,
             metadata_saved: false,
             twin_labels_saved: Vec::new(),
+            twin_tasks_moved: Vec::new(),
             dry_run: false,
         };
         if self.stop.is_stopped() {
@@ -1426,6 +1489,7 @@ impl TaskJob {
                 CallContext::new(self.pcx.clone(), Some(self.context.clone()), row.clone());
             cx.task_uuid = Some(task.uuid.clone());
             cx.data_hash = Some(task.data_hash.clone());
+            cx.task = Some(Arc::new(task.clone()));
             cx.data = data.clone();
             cx.asset_dir = asset_dir.clone();
             cx.twins = twins.clone();
@@ -1463,6 +1527,7 @@ impl TaskJob {
             Ok(mut d) => {
                 d.metadata = item.zip(effects.client_metadata);
                 d.twin_saves = effects.twin_saves;
+                d.twin_moves = effects.twin_moves;
                 (report(TaskResult::Stayed, attempts, usage), Some(d))
             }
             Err(why) => {
@@ -1530,6 +1595,7 @@ fn check_outcome(
         priority: o.priority,
         metadata: None,
         twin_saves: Vec::new(),
+        twin_moves: Vec::new(),
     })
 }
 

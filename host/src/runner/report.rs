@@ -43,6 +43,7 @@ impl Reporter {
                 "labels_saved": r.labels_saved,
                 "client_metadata_saved": r.metadata_saved,
                 "twin_labels_saved": r.twin_labels_saved,
+                "twin_tasks_moved": r.twin_tasks_moved,
                 "priority": r.priority,
                 "attempts": r.attempts,
                 "memory_peak_bytes": r.usage.map(|u| u.memory_peak_bytes),
