@@ -432,3 +432,138 @@ fn task_details_and_twin_task_moves_in_every_language() {
     );
     assert_eq!(count(&status(&store, &b), "Complete"), 1);
 }
+
+/// Builds a Python agent with the SDK's build tool: (succeeded, stderr).
+fn python_build(source: &Path, out: &Path) -> (bool, String) {
+    let built = std::process::Command::new(workspace().join("scripts/build-agent.sh"))
+        .arg(source)
+        .arg("-o")
+        .arg(out)
+        .output()
+        .expect("scripts/build-agent.sh runs");
+    (built.status.success(), stderr(&built))
+}
+
+/// A failed Python build shows the agent's own traceback (paths on this
+/// machine, no toolchain backtrace) and a hint for encord-agents' imports;
+/// a module-level `runner(...)` with an option runner-host does not take,
+/// or a value it cannot read, fails the build naming the line.
+#[test]
+fn python_build_errors_teach() {
+    let work = tempfile::tempdir().unwrap();
+    let cases = [
+        (
+            "from encord_agents.tasks import Runner\nrunner = Runner()\n",
+            "hint: runner-host agents import `encord_agent_sdk` instead of `encord_agents`",
+        ),
+        (
+            "from encord.objects import LabelRowV2\n",
+            "hint: there is no Encord client inside the sandbox",
+        ),
+        (
+            "from encord_agent_sdk import Runner, dep_client\n",
+            "hint: there is no Encord client inside the sandbox: declare what the handler reads as dependencies",
+        ),
+        (
+            "from encord_agent_sdk import Runner\nrunner = Runner()\nrunner(refresh_every=60, workers=4)\n",
+            "error: agent.py:3: `workers` is not a runner option runner-host knows",
+        ),
+        (
+            "from encord_agent_sdk import Runner\nrunner = Runner()\nN = 5\nrunner.run(task_batch_size=N)\n",
+            "error: agent.py:4: `task_batch_size` must be a literal number or None",
+        ),
+        (
+            "from encord_agent_sdk import Runner\nrunner = Runner()\n\ndef f():\n    return 1 / 0\n\nf()\n",
+            "ZeroDivisionError: division by zero",
+        ),
+    ];
+    for (i, (source, expected)) in cases.into_iter().enumerate() {
+        let dir = work.path().join(format!("case{i}"));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("agent.py");
+        std::fs::write(&file, source).unwrap();
+        let (ok, err) = python_build(&file, &dir.join("agent.wasm"));
+        assert!(!ok, "{source}: the build failed");
+        assert!(err.contains(expected), "{source}: {err}");
+        assert!(!err.contains("Stack backtrace"), "{source}: {err}");
+        assert!(!err.contains("componentize_py"), "{source}: {err}");
+        assert!(!err.contains("encord_agent_app"), "{source}: {err}");
+        assert!(
+            !err.contains("/1/"),
+            "{source}: the agent's real path is shown: {err}"
+        );
+        assert!(
+            !dir.join("agent.wasm").exists(),
+            "{source}: nothing half-written"
+        );
+        if expected.starts_with("ZeroDivisionError") {
+            let frame = format!("File \"{}\", line 7, in <module>", file.display());
+            assert!(err.contains(&frame), "the agent's own frames: {err}");
+        }
+    }
+}
+
+/// Module-level code reading the environment and `runner.project` (as
+/// encord-agents' examples do) builds, with a note, and runs when each
+/// instance starts: without the variable granted the run stops, naming
+/// `--env`; with it every task runs, `lr.client_metadata` is there when the
+/// stage asked for it, the module's `runner(task_batch_size=7)` is the
+/// run's default, and an Encord SDK call runner-host lacks (`task.move`)
+/// fails its task naming itself.
+#[test]
+fn python_module_level_code_runs_when_an_instance_starts() {
+    let work = tempfile::tempdir().unwrap();
+    let source = workspace().join("tests/guests/python/module_level.py");
+    let component = work.path().join("module_level.wasm");
+    let (ok, err) = python_build(&source, &component);
+    assert!(ok, "{err}");
+    assert!(
+        err.contains("encord-agent-build: note: module_level.py:14 reads the environment (`os.environ`) at module level, so the module's top level runs when each instance starts"),
+        "{err}"
+    );
+    assert!(
+        err.contains("sets runner-host's defaults: --task-batch-size 7"),
+        "{err}"
+    );
+
+    let (_dir, store, hash) = demo_store();
+    let out = run_agent(&component, &store, &hash, &[]);
+    assert_ne!(out.status.code(), Some(0));
+    assert!(
+        stderr(&out).contains("environment variable 'ROUTE_TO' is not set inside the sandbox: grant it with `--env ROUTE_TO`"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(
+        count(&status(&store, &hash), "pre-label"),
+        24,
+        "nothing ran"
+    );
+
+    let out = run_agent_env(
+        &component,
+        &store,
+        &hash,
+        &["--env", "ROUTE_TO"],
+        &[("ROUTE_TO", "to triage")],
+    );
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    assert!(
+        stderr(&out)
+            .contains("the agent sets defaults (its runner(...) call): --task-batch-size 7"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(
+        stderr(&out).contains("batch 4: "),
+        "batches of 7: {}",
+        stderr(&out)
+    );
+    let line = failure_line(&stdout(&out), "street-blurry-01.png");
+    assert!(
+        line.contains("`AgentTask.move` is an Encord SDK call that runner-host does not offer inside the sandbox"),
+        "{line}"
+    );
+    let st = status(&store, &hash);
+    assert_eq!((count(&st, "pre-label"), count(&st, "triage")), (3, 21));
+}

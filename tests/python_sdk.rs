@@ -7,7 +7,7 @@
 #[path = "support/mod.rs"]
 mod support;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use support::*;
@@ -161,8 +161,9 @@ fn summary_moved(out: &std::process::Output) -> u64 {
     v["moved"].as_u64().expect("moved count")
 }
 
-/// The source of an agent file without its docstring, its imports and the
-/// line that makes the runner: what must be the same in both versions.
+/// The source of an agent file without its docstring, its imports, the
+/// line that makes the runner, the module-level line that runs it, and
+/// module-level comments: what must be the same in both versions.
 fn agent_body(path: &std::path::Path) -> Vec<String> {
     let text = std::fs::read_to_string(path).unwrap();
     let mut body = Vec::new();
@@ -187,7 +188,11 @@ fn agent_body(path: &std::path::Path) -> Vec<String> {
             in_import = line.trim_end().ends_with('(');
             continue;
         }
-        if line.starts_with("runner = Runner(") || line.trim().is_empty() {
+        if line.starts_with("runner = Runner(")
+            || line.starts_with("runner(")
+            || line.starts_with('#')
+            || line.trim().is_empty()
+        {
             continue;
         }
         started = true;
@@ -416,4 +421,271 @@ fn the_benchmark_comparison_runs_and_its_three_agents_agree() {
             "runner-host makes no more requests per task than encord-agents: {table}"
         );
     }
+}
+
+/// One of encord-agents' own examples (tests/notebooks/encord_agents/NAME.py,
+/// adapted only as its header says) run by the official Runner, and its
+/// port (tests/notebooks/NAME.py: the same body, its imports and runner
+/// line changed) run by runner-host, each on a copy of one store made from
+/// `project` (and its twin, `twin`), labelled first by `seed.py MODE` with
+/// the official SDK. `env` names the variables the ports read, granted to
+/// runner-host with `--env`. Returns what each ended with, for the project
+/// and its twin, and runner-host's stderr.
+struct SideBySide {
+    theirs: Meaning,
+    ours: Meaning,
+    twin: Option<(Meaning, Meaning)>,
+    stderr: String,
+}
+
+fn side_by_side(
+    name: &str,
+    project: serde_json::Value,
+    twin: Option<serde_json::Value>,
+    seed: Option<&str>,
+    env: &[&str],
+) -> SideBySide {
+    let dir = workspace().join("tests/notebooks");
+    let ours_file = dir.join(format!("{name}.py"));
+    let theirs_file = dir.join("encord_agents").join(format!("{name}.py"));
+    let ours_body = agent_body(&ours_file);
+    assert!(ours_body.len() > 5, "{name}: the body was read");
+    assert_eq!(
+        ours_body,
+        agent_body(&theirs_file),
+        "{name}: only imports and the runner lines may differ"
+    );
+
+    let py = python();
+    let work = tempfile::tempdir().unwrap();
+    let theirs = work.path().join("theirs");
+    let a = local_project(&theirs, &project);
+    let b = twin.map(|mut t| {
+        t["twin_of"] = serde_json::json!(a);
+        local_project(&theirs, &t)
+    });
+    let vars: Vec<(&str, String)> = [
+        ("PROJECT_HASH", Some(a.clone())),
+        ("TWIN_PROJECT_HASH", b.clone()),
+    ]
+    .into_iter()
+    .filter_map(|(k, v)| Some((k, v?)))
+    .collect();
+    let (key, public) = keypair(work.path(), "id_ed25519");
+    add_key(&theirs, &public);
+    let official = |script: &Path, emulator: &Emulator, args: &[&str]| {
+        let out = Command::new(&py)
+            .arg(script)
+            .args(args)
+            .env("ENCORD_DOMAIN", &emulator.url)
+            .env("ENCORD_SSH_KEY_FILE", &key)
+            .env_remove("ENCORD_SSH_KEY")
+            .envs(vars.iter().map(|(k, v)| (*k, v.as_str())))
+            .output()
+            .expect("python runs");
+        assert!(
+            out.status.success(),
+            "{} failed:\n{}\n{}",
+            script.display(),
+            stdout(&out),
+            stderr(&out)
+        );
+    };
+    if let Some(mode) = seed {
+        let emulator = Emulator::start(&theirs, &[]);
+        official(&dir.join("seed.py"), &emulator, &[mode]);
+    }
+    let ours = work.path().join("ours");
+    copy_store(&theirs, &ours);
+
+    let emulator = Emulator::start(&theirs, &[]);
+    official(&theirs_file, &emulator, &[]);
+    drop(emulator);
+
+    let component = agent_component(&format!("tests/notebooks/{name}.py"));
+    let mut args = vec!["--refresh-every", "0"];
+    for var in env {
+        args.extend(["--env", var]);
+    }
+    let granted: Vec<(&str, &str)> = vars.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let out = run_agent_env(&component, &ours, &a, &args, &granted);
+    assert_eq!(out.status.code(), Some(0), "{name}: {}", stderr(&out));
+    SideBySide {
+        theirs: meaning(&export(&theirs, &a)),
+        ours: meaning(&export(&ours, &a)),
+        twin: b.map(|b| (meaning(&export(&theirs, &b)), meaning(&export(&ours, &b)))),
+        stderr: stderr(&out),
+    }
+}
+
+fn numbered(titles: &[&str]) -> serde_json::Value {
+    serde_json::Value::Array(
+        titles
+            .iter()
+            .map(|t| serde_json::json!({"title": t}))
+            .collect(),
+    )
+}
+
+/// task_agent_set_priority.ipynb: a priority from each title, every task
+/// to annotation; the notebook's `runner(refresh_every=3600,
+/// task_batch_size=50, ...)` line becomes runner-host's defaults (the
+/// command line's `--refresh-every 0` wins).
+#[test]
+fn notebook_set_priority_ends_alike_on_both_runners() {
+    let run = side_by_side(
+        "task_agent_set_priority",
+        serde_json::json!({
+            "title": "Priorities", "ontology": ontology_json("examples/demo-ontology.json"),
+            "stages": [
+                {"title": "prioritise", "type": "AGENT", "pathways": [{"name": "to_annotation", "to": "Annotate"}]},
+                {"title": "Annotate", "type": "ANNOTATION"}
+            ],
+            "data": numbered(&["1.jpg", "37.jpg", "64.jpg", "100.jpg"])
+        }),
+        None,
+        None,
+        &[],
+    );
+    assert_eq!(run.ours, run.theirs);
+    assert_eq!(run.ours["37.jpg"].0, "\"Annotate\"");
+    assert_eq!(run.ours["37.jpg"].1, "0.37");
+    assert!(
+        run.stderr.contains("the agent sets defaults (its runner(...) call): --task-batch-size 50 --max-tasks-per-stage none"),
+        "{}",
+        run.stderr
+    );
+}
+
+/// task_agent_route_on_annotator_name.ipynb: routed on who last acted on
+/// each task (encord's `AgentTask.last_actioned_by`).
+#[test]
+fn notebook_route_on_annotator_ends_alike_on_both_runners() {
+    let run = side_by_side(
+        "task_agent_route_on_annotator_name",
+        serde_json::json!({
+            "title": "Annotators", "ontology": ontology_json("examples/demo-ontology.json"),
+            "stages": [
+                {"title": "route", "type": "AGENT", "pathways": [{"name": "Expert", "to": "Expert review"}, {"name": "Novice", "to": "Novice review"}]},
+                {"title": "Expert review", "type": "REVIEW"},
+                {"title": "Novice review", "type": "REVIEW"}
+            ],
+            "data": [
+                {"title": "a.png", "last_actioned_by": "expert-1@example.com"},
+                {"title": "b.png", "last_actioned_by": "novice@example.com"},
+                {"title": "c.png", "last_actioned_by": "the.expert@example.com", "assignee": "someone@example.com"}
+            ]
+        }),
+        None,
+        None,
+        &[],
+    );
+    assert_eq!(run.ours, run.theirs);
+    let stages: Vec<&str> = ["a.png", "b.png", "c.png"]
+        .iter()
+        .map(|t| run.ours[*t].0.as_str())
+        .collect();
+    assert_eq!(
+        stages,
+        [
+            "\"Expert review\"",
+            "\"Novice review\"",
+            "\"Expert review\""
+        ]
+    );
+}
+
+/// twin_project_label_transfer.ipynb: each source row's checklist answers
+/// become Yes/No radio answers in the twin project, read and saved with the
+/// twin's own ontology; its module level reads `runner.project` and the
+/// environment (runner-host runs it when each instance starts).
+#[test]
+fn notebook_twin_label_transfer_ends_alike_on_both_runners() {
+    let titles = ["cat-dog.png", "bird.png", "dog.png"];
+    let run = side_by_side(
+        "twin_project_label_transfer",
+        serde_json::json!({
+            "title": "Source", "ontology": ontology_json("tests/notebooks/transfer-source-ontology.json"),
+            "stages": [
+                {"title": "transfer", "type": "AGENT", "pathways": [{"name": "done", "to": "Complete"}]},
+                {"title": "Complete", "type": "DONE"}
+            ],
+            "data": numbered(&titles)
+        }),
+        Some(serde_json::json!({
+            "title": "Sink", "ontology": ontology_json("tests/notebooks/transfer-sink-ontology.json"),
+            "stages": [{"title": "Complete", "type": "DONE"}],
+            "data": titles.iter().map(|t| serde_json::json!({"title": t, "stage": "Complete"})).collect::<Vec<_>>()
+        })),
+        Some("transfer"),
+        &["TWIN_PROJECT_HASH"],
+    );
+    assert_eq!(run.ours, run.theirs);
+    let (twin_theirs, twin_ours) = run.twin.unwrap();
+    assert_eq!(twin_ours, twin_theirs);
+    let answers = &twin_ours["cat-dog.png"].3;
+    assert_eq!(answers.len(), 3, "{answers:?}");
+    assert!(
+        answers.iter().any(|a| a.starts_with("\"Cat\"=\"Yes\"")),
+        "{answers:?}"
+    );
+    assert!(
+        answers.iter().any(|a| a.starts_with("\"Bird\"=\"No\"")),
+        "{answers:?}"
+    );
+    assert_eq!(run.ours["bird.png"].0, "\"Complete\"");
+}
+
+/// AgentRouterBasedOnAttributes.ipynb: its module level reads the project's
+/// ontology through `get_user_client().get_project(...)`; the notebook's
+/// own defect (the `Pass` decision is built and dropped) sends every task
+/// to `Second Review` on both runners.
+#[test]
+fn notebook_router_on_attributes_ends_alike_on_both_runners() {
+    let run = side_by_side(
+        "AgentRouterBasedOnAttributes",
+        serde_json::json!({
+            "title": "Birds", "ontology": ontology_json("tests/notebooks/birds-ontology.json"),
+            "stages": [
+                {"title": "Custom Router", "type": "AGENT", "pathways": [{"name": "Pass", "to": "Complete"}, {"name": "Second Review", "to": "Review"}]},
+                {"title": "Review", "type": "REVIEW"},
+                {"title": "Complete", "type": "DONE"}
+            ],
+            "data": numbered(&["bluejay-1.png", "robin-1.png", "empty.png"])
+        }),
+        None,
+        Some("birds"),
+        &["PROJECT_HASH"],
+    );
+    assert_eq!(run.ours, run.theirs);
+    assert_eq!(run.ours["bluejay-1.png"].0, "\"Review\"");
+    assert!(
+        run.ours["bluejay-1.png"].2[0].contains("Type=Bluejay"),
+        "{:?}",
+        run.ours["bluejay-1.png"]
+    );
+}
+
+/// task_agents/prioritize_by_data_title_specific.py: a stage named by its
+/// uuid, `lr.set_priority(...)`, a pathway name returned, and
+/// `runner.run()` under `__main__` — unchanged but for its imports.
+#[test]
+fn example_prioritize_by_title_ends_alike_on_both_runners() {
+    let run = side_by_side(
+        "prioritize_by_data_title_specific",
+        serde_json::json!({
+            "title": "Titles", "ontology": ontology_json("examples/demo-ontology.json"),
+            "stages": [
+                {"title": "Prioritise", "uuid": "1e7751b3-6dc8-4796-a64b-d1323918b8f4", "type": "AGENT", "pathways": [{"name": "to_annotation", "to": "Annotate"}]},
+                {"title": "Annotate", "type": "ANNOTATION"}
+            ],
+            "data": numbered(&["5.jpg", "50.jpg", "99.jpg"])
+        }),
+        None,
+        None,
+        &[],
+    );
+    assert_eq!(run.ours, run.theirs);
+    assert_eq!(run.ours["99.jpg"].1, "0.99");
+    assert_eq!(run.ours["5.jpg"].0, "\"Annotate\"");
 }

@@ -206,3 +206,83 @@ fn a_storage_items_metadata_update_is_reported() {
     );
     assert!(<tag_item as StageHandler>::DEF.needs().storage_item);
 }
+
+struct Tracked;
+impl TwinProject for Tracked {
+    const PROJECT_HASH: &'static str = "00000000-0000-4000-8000-00000000cccc";
+    const INCLUDE_TASK: bool = true;
+}
+
+#[stage("route")]
+fn by_annotator(
+    details: encord_agent_sdk::TaskDetails,
+    twin: Twin<Tracked>,
+) -> Result<&'static str, AgentError> {
+    twin.proceed("done")?;
+    let theirs = twin.task_details()?.unwrap_or_default();
+    Ok(
+        match (
+            details.last_actioned_by.as_deref(),
+            theirs.assignee.as_deref(),
+        ) {
+            (Some("expert@example.com"), Some(_)) => "Expert",
+            _ => "Novice",
+        },
+    )
+}
+
+/// A native run serves who and when for the task and its twin's task, and
+/// checks a twin move against the twin stage's pathways as the host does.
+#[test]
+fn task_details_and_twin_moves_in_a_native_run() {
+    let twin_task = Task {
+        uuid: "twin-task".into(),
+        ..Task::default()
+    };
+    let stage = |pathway: &str| encord_agent_sdk::TwinStage {
+        uuid: "s".into(),
+        title: "wait".into(),
+        stage_type: "AGENT".into(),
+        pathways: vec![encord_agent_sdk::Pathway {
+            uuid: "p-done".into(),
+            name: pathway.into(),
+            destination_uuid: "d".into(),
+        }],
+    };
+    let run = |pathway: &str| {
+        TestRun::new()
+            .ontology_json(ONTOLOGY)
+            .task(Task {
+                uuid: "own".into(),
+                ..Task::default()
+            })
+            .task_details(
+                "own",
+                encord_agent_sdk::TaskDetails {
+                    last_actioned_by: Some("expert@example.com".into()),
+                    ..Default::default()
+                },
+            )
+            .task_details(
+                "twin-task",
+                encord_agent_sdk::TaskDetails {
+                    assignee: Some("someone@example.com".into()),
+                    ..Default::default()
+                },
+            )
+            .twin(Tracked::PROJECT_HASH, ROW, Some(twin_task.clone()))
+            .twin_stage(Tracked::PROJECT_HASH, stage(pathway))
+            .run::<by_annotator>()
+    };
+    let out = run("done").unwrap();
+    assert_eq!(out.outcome.route, Route::Pathway("Expert".into()));
+    assert_eq!(
+        out.twin_moves,
+        [(Tracked::PROJECT_HASH.to_string(), "p-done".to_string())]
+    );
+    let refused = run("later").unwrap_err().to_string();
+    assert!(
+        refused.contains("stage `wait` of twin project `00000000-0000-4000-8000-00000000cccc` has no pathway `done`"),
+        "{refused}"
+    );
+}

@@ -243,15 +243,15 @@ pub struct RunArgs {
     /// Authenticate with a bearer token instead of an SSH key.
     #[arg(long, env = "ENCORD_BEARER_TOKEN", hide_env_values = true)]
     pub bearer_token: Option<String>,
-    /// Fetch tasks again every N seconds, measured from the start of a pass. If omitted (or 0), exit once the queues are empty.
+    /// Fetch tasks again every N seconds, measured from the start of a pass. If omitted (or 0), exit once the queues are empty (unless the agent's runner(...) call sets it).
     #[arg(long)]
     pub refresh_every: Option<u64>,
-    /// If an agent fails on a task, how many times to retry it.
-    #[arg(long, default_value_t = 3)]
-    pub num_retries: u32,
-    /// Number of tasks whose labels are loaded into memory at once.
-    #[arg(long, default_value_t = 300)]
-    pub task_batch_size: usize,
+    /// If an agent fails on a task, how many times to retry it [default: 3, or the agent's own].
+    #[arg(long)]
+    pub num_retries: Option<u32>,
+    /// Number of tasks whose labels are loaded into memory at once [default: 300, or the agent's own].
+    #[arg(long)]
+    pub task_batch_size: Option<usize>,
     /// Most tasks to process per stage on one pass. If omitted, all.
     #[arg(long)]
     pub max_tasks_per_stage: Option<usize>,
@@ -335,10 +335,6 @@ async fn run(args: RunArgs, bars: Option<MultiProgress>) -> anyhow::Result<i32> 
     let mut builder = Runner::builder()
         .component(component)
         .project_hash(project_hash)
-        .refresh_every(args.refresh_every)
-        .num_retries(args.num_retries)
-        .task_batch_size(args.task_batch_size)
-        .max_tasks_per_stage(args.max_tasks_per_stage)
         .dry_run(args.dry_run)
         .task_timeout(Duration::from_secs(args.task_timeout.max(1)))
         .memory_limit_mib(args.memory_limit.max(1))
@@ -348,6 +344,11 @@ async fn run(args: RunArgs, bars: Option<MultiProgress>) -> anyhow::Result<i32> 
         .guest_backtraces(args.verbose)
         .perfmap(args.perfmap)
         .cache_dir(cache_dir(&args.cache))
+        // Given options only: the agent's stated defaults fill the others.
+        .refresh_every_if(args.refresh_every)
+        .num_retries_if(args.num_retries)
+        .task_batch_size_if(args.task_batch_size)
+        .max_tasks_per_stage_if(args.max_tasks_per_stage)
         .media_cache_mib(args.media_cache_mib);
     for (name, value) in Grants::env_from_host(&args.env).map_err(anyhow::Error::msg)? {
         builder = builder.env(name, value);
@@ -517,12 +518,34 @@ async fn inspect(component: &Path, json: bool, cache: &CacheArgs) -> anyhow::Res
                 })
             })
             .collect();
+        let d = agent.defaults();
+        let mut defaults = serde_json::Map::new();
+        if let Some(v) = d.refresh_every {
+            defaults.insert("refresh_every".into(), serde_json::json!(v));
+        }
+        if let Some(v) = d.num_retries {
+            defaults.insert("num_retries".into(), serde_json::json!(v));
+        }
+        if let Some(v) = d.task_batch_size {
+            defaults.insert("task_batch_size".into(), serde_json::json!(v));
+        }
+        if let Some(v) = d.max_tasks_per_stage {
+            defaults.insert("max_tasks_per_stage".into(), serde_json::json!(v));
+        }
         out!(
             "{}",
-            serde_json::to_string_pretty(&serde_json::json!({"stages": v}))?
+            serde_json::to_string_pretty(
+                &serde_json::json!({"stages": v, "runner_defaults": defaults})
+            )?
         );
     } else {
         out!("{}: {} stage(s)", component.display(), stages.len());
+        if *agent.defaults() != Default::default() {
+            out!(
+                "  runner defaults (its runner(...) call): {:?}",
+                agent.defaults()
+            );
+        }
         for s in &stages {
             let needs: Vec<&str> = s.needs.iter().map(need_name).collect();
             out!(

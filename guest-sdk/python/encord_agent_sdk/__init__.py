@@ -66,7 +66,9 @@ from .runner import (
     Project,
     Runner,
     TaskAgentReturnStruct,
+    UserClient,
     WorkflowTask,
+    get_user_client,
 )
 
 __all__ = [name for name in dir() if not name.startswith("_")]

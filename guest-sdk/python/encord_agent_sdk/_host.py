@@ -17,7 +17,10 @@ from wit_world import exports
 from wit_world.imports import data, labels, project, tasks, twins, types
 from wit_world.imports import log as host_log
 
+from . import _build
 from . import runner as r
+
+r.PROJECT_SOURCE = lambda: (project.info(), project.ontology())
 
 _LEVELS = {
     "trace": host_log.Level.TRACE,
@@ -151,6 +154,8 @@ def _message(e: BaseException) -> str:
     else:
         text = f"{type(e).__name__}: {e}" if str(e) else type(e).__name__
     tb = traceback.extract_tb(e.__traceback__)
+    if isinstance(e, KeyError) and tb and tb[-1].filename in ("<frozen os>", os.__file__):
+        text = f"environment variable {e} is not set inside the sandbox: grant it with `--env {e.args[0]}`"
     own = os.path.dirname(__file__)
     frames = [f for f in tb if os.path.dirname(f.filename) != own] or tb
     if frames:
@@ -176,9 +181,18 @@ def _with_host_output(fn):
         root.removeHandler(handler)
 
 
+def _agent() -> r.Runner:
+    """The agent's runner, its module imported (see `_build`)."""
+    try:
+        _with_host_output(_build.ensure_imported)
+    except Exception as e:
+        raise Err(f"importing the agent module failed: {_message(e)}")
+    return r.current_runner()
+
+
 class Lifecycle(exports.Lifecycle):
     def init(self) -> None:
-        for hook in r.current_runner().init_hooks:
+        for hook in _agent().init_hooks:
             try:
                 _with_host_output(hook)
             except Exception as e:
@@ -188,7 +202,15 @@ class Lifecycle(exports.Lifecycle):
 class Handler(exports.Handler):
     def stages(self) -> list:
         specs = []
-        for s in r.current_runner().stages:
+        try:
+            runner = _agent()
+        except Err as e:
+            # `stages` returns no result: the message goes to the log and
+            # with the trap.
+            host_log.log(host_log.Level.ERROR, str(e.value))
+            sys.stderr.write(f"{e.value}\n")
+            raise
+        for s in runner.stages:
             m = r.manifest_of(s)
             o = m["label_row_options"]
             specs.append(
@@ -204,7 +226,7 @@ class Handler(exports.Handler):
         return specs
 
     def start(self) -> None:
-        runner = r.current_runner()
+        runner = _agent()
         if runner.pre_execution_callback is None:
             return
         try:
@@ -213,6 +235,7 @@ class Handler(exports.Handler):
             raise Err(_message(e))
 
     def run(self, stage: str, task: types.Task) -> types.Outcome:
+        _agent()
         source = _Source()
         agent_task = r.AgentTask(
             task.uuid, task.data_hash, task.data_title, task.label_branch_name, task.status,

@@ -696,6 +696,22 @@ class LabelRowV2:
         return True
 
     @property
+    def client_metadata(self) -> Optional[dict]:
+        """The data's client metadata, when the stage asked for it with
+        `LabelRowMetadataIncludeArgs(include_client_metadata=True)`; else
+        None, as in Encord's SDK."""
+        of = self.__dict__.get("_client_metadata_of")
+        return of() if of is not None else None
+
+    def __getattr__(self, name: str):
+        if name.startswith("_"):
+            raise AttributeError(name)
+        raise AttributeError(
+            f"`LabelRowV2.{name}` is an Encord SDK API that runner-host's LabelRowV2 does not have: "
+            "see docs/languages.md (\"Porting from encord-agents\") for what it offers and what to use instead"
+        )
+
+    @property
     def workflow_graph_node(self) -> Optional[WorkflowGraphNode]:
         node = self._data.get("workflow_graph_node")
         if isinstance(node, dict):

@@ -202,6 +202,22 @@ class LabelRowInitialiseLabelsArgs:
     include_signed_url: bool = False
 
 
+class RunTimeOnly(BaseException):
+    """Raised while the build imports the agent module, by what only exists
+    when runner-host runs it (the environment, `runner.project`). The build
+    then leaves the module's top level to run when each instance starts.
+    A BaseException, so that an agent's `except Exception` cannot bake a
+    build-time stand-in into the component."""
+
+
+# True while the build imports the agent module (set by `_build`).
+BUILDING = False
+
+# Where `runner.project` reads the project from inside a component (set by
+# `_host`): a function returning (project info, ontology JSON).
+PROJECT_SOURCE: Optional[Callable[[], Any]] = None
+
+
 class PrintableError(Exception):
     """An error in how the agent is written, reported when it is built."""
 
@@ -326,6 +342,9 @@ class _Stage:
         n = set(self.dependant.needs)
         if self.will_set_priority and "label-row" not in n:
             n.add("label-row-metadata")
+        if self.metadata_args.include_client_metadata and "label-row" in n:
+            # `lr.client_metadata` is the storage item's.
+            n.add("storage-item")
         return [x for x in NEEDS if x in n]
 
 
@@ -336,7 +355,9 @@ class Runner:
     """Collects the stages this agent serves (encord-agents' `Runner`).
 
     `project_hash` is accepted for compatibility and ignored: runner-host is
-    told the project on its command line."""
+    told the project on its command line. `runner.project` is the run's
+    project (its ontology as `ontology_structure`), also at module level:
+    the module's top level then runs when each instance starts."""
 
     def __init__(self, project_hash: Optional[str] = None, *, pre_execution_callback: Optional[Callable] = None, **_ignored):
         self.project_hash = project_hash
@@ -344,6 +365,12 @@ class Runner:
         self.init_hooks: list[Callable[[], None]] = []
         self.stages: list[_Stage] = []
         _RUNNERS.append(self)
+
+    @property
+    def project(self) -> Project:
+        """The project runner-host runs this agent on (encord-agents'
+        `runner.project`; `.ontology_structure` is its ontology)."""
+        return run_project("`runner.project`")
 
     def stage(
         self,
@@ -396,12 +423,65 @@ class Runner:
         return fn
 
     def run(self, *_args, **_kwargs) -> None:
-        """Run as a script: prints what the component will declare. Build it
-        with `encord-agent-build` and run it with runner-host."""
+        """encord-agents' `runner()` / `runner.run()`. Its keyword arguments
+        (`refresh_every`, `num_retries`, `task_batch_size`,
+        `max_tasks_per_stage`) are read from the file by the build and become
+        the component's defaults for runner-host's options of the same names
+        (the command line wins). Inside runner-host the call does nothing
+        else; run as a plain script, it prints what the component declares."""
+        if BUILDING or PROJECT_SOURCE is not None:
+            return
         for s in self.stages:
             print(f"{s.stage}: {s.handler} needs {s.needs or ['nothing']}")
 
     __call__ = run
+
+
+_PROJECT: list[Project] = []
+
+
+def run_project(what: str) -> Project:
+    """The project runner-host runs the agent on, read from the host once."""
+    if not _PROJECT:
+        if BUILDING:
+            raise RunTimeOnly(f"{what} is known only when runner-host runs the agent")
+        if PROJECT_SOURCE is None:
+            raise PrintableError(f"{what} is only available inside runner-host (build the agent and run it there)")
+        info, ontology = PROJECT_SOURCE()
+        _PROJECT.append(
+            Project(info.project_hash, info.title, info.description, info.ontology_hash, OntologyStructure(json.loads(ontology)))
+        )
+    return _PROJECT[0]
+
+
+class UserClient:
+    """What encord-agents' `get_user_client()` gives, inside runner-host:
+    no Encord client (the sandbox holds no key), but `get_project()` of the
+    project being run, with its `ontology_structure`. Labels and data come
+    through the handler's dependencies."""
+
+    def get_project(self, project_hash: Optional[str] = None) -> Project:
+        project = run_project("the project (`get_user_client().get_project(...)`)")
+        if project_hash is not None and str(project_hash) != project.project_hash:
+            raise PrintableError(
+                f"get_project(`{project_hash}`): inside runner-host only the project being run "
+                f"(`{project.project_hash}`) can be read; another project's labels come through dep_twin_label_row"
+            )
+        return project
+
+    def __getattr__(self, name: str):
+        if name.startswith("_"):
+            raise AttributeError(name)
+        raise AttributeError(
+            f"`get_user_client().{name}`: there is no Encord client inside runner-host's sandbox; "
+            "a handler gets its data through dependencies (docs/languages.md, \"Porting from encord-agents\")"
+        )
+
+
+def get_user_client() -> UserClient:
+    """encord-agents' `encord_agents.core.utils.get_user_client`, inside
+    runner-host: see `UserClient`."""
+    return UserClient()
 
 
 def current_runner() -> Runner:
@@ -443,6 +523,8 @@ class _TaskContext:
     def label_row(self) -> LabelRowV2:
         if self._label_row is None:
             self._label_row = LabelRowV2.from_json(self.source.label_row(), self.ontology())
+            if self.stage.metadata_args.include_client_metadata:
+                self._label_row._client_metadata_of = lambda: self.storage_item().client_metadata
         return self._label_row
 
     def storage_item(self):

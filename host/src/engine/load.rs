@@ -26,12 +26,84 @@ pub enum LoadError {
     Engine(String),
 }
 
-/// Reads and compiles the component at `path`; returns it with its SHA-256.
+/// The custom section in which a component states defaults for the
+/// runner's options (encord-agent-build writes it from a Python agent's
+/// module-level `runner(...)` call).
+pub const DEFAULTS_SECTION: &str = "encord-agent:runner-defaults";
+
+/// Defaults a component states for the runner's options of the same names;
+/// the command line wins. `Some(None)` states "none" (no polling, no cap).
+#[derive(Debug, Clone, Default, PartialEq, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RunnerDefaults {
+    #[serde(default, deserialize_with = "stated")]
+    pub refresh_every: Option<Option<u64>>,
+    pub num_retries: Option<u32>,
+    pub task_batch_size: Option<usize>,
+    #[serde(default, deserialize_with = "stated")]
+    pub max_tasks_per_stage: Option<Option<usize>>,
+}
+
+/// A key that is present, its value possibly null.
+fn stated<'de, D, T>(d: D) -> Result<Option<Option<T>>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: serde::Deserialize<'de>,
+{
+    <Option<T> as serde::Deserialize>::deserialize(d).map(Some)
+}
+
+/// The component's stated runner defaults: its top-level custom section
+/// [`DEFAULTS_SECTION`], if it has one (nested modules are skipped unread).
+pub(super) fn runner_defaults(path: &str, bytes: &[u8]) -> Result<RunnerDefaults, LoadError> {
+    use wasmparser::{Chunk, Parser, Payload};
+    let invalid = |message: String| LoadError::Invalid {
+        path: path.to_string(),
+        message,
+    };
+    let mut parser = Parser::new(0);
+    let mut rest = bytes;
+    loop {
+        let (consumed, payload) = match parser.parse(rest, true) {
+            Ok(Chunk::Parsed { consumed, payload }) => (consumed, payload),
+            // The whole file is given: more data is never needed.
+            Ok(Chunk::NeedMoreData(_)) => return Ok(RunnerDefaults::default()),
+            Err(e) => return Err(invalid(e.to_string())),
+        };
+        rest = &rest[consumed..];
+        match payload {
+            Payload::CustomSection(c) if c.name() == DEFAULTS_SECTION => {
+                return serde_json::from_slice(c.data()).map_err(|e| {
+                    invalid(format!(
+                        "its `{DEFAULTS_SECTION}` section is not runner defaults: {e}"
+                    ))
+                });
+            }
+            // The parser has stepped over a nested module or component;
+            // the bytes must too (bounds checked: the range is not).
+            Payload::ModuleSection {
+                unchecked_range, ..
+            }
+            | Payload::ComponentSection {
+                unchecked_range, ..
+            } => {
+                rest = bytes.get(unchecked_range.end..).ok_or_else(|| {
+                    invalid("a nested module runs past the end of the file".into())
+                })?;
+            }
+            Payload::End(_) => return Ok(RunnerDefaults::default()),
+            _ => {}
+        }
+    }
+}
+
+/// Reads and compiles the component at `path`; returns it with its SHA-256
+/// and the runner defaults it states.
 pub(super) fn compile(
     engine: &Engine,
     path: &Path,
     cache_dir: Option<&Path>,
-) -> Result<(Component, String), LoadError> {
+) -> Result<(Component, String, RunnerDefaults), LoadError> {
     let shown = path.display().to_string();
     let bytes = std::fs::read(path).map_err(|e| match e.kind() {
         std::io::ErrorKind::NotFound => LoadError::Missing(shown.clone()),
@@ -56,6 +128,7 @@ pub(super) fn compile(
             .to_string(),
     };
     let digest = super::cache::digest(&bytes);
+    let defaults = runner_defaults(&shown, &bytes)?;
     let component = match cache_dir {
         None => Component::from_binary(engine, &bytes).map_err(invalid)?,
         Some(dir) => {
@@ -65,7 +138,7 @@ pub(super) fn compile(
             component
         }
     };
-    Ok((component, digest))
+    Ok((component, digest, defaults))
 }
 
 /// Explains why linking or type-checking the exports failed.

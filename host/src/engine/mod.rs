@@ -26,7 +26,7 @@ use std::time::Duration;
 use wasmtime::component::{ComponentExportIndex, Linker};
 use wasmtime::{Config, Engine, Store};
 
-pub use load::LoadError;
+pub use load::{LoadError, RunnerDefaults};
 pub use sandbox::{DirGrant, Grants, Limits, NetGrant, Sandbox, ASSET_DIR};
 pub use state::{
     CallContext, Effects, ProjectContext, StageContext, TaskData, TwinMove, TwinProject, Usage,
@@ -118,6 +118,8 @@ pub struct LoadedAgent {
     warm: std::sync::Mutex<Vec<Warm>>,
     /// The component's SHA-256 (hex).
     digest: String,
+    /// What the component states as defaults for the runner's options.
+    defaults: RunnerDefaults,
 }
 
 impl Drop for LoadedAgent {
@@ -142,7 +144,8 @@ impl LoadedAgent {
         // A missing file is reported by `compile`, with its name.
         let size = std::fs::metadata(path).map_or(u64::MAX, |m| m.len());
         let engine = engine(sandbox, size <= SCAN_RESET_MAX_BYTES)?;
-        let (component, digest) = load::compile(&engine, path, sandbox.cache_dir.as_deref())?;
+        let (component, digest, defaults) =
+            load::compile(&engine, path, sandbox.cache_dir.as_deref())?;
         let mut linker: Linker<TaskState> = Linker::new(&engine);
         wasmtime_wasi::p2::add_to_linker_async(&mut linker)
             .map_err(|e| LoadError::Engine(e.to_string()))?;
@@ -186,7 +189,13 @@ impl LoadedAgent {
             backtraces: sandbox.backtraces,
             warm: std::sync::Mutex::default(),
             digest,
+            defaults,
         })
+    }
+
+    /// The defaults the component states for the runner's options.
+    pub fn defaults(&self) -> &RunnerDefaults {
+        &self.defaults
     }
 
     /// The component's SHA-256 (hex).

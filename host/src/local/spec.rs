@@ -69,6 +69,9 @@ pub struct ProjectSpec {
 #[serde(deny_unknown_fields)]
 pub struct StageSpec {
     pub title: String,
+    /// The stage's uuid (default: a new one).
+    #[serde(default)]
+    pub uuid: Option<String>,
     #[serde(rename = "type")]
     pub stage_type: String,
     #[serde(default)]
@@ -145,6 +148,14 @@ impl ProjectSpec {
             if !titles.insert(s.title.as_str()) {
                 return Err(format!("two stages are titled `{}`", s.title));
             }
+            if let Some(u) = &s.uuid {
+                if uuid::Uuid::parse_str(u).is_err() {
+                    return Err(format!(
+                        "stage `{}` has uuid `{u}`, which is not a UUID",
+                        s.title
+                    ));
+                }
+            }
             if !STAGE_TYPES.contains(&s.stage_type.as_str()) {
                 return Err(format!(
                     "stage `{}` has type `{}`; Encord's types are {}",
@@ -219,7 +230,11 @@ pub fn create_project(dir: &Path, spec_path: &Path) -> Result<String, StoreError
     let (spec, ontology) = ProjectSpec::read(spec_path)?;
     let store = LocalStore::create(dir)?;
     let project_hash = new_uuid();
-    let uuids: Vec<String> = spec.stages.iter().map(|_| new_uuid()).collect();
+    let uuids: Vec<String> = spec
+        .stages
+        .iter()
+        .map(|s| s.uuid.clone().unwrap_or_else(new_uuid))
+        .collect();
     let uuid_of = |title: &str| {
         spec.stages
             .iter()

@@ -24,7 +24,7 @@ use std::time::Duration;
 
 use super::{RunOptions, Runner};
 use crate::encord::{Credentials, EncordClient, RetryPolicy};
-use crate::engine::{DirGrant, LoadedAgent, Sandbox};
+use crate::engine::{DirGrant, LoadedAgent, RunnerDefaults, Sandbox};
 use crate::local::LocalStore;
 use crate::platform::Platform;
 
@@ -47,6 +47,17 @@ pub struct RunnerBuilder {
     project_hash: Option<String>,
     sandbox: Sandbox,
     retry: RetryPolicy,
+    /// The options given (which the component's stated defaults do not
+    /// replace).
+    given: Given,
+}
+
+#[derive(Default)]
+struct Given {
+    refresh_every: bool,
+    num_retries: bool,
+    task_batch_size: bool,
+    max_tasks_per_stage: bool,
 }
 
 impl RunnerBuilder {
@@ -88,22 +99,58 @@ impl RunnerBuilder {
 
     pub fn refresh_every(mut self, seconds: Option<u64>) -> Self {
         self.opts().refresh_every = seconds;
+        self.given.refresh_every = true;
         self
     }
 
     pub fn num_retries(mut self, n: u32) -> Self {
         self.opts().num_retries = n;
+        self.given.num_retries = true;
         self
     }
 
     pub fn task_batch_size(mut self, n: usize) -> Self {
         self.opts().task_batch_size = n;
+        self.given.task_batch_size = true;
         self
     }
 
     pub fn max_tasks_per_stage(mut self, n: Option<usize>) -> Self {
         self.opts().max_tasks_per_stage = n;
+        self.given.max_tasks_per_stage = true;
         self
+    }
+
+    /// [`Self::refresh_every`], if given (else the agent's default stands).
+    pub fn refresh_every_if(self, seconds: Option<u64>) -> Self {
+        match seconds {
+            Some(s) => self.refresh_every(Some(s)),
+            None => self,
+        }
+    }
+
+    /// [`Self::num_retries`], if given.
+    pub fn num_retries_if(self, n: Option<u32>) -> Self {
+        match n {
+            Some(n) => self.num_retries(n),
+            None => self,
+        }
+    }
+
+    /// [`Self::task_batch_size`], if given.
+    pub fn task_batch_size_if(self, n: Option<usize>) -> Self {
+        match n {
+            Some(n) => self.task_batch_size(n),
+            None => self,
+        }
+    }
+
+    /// [`Self::max_tasks_per_stage`], if given.
+    pub fn max_tasks_per_stage_if(self, n: Option<usize>) -> Self {
+        match n {
+            Some(n) => self.max_tasks_per_stage(Some(n)),
+            None => self,
+        }
     }
 
     pub fn concurrency(mut self, n: usize) -> Self {
@@ -243,6 +290,42 @@ impl RunnerBuilder {
         // The pool holds the tasks in flight, plus the manifest and start calls.
         self.sandbox.instances = options.concurrency + 2;
         let agent = LoadedAgent::load(&component, &self.sandbox)?;
+        self.apply_defaults(agent.defaults(), &mut options);
         Ok(Runner::new(platform, agent, options))
+    }
+
+    /// The component's stated defaults, for the options not given; each
+    /// applied one is logged, so that none acts unseen.
+    fn apply_defaults(&self, d: &RunnerDefaults, options: &mut RunOptions) {
+        let mut applied = Vec::new();
+        let shown = |v: Option<String>| v.unwrap_or_else(|| "none".into());
+        if let (Some(v), false) = (d.refresh_every, self.given.refresh_every) {
+            options.refresh_every = v.filter(|s| *s > 0);
+            applied.push(format!(
+                "--refresh-every {}",
+                shown(v.map(|s| s.to_string()))
+            ));
+        }
+        if let (Some(v), false) = (d.num_retries, self.given.num_retries) {
+            options.num_retries = v;
+            applied.push(format!("--num-retries {v}"));
+        }
+        if let (Some(v), false) = (d.task_batch_size, self.given.task_batch_size) {
+            options.task_batch_size = v;
+            applied.push(format!("--task-batch-size {v}"));
+        }
+        if let (Some(v), false) = (d.max_tasks_per_stage, self.given.max_tasks_per_stage) {
+            options.max_tasks_per_stage = v;
+            applied.push(format!(
+                "--max-tasks-per-stage {}",
+                shown(v.map(|n| n.to_string()))
+            ));
+        }
+        if !applied.is_empty() {
+            tracing::info!(
+                "the agent sets defaults (its runner(...) call): {}; give an option to override it",
+                applied.join(" ")
+            );
+        }
     }
 }

@@ -1,0 +1,27 @@
+"""encord-agents 0.2.10, examples/task_agents/prioritize_by_data_title_specific.py,
+as the official Runner runs it in tests/python_sdk.rs.
+
+Adapted: `<your_project_hash>` is PROJECT_HASH. The stage uuid is the
+file's own: the test's project has a stage with that uuid.
+"""
+
+import os
+
+from encord.objects.ontology_labels_impl import LabelRowV2
+
+from encord_agents.tasks import Runner
+
+runner = Runner(project_hash=os.environ["PROJECT_HASH"])
+
+
+@runner.stage("1e7751b3-6dc8-4796-a64b-d1323918b8f4")
+def by_file_name(lr: LabelRowV2) -> str | None:
+    # Assuming the data_title is of the format "%d.jpg"
+    # and in the range [0; 100]
+    priority = int(lr.data_title.split(".")[0]) / 100
+    lr.set_priority(priority=priority)
+    return "to_annotation"  # <- pathway name
+
+
+if __name__ == "__main__":
+    runner.run()
