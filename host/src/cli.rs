@@ -262,7 +262,7 @@ pub struct RunArgs {
     #[arg(long = "stage")]
     pub stages: Vec<String>,
     /// Wall-time limit per task attempt, in seconds.
-    #[arg(long, default_value_t = 120)]
+    #[arg(long, default_value_t = 120, value_parser = clap::value_parser!(u64).range(1..))]
     pub task_timeout: u64,
     /// Run the agents but save, prioritise and move nothing; the report shows what would have been done.
     #[arg(long)]
@@ -278,7 +278,7 @@ pub struct RunArgs {
     #[arg(long)]
     pub retry_failed: bool,
     /// A deterministic instruction budget per task attempt (fuel units).
-    #[arg(long)]
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
     pub fuel: Option<u64>,
     /// Keep an instance for up to N tasks (for agents with expensive set-up, done once per
     /// instance in their `init`); 1, the default, is a fresh instance per task. An instance
@@ -306,8 +306,8 @@ pub struct RunArgs {
     #[command(flatten)]
     pub cache: CacheArgs,
     /// Memory limit per instance, in MiB.
-    #[arg(long, default_value_t = 1024)]
-    pub memory_limit: usize,
+    #[arg(long, default_value_t = 1024, value_parser = clap::value_parser!(u64).range(1..=65536))]
+    pub memory_limit: u64,
     /// Bound of the downloaded-media cache (in the cache directory), in MiB.
     #[arg(long, default_value_t = 4096)]
     pub media_cache_mib: u64,
@@ -336,8 +336,8 @@ async fn run(args: RunArgs, bars: Option<MultiProgress>) -> anyhow::Result<i32> 
         .component(component)
         .project_hash(project_hash)
         .dry_run(args.dry_run)
-        .task_timeout(Duration::from_secs(args.task_timeout.max(1)))
-        .memory_limit_mib(args.memory_limit.max(1))
+        .task_timeout(Duration::from_secs(args.task_timeout))
+        .memory_limit_mib(usize::try_from(args.memory_limit).unwrap_or(usize::MAX))
         .http_retries(args.http_retries)
         .fuel(args.fuel)
         .reuse_instance(args.reuse_instance as usize)
@@ -375,6 +375,10 @@ async fn run(args: RunArgs, bars: Option<MultiProgress>) -> anyhow::Result<i32> 
         builder = builder.state(state);
     }
     builder = match args.store {
+        Some(store) if args.ssh_key_file.is_some() => anyhow::bail!(
+            "--store `{}` runs on the embedded store, and --ssh-key-file is for Encord: drop one of them",
+            store.display()
+        ),
         Some(store) => builder.store(store),
         None => {
             let creds = Credentials::resolve(

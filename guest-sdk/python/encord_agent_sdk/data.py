@@ -70,6 +70,14 @@ class StorageItem:
     def __repr__(self) -> str:
         return f"StorageItem({self.name!r}, {self.item_type.value})"
 
+    def __getattr__(self, name: str):
+        if name.startswith("_"):
+            raise AttributeError(name)
+        raise AttributeError(
+            f"`StorageItem.{name}` is an Encord SDK API runner-host's StorageItem does not have: the data's bytes come "
+            "through dep_asset, its frames through dep_single_frame / dep_video_iterator (docs/languages.md)"
+        )
+
 
 @dataclass
 class Image:

@@ -436,6 +436,14 @@ class Runner:
 
     __call__ = run
 
+    def __getattr__(self, name: str):
+        if name.startswith("_"):
+            raise AttributeError(name)
+        raise AttributeError(
+            f"`Runner.{name}` is an encord-agents Runner API that runner-host does not have: the runner's options go on "
+            "runner-host's command line, the project is `runner.project` (docs/languages.md, \"Porting from encord-agents\")"
+        )
+
 
 _PROJECT: list[Project] = []
 

@@ -78,6 +78,16 @@ pub(crate) async fn tasks(
     Path((project, stage)): Path<(String, String)>,
     Query(q): Query<Vec<(String, String)>>,
 ) -> Response {
+    match emu.store.project(&project).await {
+        Ok(p) if p.workflow.stage(&stage).is_none() => {
+            return error(
+                StatusCode::NOT_FOUND,
+                format!("no stage `{stage}` in project `{project}`'s workflow"),
+            )
+        }
+        Ok(_) => {}
+        Err(e) => return platform_error(e),
+    }
     let token = q
         .iter()
         .find(|(k, _)| k == "pageToken")
@@ -127,32 +137,38 @@ pub(crate) async fn actions(
         );
     };
     let mut moves = Vec::with_capacity(list.len());
-    for a in list {
-        let task_uuid = a
-            .get("taskUuid")
-            .and_then(Value::as_str)
-            .unwrap_or_default()
-            .to_string();
+    for (i, a) in list.iter().enumerate() {
+        let Some(task_uuid) = a.get("taskUuid").and_then(Value::as_str) else {
+            return error(
+                StatusCode::BAD_REQUEST,
+                format!("action {i} has no `taskUuid`"),
+            );
+        };
+        let task_uuid = task_uuid.to_string();
         if a.get("action").and_then(Value::as_str) != Some("PATHWAY_ACTION") {
             return error(
                 StatusCode::BAD_REQUEST,
                 format!("unsupported action for task `{task_uuid}`"),
             );
         }
-        let pathway = match (
+        let asked = (
             a.get("pathwayUuid").and_then(Value::as_str),
             a.get("pathwayName").and_then(Value::as_str),
-        ) {
+        );
+        let pathway = match asked {
             (Some(u), _) => st.pathways().iter().find(|p| p.uuid == u),
             (None, Some(n)) => st.pathways().iter().find(|p| p.title == n),
             (None, None) => None,
         };
         let Some(pathway) = pathway else {
+            let names: Vec<&str> = st.pathways().iter().map(|p| p.title.as_str()).collect();
             return error(
                 StatusCode::BAD_REQUEST,
                 format!(
-                    "no such pathway for task `{task_uuid}` in stage `{}`",
-                    st.title
+                    "no pathway `{}` for task `{task_uuid}` in stage `{}` (its pathways: {})",
+                    asked.0.or(asked.1).unwrap_or("(none given)"),
+                    st.title,
+                    names.join(", ")
                 ),
             );
         };

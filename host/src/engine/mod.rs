@@ -432,7 +432,7 @@ fn engine(sandbox: &Sandbox, scan_reset: bool) -> Result<Engine, LoadError> {
             .total_tables(n * 16)
             .total_stacks(n)
             // A little above the limiter's cap, so the limiter reports first.
-            .max_memory_size(sandbox.limits.memory_bytes + (1 << 20))
+            .max_memory_size(sandbox.limits.memory_bytes.saturating_add(1 << 20))
             .linear_memory_keep_resident(64 << 20)
             .table_keep_resident(1 << 20)
             .pagemap_scan(if scan_reset {

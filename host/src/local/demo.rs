@@ -470,10 +470,13 @@ impl DataWriter<'_> {
     /// A media file copied into the store: an image, or a video (anything
     /// ffprobe reads), with its size, rate and frame count probed.
     fn file(&mut self, src: &Path) -> Result<String, StoreError> {
-        let bad = |reason: String| StoreError::Io {
+        let bad = |reason: String| StoreError::File {
             path: src.display().to_string(),
             message: reason,
         };
+        if !src.is_file() {
+            return Err(bad("no such file: pass an image or video file".into()));
+        }
         let title = src
             .file_name()
             .and_then(|n| n.to_str())

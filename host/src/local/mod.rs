@@ -43,6 +43,8 @@ pub enum StoreError {
     Io { path: String, message: String },
     #[error("project spec `{path}`: {message}")]
     Spec { path: String, message: String },
+    #[error("`{path}`: {message}")]
+    File { path: String, message: String },
 }
 
 /// Statements through the connection's statement cache: the emulator runs

@@ -193,7 +193,7 @@ impl RunnerBuilder {
     }
 
     pub fn memory_limit_mib(mut self, mib: usize) -> Self {
-        self.sandbox.limits.memory_bytes = mib << 20;
+        self.sandbox.limits.memory_bytes = mib.saturating_mul(1 << 20);
         self
     }
 
@@ -254,7 +254,7 @@ impl RunnerBuilder {
 
     /// Bounds the downloaded-media cache (default 4 GiB).
     pub fn media_cache_mib(mut self, mib: u64) -> Self {
-        self.opts().media_cache_bytes = mib << 20;
+        self.opts().media_cache_bytes = mib.saturating_mul(1 << 20);
         self
     }
 

@@ -110,7 +110,7 @@ impl RunOptions {
 pub enum RunError {
     #[error("{0}")]
     Option(String),
-    #[error("{0}")]
+    #[error(transparent)]
     Platform(#[from] PlatformError),
     #[error("{0}")]
     Manifest(String),
