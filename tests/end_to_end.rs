@@ -237,3 +237,70 @@ fn inspect_lists_stages_needs_and_pathways() {
         "{text}"
     );
 }
+
+/// A stage's label-row options are honoured end to end, on the embedded
+/// store and over HTTP through the emulator: only the objects of the asked
+/// feature hashes, no classifications when an empty list is asked, reviews
+/// when asked, and signed links to the media. After the prelabel example
+/// (Vehicles on street scenes, People on portraits and the video, a
+/// Quality on every row, and a review put on street-01's Vehicle), the
+/// checking agent (tests/guests/python/row_options.py) fails any task whose
+/// row is not shaped so, and routes by what it saw.
+#[test]
+fn label_row_options_shape_the_rows_on_the_store_and_over_http() {
+    let (dir, store, hash) = demo_store();
+    let out = run_agent(&guest("prelabel"), &store, &hash, &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    {
+        let conn = rusqlite::Connection::open(store.join("store.sqlite")).unwrap();
+        let n = conn
+            .execute(
+                "UPDATE label_rows SET row_json = json_set(row_json,
+                    '$.data_units.' || data_hash || '.labels.objects[0].reviews', json('[{\"reviewer\": \"r@example.com\", \"approved\": true}]'))
+                 WHERE project_hash = ?1 AND data_hash = (SELECT data_hash FROM data_units WHERE title = 'street-01.png')",
+                [&hash],
+            )
+            .unwrap();
+        assert_eq!(n, 1);
+    }
+    let served = dir.path().join("served");
+    copy_store(&store, &served);
+    let agent = agent_component("tests/guests/python/row_options.py");
+
+    let out = run_agent(&agent, &store, &hash, &[]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "on the store: {}{}",
+        stdout(&out),
+        stderr(&out)
+    );
+
+    let (key, public) = keypair(dir.path(), "id_ed25519");
+    add_key(&served, &public);
+    let emulator = Emulator::start(&served, &[]);
+    let out = run_over_http(&agent, &emulator, &key, &hash, &[]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "over HTTP: {}{}",
+        stdout(&out),
+        stderr(&out)
+    );
+    drop(emulator);
+
+    for s in [&store, &served] {
+        let st = status(s, &hash);
+        // The 10 street scenes have a Vehicle; the 12 other images, the
+        // group and the video (People only) are left for annotation.
+        assert_eq!(
+            (count(&st, "Complete"), count(&st, "Annotate")),
+            (10, 14),
+            "{st:?}"
+        );
+    }
+    // The options shape what is served, not what is stored.
+    let rows = export(&store, &hash);
+    let portrait = &exported(&rows, "portrait-01.png")["label_row"];
+    assert!(portrait.to_string().contains("objPerson"), "{portrait}");
+}

@@ -9,7 +9,7 @@ use axum::Json;
 use serde_json::value::RawValue;
 use serde_json::{json, Value};
 
-use super::Shared;
+use super::{Emulator, Shared};
 use crate::local::{RowFields, RowKey};
 use crate::platform::{Platform, PlatformError};
 
@@ -106,6 +106,54 @@ struct Saves {
     labels: Option<Vec<Box<RawValue>>>,
 }
 
+/// Rows served as a `labelrow` GET's payload asks: only the listed
+/// objects' and classifications' feature hashes, reviews only with
+/// `include_reviews`, and with `get_signed_url` each data unit's
+/// `data_link` a signed URL of its media.
+fn shaped(
+    emu: &Emulator,
+    payload: &Value,
+    rows: Vec<String>,
+) -> Result<Vec<String>, PlatformError> {
+    let list = |key: &str| strings(payload.get(key));
+    let (objects, classifications) = (
+        list("include_object_feature_hashes"),
+        list("include_classification_feature_hashes"),
+    );
+    let flag = |key: &str| payload.get(key).and_then(Value::as_bool).unwrap_or(false);
+    let sign = flag("get_signed_url");
+    rows.into_iter()
+        .map(|row| {
+            let items = if sign {
+                let data_hash = serde_json::from_str::<Value>(&row)
+                    .ok()
+                    .and_then(|v| {
+                        v.get("data_hash")
+                            .and_then(Value::as_str)
+                            .map(str::to_string)
+                    })
+                    .unwrap_or_default();
+                emu.store.unit_items(&data_hash)?
+            } else {
+                Vec::new()
+            };
+            let link = |_: &str, seq: u64, _: Option<&str>| {
+                let item = items.get(seq as usize).or(items.first())?;
+                Some(super::media::signed_url(emu, item))
+            };
+            let shape = crate::local::RowShape {
+                objects: objects.as_deref(),
+                classifications: classifications.as_deref(),
+                reviews: flag("include_reviews"),
+                link: sign.then_some(&link as &crate::local::UnitLink<'_>),
+            };
+            shape
+                .apply(row)
+                .map_err(|e| PlatformError::Store(format!("a stored label row is corrupt: {e}")))
+        })
+        .collect()
+}
+
 pub(crate) async fn dispatch(
     State(emu): State<Shared>,
     headers: HeaderMap,
@@ -175,7 +223,11 @@ pub(crate) async fn dispatch(
                     "uid must be a list of label hashes",
                 );
             };
-            match emu.store.label_rows_by_hash(&project, &hashes) {
+            let rows = match emu.store.label_rows_by_hash(&project, &hashes) {
+                Ok(rows) => rows,
+                Err(e) => return from_platform(e),
+            };
+            match shaped(&emu, &payload, rows) {
                 Ok(rows) => ok_rows(rows),
                 Err(e) => from_platform(e),
             }
@@ -188,7 +240,11 @@ pub(crate) async fn dispatch(
                     "uid must be a list of data hashes",
                 );
             };
-            match emu.store.create_label_rows(&project, &hashes) {
+            match emu
+                .store
+                .create_label_rows(&project, &hashes)
+                .and_then(|rows| shaped(&emu, &payload, rows))
+            {
                 Ok(rows) => ok_rows(rows),
                 Err(e) => from_platform(e),
             }

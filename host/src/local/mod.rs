@@ -24,6 +24,7 @@ use crate::platform::{
 
 pub use demo::{add_data, add_images, create_demo};
 pub(crate) use row::RowFields;
+pub(crate) use row::{RowShape, UnitLink};
 pub use serve::{RowMetadata, StorageItem};
 pub use spec::{create_project, ProjectSpec};
 pub use status::{export_label_rows, stage_counts, StageCount};
@@ -394,6 +395,20 @@ impl Platform for LocalStore {
         data_hashes: &[String],
         query: &LabelRowQuery,
     ) -> Result<Vec<LabelRowRecord>, PlatformError> {
+        // The run's label-row options shape the rows as Encord does: the
+        // feature-hash filters and reviews; a signed URL is, here, the media
+        // file's own `file://` URL.
+        let link = |_: &str, _: u64, stored: Option<&str>| {
+            stored.map(|s| format!("file://{}", self.dir.join(s).display()))
+        };
+        let shape = row::RowShape {
+            objects: query.include_object_feature_hashes.as_deref(),
+            classifications: query.include_classification_feature_hashes.as_deref(),
+            reviews: query.include_reviews,
+            link: query
+                .include_signed_url
+                .then_some(&link as &crate::local::UnitLink<'_>),
+        };
         let conn = self.read();
         let conn = conn.unchecked_transaction().map_err(|e| self.sql_err(e))?;
         let mut st = conn
@@ -423,11 +438,20 @@ impl Platform for LocalStore {
                             "no label row for data `{h}` in project `{project_hash}`"
                         ))
                     })?;
+                let json = if query.with_labels {
+                    Some(shape.apply(json).map_err(|e| {
+                        PlatformError::Store(format!(
+                            "the stored label row of `{h}` is corrupt: {e}"
+                        ))
+                    })?)
+                } else {
+                    None
+                };
                 Ok(LabelRowRecord {
                     data_hash: h.clone(),
                     label_hash,
                     priority: priority.map(|p| p as f32),
-                    json: query.with_labels.then_some(json),
+                    json,
                     item_uuid: Some(item_uuid),
                 })
             })

@@ -78,6 +78,126 @@ impl<'de> Deserialize<'de> for RowFields {
     }
 }
 
+/// The signed `data_link` of a data unit: its key, its `data_sequence` and
+/// its stored link given.
+pub(crate) type UnitLink<'a> = dyn Fn(&str, u64, Option<&str>) -> Option<String> + 'a;
+
+/// How a label row is served, from the `labelrow` GET's options (the
+/// Runner's `LabelRowInitialiseLabelsArgs`): only these objects' and
+/// classifications' feature hashes (a server-side filter), reviews or
+/// not, and each data unit's `data_link` replaced (a signed URL).
+#[derive(Default)]
+pub(crate) struct RowShape<'a> {
+    pub objects: Option<&'a [String]>,
+    pub classifications: Option<&'a [String]>,
+    pub reviews: bool,
+    /// The `data_link` of data unit `key` (its `data_sequence` and stored
+    /// link given), when a signed link was asked for.
+    pub link: Option<&'a UnitLink<'a>>,
+}
+
+impl RowShape<'_> {
+    /// Whether serving a row this way changes anything that may be in it.
+    fn changes(&self, text: &str) -> bool {
+        self.objects.is_some()
+            || self.classifications.is_some()
+            || self.link.is_some()
+            || (!self.reviews && text.contains("\"reviews\""))
+    }
+
+    /// `text` served this way. A row that needs no change keeps its text;
+    /// one that does is parsed and written out again.
+    pub(crate) fn apply(&self, text: String) -> Result<String, serde_json::Error> {
+        use serde_json::Value;
+        if !self.changes(&text) {
+            return Ok(text);
+        }
+        let mut row: Value = serde_json::from_str(&text)?;
+        let keep = |list: Option<&[String]>, entry: &Value| {
+            list.is_none_or(|l| {
+                entry
+                    .get("featureHash")
+                    .and_then(Value::as_str)
+                    .is_some_and(|h| l.iter().any(|k| k == h))
+            })
+        };
+        let mut kept_objects = std::collections::HashSet::new();
+        let mut kept_classifications = std::collections::HashSet::new();
+        let mut frame_labels = |labels: &mut Value| {
+            if let Some(list) = labels.get_mut("objects").and_then(Value::as_array_mut) {
+                list.retain(|o| keep(self.objects, o));
+                for o in list.iter_mut() {
+                    if let Some(h) = o.get("objectHash").and_then(Value::as_str) {
+                        kept_objects.insert(h.to_string());
+                    }
+                    if !self.reviews {
+                        o.as_object_mut().map(|m| m.remove("reviews"));
+                    }
+                }
+            }
+            if let Some(list) = labels
+                .get_mut("classifications")
+                .and_then(Value::as_array_mut)
+            {
+                list.retain(|c| keep(self.classifications, c));
+                for c in list.iter_mut() {
+                    if let Some(h) = c.get("classificationHash").and_then(Value::as_str) {
+                        kept_classifications.insert(h.to_string());
+                    }
+                    if !self.reviews {
+                        c.as_object_mut().map(|m| m.remove("reviews"));
+                    }
+                }
+            }
+        };
+        if let Some(units) = row.get_mut("data_units").and_then(Value::as_object_mut) {
+            for (key, unit) in units.iter_mut() {
+                if let Some(link) = self.link {
+                    let seq = unit.get("data_sequence").and_then(|s| {
+                        s.as_u64()
+                            .or_else(|| s.as_str().and_then(|t| t.parse().ok()))
+                    });
+                    let stored = unit.get("data_link").and_then(Value::as_str);
+                    if let Some(url) = link(key, seq.unwrap_or(0), stored) {
+                        unit["data_link"] = Value::String(url);
+                    }
+                }
+                let Some(labels) = unit.get_mut("labels") else {
+                    continue;
+                };
+                if labels.get("objects").is_some() || labels.get("classifications").is_some() {
+                    frame_labels(labels);
+                } else if let Some(frames) = labels.as_object_mut() {
+                    for frame in frames.values_mut() {
+                        frame_labels(frame);
+                    }
+                }
+            }
+        }
+        let reviews = self.reviews;
+        let mut answers = |key: &str, kept: &std::collections::HashSet<String>, filtered: bool| {
+            if let Some(map) = row.get_mut(key).and_then(Value::as_object_mut) {
+                if filtered {
+                    map.retain(|hash, _| kept.contains(hash));
+                }
+                if !reviews {
+                    for v in map.values_mut() {
+                        v.as_object_mut().map(|m| m.remove("reviews"));
+                    }
+                }
+            }
+        };
+        answers("object_answers", &kept_objects, self.objects.is_some());
+        answers("object_actions", &kept_objects, self.objects.is_some());
+        answers(
+            "classification_answers",
+            &kept_classifications,
+            self.classifications.is_some(),
+        );
+        Ok(row.to_string())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -102,6 +222,50 @@ mod tests {
             back["data_units"]["d"]["labels"]["objects"][0]["x"],
             json!(1.5)
         );
+    }
+
+    #[test]
+    fn a_shape_keeps_the_asked_features_strips_reviews_and_signs_links() {
+        let text = json!({
+            "data_units": {"u": {"data_sequence": 0, "data_link": "media/p/a.png", "labels": {
+                "objects": [
+                    {"objectHash": "o1", "featureHash": "objVehicle", "reviews": [{"x": 1}]},
+                    {"objectHash": "o2", "featureHash": "objPerson"}
+                ],
+                "classifications": [{"classificationHash": "c1", "featureHash": "clsQuality"}]
+            }}},
+            "object_answers": {"o1": {"objectHash": "o1", "classifications": []}, "o2": {"objectHash": "o2"}},
+            "object_actions": {},
+            "classification_answers": {"c1": {"classificationHash": "c1", "reviews": []}}
+        })
+        .to_string();
+        let vehicles = ["objVehicle".to_string()];
+        let link = |key: &str, seq: u64, _: Option<&str>| Some(format!("signed:{key}:{seq}"));
+        let shaped = RowShape {
+            objects: Some(&vehicles),
+            classifications: Some(&[]),
+            reviews: false,
+            link: Some(&link),
+        }
+        .apply(text.clone())
+        .unwrap();
+        let v: Value = serde_json::from_str(&shaped).unwrap();
+        let unit = &v["data_units"]["u"];
+        assert_eq!(unit["data_link"], "signed:u:0");
+        assert_eq!(unit["labels"]["objects"].as_array().unwrap().len(), 1);
+        assert_eq!(unit["labels"]["objects"][0]["featureHash"], "objVehicle");
+        assert!(unit["labels"]["objects"][0].get("reviews").is_none());
+        assert_eq!(unit["labels"]["classifications"], json!([]));
+        assert_eq!(v["object_answers"].as_object().unwrap().len(), 1);
+        assert_eq!(v["classification_answers"], json!({}));
+        // With reviews and no filter, a row keeps its text.
+        let same = RowShape {
+            reviews: true,
+            ..RowShape::default()
+        }
+        .apply(text.clone())
+        .unwrap();
+        assert_eq!(same, text);
     }
 
     #[test]

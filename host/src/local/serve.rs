@@ -250,6 +250,38 @@ impl LocalStore {
             .collect()
     }
 
+    /// The storage items behind a data unit's label row, by data sequence:
+    /// its children in order for an image group, else its own item.
+    pub fn unit_items(&self, data_hash: &str) -> Result<Vec<String>, PlatformError> {
+        let conn = self.read();
+        let item: Option<String> = conn
+            .row_cached(
+                "SELECT item_uuid FROM data_units WHERE data_hash = ?1",
+                params![data_hash],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(|e| self.sql_err(e))?;
+        let Some(item) = item else {
+            return Ok(Vec::new());
+        };
+        let mut st = conn
+            .prepare_cached(
+                "SELECT uuid FROM storage_items WHERE group_uuid = ?1 ORDER BY group_seq",
+            )
+            .map_err(|e| self.sql_err(e))?;
+        let children: Vec<String> = st
+            .query_map(params![item], |r| r.get(0))
+            .map_err(|e| self.sql_err(e))?
+            .collect::<Result<_, _>>()
+            .map_err(|e| self.sql_err(e))?;
+        Ok(if children.is_empty() {
+            vec![item]
+        } else {
+            children
+        })
+    }
+
     /// Initialises the label rows of these data units (a `labelrow` PUT):
     /// each gets a label hash; rows that have one are returned unchanged.
     /// The rows come back as their stored JSON text.
