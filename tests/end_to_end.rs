@@ -304,3 +304,91 @@ fn label_row_options_shape_the_rows_on_the_store_and_over_http() {
     let portrait = &exported(&rows, "portrait-01.png")["label_row"];
     assert!(portrait.to_string().contains("objPerson"), "{portrait}");
 }
+
+/// A stage that names a label branch reads and saves that branch, on the
+/// store and over HTTP: `main` keeps its labels; the branch gets the
+/// agent's; a later stage listing every branch is served `main`.
+#[test]
+fn a_named_label_branch_is_read_and_written_apart_from_main() {
+    let (dir, store, hash) = demo_store();
+    let served = dir.path().join("served");
+    copy_store(&store, &served);
+    let main_before = export(&store, &hash);
+    let agent = agent_component("tests/guests/python/branches.py");
+
+    let out = run_agent(&agent, &store, &hash, &[]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "on the store: {}{}",
+        stdout(&out),
+        stderr(&out)
+    );
+    let (key, public) = keypair(dir.path(), "id_ed25519");
+    add_key(&served, &public);
+    let emulator = Emulator::start(&served, &[]);
+    let out = run_over_http(&agent, &emulator, &key, &hash, &[]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "over HTTP: {}{}",
+        stdout(&out),
+        stderr(&out)
+    );
+    // The emulator lists a row per branch when asked for all of them.
+    let listed = tokio::runtime::Runtime::new().unwrap().block_on(async {
+        use runner_host::encord::{Credentials, EncordClient, RetryPolicy};
+        let client = EncordClient::new(
+            &emulator.url,
+            Credentials::from_file(&key).unwrap(),
+            RetryPolicy::default(),
+        )
+        .unwrap();
+        let payload = serde_json::json!({"data_hashes": null, "include_all_label_branches": true});
+        client
+            .http()
+            .legacy::<Vec<serde_json::Value>>(
+                &hash,
+                "labelrowmetadata",
+                "GET",
+                serde_json::Value::Null,
+                payload,
+                true,
+            )
+            .await
+            .unwrap()
+    });
+    let branches: Vec<&str> = listed
+        .iter()
+        .map(|m| m["branch_name"].as_str().unwrap())
+        .collect();
+    assert_eq!(branches.iter().filter(|b| **b == "main").count(), 24);
+    assert_eq!(
+        branches.iter().filter(|b| **b == "agent-branch").count(),
+        24
+    );
+    drop(emulator);
+
+    for s in [&store, &served] {
+        assert_eq!(count(&status(s, &hash), "Complete"), 24);
+        let main: Vec<_> = export(s, &hash)
+            .iter()
+            .map(|r| r["label_row"]["classification_answers"].clone())
+            .collect();
+        let before: Vec<_> = main_before
+            .iter()
+            .map(|r| r["label_row"]["classification_answers"].clone())
+            .collect();
+        assert_eq!(main, before, "main's labels are untouched");
+        let conn = rusqlite::Connection::open(s.join("store.sqlite")).unwrap();
+        let with_quality: i64 = conn
+            .query_row(
+                "SELECT COUNT(*) FROM label_branches WHERE project_hash = ?1 AND branch_name = 'agent-branch'
+                   AND row_json LIKE '%clsQuality%' AND label_hash IS NOT NULL",
+                [&hash],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(with_quality, 24, "{}", s.display());
+    }
+}

@@ -151,8 +151,9 @@ def explain(output: str, agent: Path) -> str:
             dropping = False
         if dropping or (line.strip() and set(line.strip()) <= set("~^")):
             continue
-        # componentize-py mounts the agent's directory at /1.
-        kept.append(line.replace('File "/1/', f'File "{agent.resolve().parent}/'))
+        # componentize-py mounts the agent's directory at /1, the SDK's at /2.
+        line = line.replace('File "/1/', f'File "{agent.resolve().parent}/')
+        kept.append(line.replace('File "/2/', f'File "{SDK_DIR.parent}/'))
     last = next((l for l in reversed(kept) if l.strip()), "")
     for pattern, advice in ADVICE:
         m = re.search(pattern, last)

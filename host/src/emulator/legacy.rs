@@ -198,9 +198,18 @@ pub(crate) async fn dispatch(
                 .and_then(Value::as_bool)
                 .unwrap_or(false);
             let title_eq = payload.get("data_title_eq").and_then(Value::as_str);
+            let branch = payload
+                .get("branch_name")
+                .and_then(Value::as_str)
+                .unwrap_or("main");
+            let all = payload
+                .get("include_all_label_branches")
+                .and_then(Value::as_bool)
+                .unwrap_or(false);
             match emu
                 .store
                 .label_row_metadata(&stored, data_hashes.as_deref(), include_cm)
+                .and_then(|rows| emu.store.branch_metadata(&project, rows, branch, all))
             {
                 Ok(rows) => ok(rows
                     .into_iter()
@@ -242,7 +251,14 @@ pub(crate) async fn dispatch(
             };
             match emu
                 .store
-                .create_label_rows(&project, &hashes)
+                .create_label_rows(
+                    &project,
+                    &hashes,
+                    payload
+                        .get("branch_name")
+                        .and_then(Value::as_str)
+                        .unwrap_or("main"),
+                )
                 .and_then(|rows| shaped(&emu, &payload, rows))
             {
                 Ok(rows) => ok_rows(rows),

@@ -330,17 +330,23 @@ impl EncordClient {
         query: &LabelRowQuery,
     ) -> Result<Vec<LabelRowRecord>, PlatformError> {
         let with_labels = query.with_labels;
-        let by_data: HashMap<&str, &Value> = meta
-            .iter()
-            .map(|m| {
-                (
-                    m.get("data_hash")
-                        .and_then(Value::as_str)
-                        .unwrap_or_default(),
-                    m,
-                )
-            })
-            .collect();
+        // With `include_all_label_branches` a data unit has a row per
+        // branch: the stage's branch (`main` unless it named one) is served.
+        let branch = query.branch_name.as_deref().unwrap_or("main");
+        let mut by_data: HashMap<&str, &Value> = HashMap::new();
+        for m in meta {
+            let data = m
+                .get("data_hash")
+                .and_then(Value::as_str)
+                .unwrap_or_default();
+            let on_branch = m
+                .get("branch_name")
+                .and_then(Value::as_str)
+                .is_none_or(|b| b == branch);
+            if on_branch || !by_data.contains_key(data) {
+                by_data.insert(data, m);
+            }
+        }
         let metas: Vec<&Value> = data_hashes
             .iter()
             .map(|h| {

@@ -291,7 +291,31 @@ impl LocalStore {
                 })
                 .optional()
                 .map_err(|e| self.sql_err(e))?;
-            let Some((data_hash, label_hash)) = found else {
+            // A row of another branch: found by its data and branch, or by
+            // a label hash only a branch row has.
+            let branch = row::branch_of(&row);
+            let in_branch: Option<(String, Option<String>)> = match (&found, &by) {
+                (Some((data_hash, _)), _) if branch != "main" => Some((
+                    data_hash.clone(),
+                    tx.row_cached(
+                        "SELECT label_hash FROM label_branches WHERE project_hash = ?1 AND data_hash = ?2 AND branch_name = ?3",
+                        params![project_hash, data_hash, branch],
+                        |r| r.get(0),
+                    )
+                    .optional()
+                    .map_err(|e| self.sql_err(e))?,
+                )),
+                (None, RowKey::LabelHash) => tx
+                    .row_cached(
+                        "SELECT data_hash, label_hash FROM label_branches WHERE project_hash = ?1 AND label_hash = ?2",
+                        params![project_hash, key],
+                        |r| Ok((r.get(0)?, Some(r.get(1)?))),
+                    )
+                    .optional()
+                    .map_err(|e| self.sql_err(e))?,
+                _ => None,
+            };
+            let Some((data_hash, label_hash)) = in_branch.clone().or(found) else {
                 return Ok(Err(key));
             };
             let label_hash = label_hash.unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
@@ -303,6 +327,16 @@ impl LocalStore {
             }
             if row.get("label_status") == Some(r#""NOT_LABELLED""#) {
                 row.set("label_status", "LABEL_IN_PROGRESS");
+            }
+            if in_branch.is_some() {
+                tx.exec_cached(
+                    "INSERT INTO label_branches (project_hash, data_hash, branch_name, label_hash, row_json)
+                     VALUES (?1, ?2, ?3, ?4, ?5)
+                     ON CONFLICT (project_hash, data_hash, branch_name) DO UPDATE SET label_hash = ?4, row_json = ?5",
+                    params![project_hash, data_hash, row::branch_of(&row), label_hash, row.to_text()],
+                )
+                .map_err(|e| self.sql_err(e))?;
+                continue;
             }
             tx.exec_cached(
                 "UPDATE label_rows SET label_hash = ?3, row_json = ?4 WHERE project_hash = ?1 AND data_hash = ?2",
@@ -438,6 +472,31 @@ impl Platform for LocalStore {
                             "no label row for data `{h}` in project `{project_hash}`"
                         ))
                     })?;
+                // Another branch than `main`: its row, or before its first
+                // save the same data with no labels.
+                let (label_hash, json) = match query.branch_name.as_deref() {
+                    Some(branch) if branch != "main" => match conn
+                        .row_cached(
+                            "SELECT label_hash, row_json FROM label_branches
+                             WHERE project_hash = ?1 AND data_hash = ?2 AND branch_name = ?3",
+                            params![project_hash, h, branch],
+                            |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)),
+                        )
+                        .optional()
+                        .map_err(|e| self.sql_err(e))?
+                    {
+                        Some((hash, json)) => (Some(hash), json),
+                        None => (
+                            None,
+                            row::blank_row(&json, branch).map_err(|e| {
+                                PlatformError::Store(format!(
+                                    "the stored label row of `{h}` is corrupt: {e}"
+                                ))
+                            })?,
+                        ),
+                    },
+                    _ => (label_hash, json),
+                };
                 let json = if query.with_labels {
                     Some(shape.apply(json).map_err(|e| {
                         PlatformError::Store(format!(

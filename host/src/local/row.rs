@@ -78,6 +78,41 @@ impl<'de> Deserialize<'de> for RowFields {
     }
 }
 
+/// The same data's row with no labels, on branch `branch`, not yet
+/// initialised (no label hash): what a branch holds before its first save.
+pub(crate) fn blank_row(text: &str, branch: &str) -> Result<String, serde_json::Error> {
+    use serde_json::{json, Value};
+    let mut row: Value = serde_json::from_str(text)?;
+    for key in ["object_answers", "classification_answers", "object_actions"] {
+        row[key] = json!({});
+    }
+    row["label_hash"] = Value::Null;
+    row["branch_name"] = json!(branch);
+    row["created_at"] = Value::Null;
+    row["last_edited_at"] = Value::Null;
+    row["label_status"] = json!("NOT_LABELLED");
+    if let Some(units) = row["data_units"].as_object_mut() {
+        for unit in units.values_mut() {
+            let per_frame = unit["labels"]
+                .as_object()
+                .is_some_and(|l| !l.contains_key("objects"));
+            unit["labels"] = if per_frame {
+                json!({})
+            } else {
+                json!({"objects": [], "classifications": []})
+            };
+        }
+    }
+    Ok(row.to_string())
+}
+
+/// The branch a row names (`main` when it names none).
+pub(crate) fn branch_of(row: &RowFields) -> String {
+    row.get("branch_name")
+        .and_then(|b| serde_json::from_str::<String>(b).ok())
+        .unwrap_or_else(|| "main".into())
+}
+
 /// The signed `data_link` of a data unit: its key, its `data_sequence` and
 /// its stored link given.
 pub(crate) type UnitLink<'a> = dyn Fn(&str, u64, Option<&str>) -> Option<String> + 'a;

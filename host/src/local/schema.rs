@@ -69,7 +69,14 @@ pub(super) fn create(conn: &Connection) -> rusqlite::Result<()> {
              data_hash TEXT NOT NULL REFERENCES data_units(data_hash),
              label_hash TEXT,
              row_json TEXT NOT NULL,
-             PRIMARY KEY (project_hash, data_hash));",
+             PRIMARY KEY (project_hash, data_hash));
+         CREATE TABLE IF NOT EXISTS label_branches (
+             project_hash TEXT NOT NULL REFERENCES projects(project_hash),
+             data_hash TEXT NOT NULL REFERENCES data_units(data_hash),
+             branch_name TEXT NOT NULL,
+             label_hash TEXT NOT NULL,
+             row_json TEXT NOT NULL,
+             PRIMARY KEY (project_hash, data_hash, branch_name));",
     )?;
     conn.execute(
         "INSERT OR IGNORE INTO meta (key, value) VALUES ('schema_version', ?1)",
@@ -89,6 +96,17 @@ pub(super) fn create(conn: &Connection) -> rusqlite::Result<()> {
 pub(super) fn tune(conn: &Connection) -> rusqlite::Result<()> {
     tune_reader(conn)?;
     add_task_details(conn)?;
+    // Label rows of branches other than `main` (stores made before had none).
+    conn.execute_batch(
+        "CREATE TABLE IF NOT EXISTS label_branches (
+             project_hash TEXT NOT NULL REFERENCES projects(project_hash),
+             data_hash TEXT NOT NULL REFERENCES data_units(data_hash),
+             branch_name TEXT NOT NULL,
+             label_hash TEXT NOT NULL,
+             row_json TEXT NOT NULL,
+             PRIMARY KEY (project_hash, data_hash, branch_name));
+         CREATE INDEX IF NOT EXISTS label_branches_by_hash ON label_branches(project_hash, label_hash);",
+    )?;
     conn.execute_batch(
         "PRAGMA synchronous = NORMAL;
          CREATE INDEX IF NOT EXISTS tasks_by_data ON tasks(project_hash, data_hash);

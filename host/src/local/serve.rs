@@ -48,11 +48,20 @@ fn item_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<StorageItem> {
     })
 }
 
+/// A branch row's metadata: branch, label hash, created, last edited, status.
+type BranchRow = (
+    String,
+    String,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+);
+
 /// One label row's metadata (§3d), in the order Encord writes the keys.
-#[derive(Debug, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize)]
 pub struct RowMetadata {
     pub label_hash: Option<String>,
-    branch_name: &'static str,
+    branch_name: String,
     created_at: Option<String>,
     last_edited_at: Option<String>,
     pub data_hash: String,
@@ -81,14 +90,14 @@ pub struct RowMetadata {
     client_metadata: Option<Value>,
 }
 
-#[derive(Debug, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize)]
 struct GraphNode {
     uuid: String,
     title: String,
 }
 
 /// Always `{}`: the store has no spaces.
-#[derive(Debug, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize)]
 struct Spaces {}
 
 impl LocalStore {
@@ -185,7 +194,7 @@ impl LocalStore {
                 };
                 Ok(RowMetadata {
                     label_hash,
-                    branch_name: "main",
+                    branch_name: "main".into(),
                     created_at: r.get(12)?,
                     last_edited_at: r.get(13)?,
                     data_hash,
@@ -234,9 +243,12 @@ impl LocalStore {
     ) -> Result<Vec<String>, PlatformError> {
         let conn = self.read();
         let conn = conn.unchecked_transaction().map_err(|e| self.sql_err(e))?;
+        // A label hash names a `main` row or a row of another branch.
         let mut st = conn
             .prepare_cached(
-                "SELECT row_json FROM label_rows WHERE project_hash = ?1 AND label_hash = ?2",
+                "SELECT row_json FROM label_rows WHERE project_hash = ?1 AND label_hash = ?2
+                 UNION ALL
+                 SELECT row_json FROM label_branches WHERE project_hash = ?1 AND label_hash = ?2",
             )
             .map_err(|e| self.sql_err(e))?;
         label_hashes
@@ -248,6 +260,123 @@ impl LocalStore {
                     .ok_or_else(|| PlatformError::NotFound(format!("no label row `{h}`")))
             })
             .collect()
+    }
+
+    /// The row of data `h` on branch `branch`, created (the data with no
+    /// labels, a new label hash) if the branch has none yet.
+    fn create_branch_row(
+        &self,
+        tx: &rusqlite::Transaction<'_>,
+        project_hash: &str,
+        h: &str,
+        branch: &str,
+    ) -> Result<String, PlatformError> {
+        let existing: Option<String> = tx
+            .row_cached(
+                "SELECT row_json FROM label_branches WHERE project_hash = ?1 AND data_hash = ?2 AND branch_name = ?3",
+                params![project_hash, h, branch],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(|e| self.sql_err(e))?;
+        if let Some(json) = existing {
+            return Ok(json);
+        }
+        let main: String = tx
+            .row_cached(
+                "SELECT row_json FROM label_rows WHERE project_hash = ?1 AND data_hash = ?2",
+                params![project_hash, h],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(|e| self.sql_err(e))?
+            .ok_or_else(|| {
+                PlatformError::NotFound(format!("no data `{h}` in project `{project_hash}`"))
+            })?;
+        let blank = super::row::blank_row(&main, branch).map_err(|e| {
+            PlatformError::Store(format!("the stored label row of `{h}` is corrupt: {e}"))
+        })?;
+        let mut row = RowFields::parse(&blank).map_err(|e| PlatformError::Store(e.to_string()))?;
+        let label_hash = uuid::Uuid::new_v4().to_string();
+        let now = encord_now();
+        row.set("label_hash", &label_hash);
+        row.set("created_at", &now);
+        row.set("last_edited_at", &now);
+        let json = row.to_text();
+        tx.exec_cached(
+            "INSERT INTO label_branches (project_hash, data_hash, branch_name, label_hash, row_json) VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![project_hash, h, branch, label_hash, json],
+        )
+        .map_err(|e| self.sql_err(e))?;
+        Ok(json)
+    }
+
+    /// Label row metadata of other branches than `main`: for `branch`, each
+    /// row as that branch holds it (not yet initialised where the branch
+    /// has no row); with `all`, the `main` rows and one more per branch row.
+    pub fn branch_metadata(
+        &self,
+        project_hash: &str,
+        rows: Vec<RowMetadata>,
+        branch: &str,
+        all: bool,
+    ) -> Result<Vec<RowMetadata>, PlatformError> {
+        if !all && branch == "main" {
+            return Ok(rows);
+        }
+        let conn = self.read();
+        let mut st = conn
+            .prepare_cached(
+                "SELECT branch_name, label_hash, json_extract(row_json, '$.created_at'),
+                        json_extract(row_json, '$.last_edited_at'), json_extract(row_json, '$.label_status')
+                 FROM label_branches WHERE project_hash = ?1 AND data_hash = ?2 ORDER BY branch_name",
+            )
+            .map_err(|e| self.sql_err(e))?;
+        let mut out = Vec::with_capacity(rows.len());
+        for main in rows {
+            let branches: Vec<BranchRow> = st
+                .query_map(params![project_hash, main.data_hash], |r| {
+                    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+                })
+                .map_err(|e| self.sql_err(e))?
+                .collect::<Result<_, _>>()
+                .map_err(|e| self.sql_err(e))?;
+            let on = |b: &(
+                String,
+                String,
+                Option<String>,
+                Option<String>,
+                Option<String>,
+            )| {
+                let mut m = main.clone();
+                m.branch_name = b.0.clone();
+                m.label_hash = Some(b.1.clone());
+                m.created_at = b.2.clone();
+                m.last_edited_at = b.3.clone();
+                m.label_status = b.4.clone().unwrap_or_else(|| "NOT_LABELLED".into());
+                m
+            };
+            if all {
+                let extra: Vec<RowMetadata> = branches.iter().map(on).collect();
+                out.push(main);
+                out.extend(extra);
+            } else {
+                let m = match branches.iter().find(|b| b.0 == branch) {
+                    Some(b) => on(b),
+                    None => {
+                        let mut m = main.clone();
+                        m.branch_name = branch.to_string();
+                        m.label_hash = None;
+                        m.created_at = None;
+                        m.last_edited_at = None;
+                        m.label_status = "NOT_LABELLED".into();
+                        m
+                    }
+                };
+                out.push(m);
+            }
+        }
+        Ok(out)
     }
 
     /// The storage items behind a data unit's label row, by data sequence:
@@ -289,11 +418,16 @@ impl LocalStore {
         &self,
         project_hash: &str,
         data_hashes: &[String],
+        branch: &str,
     ) -> Result<Vec<String>, PlatformError> {
         let mut conn = self.lock();
         let tx = conn.transaction().map_err(|e| self.sql_err(e))?;
         let mut out = Vec::with_capacity(data_hashes.len());
         for h in data_hashes {
+            if branch != "main" {
+                out.push(self.create_branch_row(&tx, project_hash, h, branch)?);
+                continue;
+            }
             let (label_hash, json): (Option<String>, String) = tx
                 .row_cached(
                     "SELECT label_hash, row_json FROM label_rows WHERE project_hash = ?1 AND data_hash = ?2",
@@ -512,7 +646,7 @@ mod tests {
     async fn saving_by_label_hash_writes_all_rows_or_none() {
         let (_dir, project, store, data) = demo(2, 2).await;
         let project = project.project_hash;
-        let created = store.create_label_rows(&project, &data).unwrap();
+        let created = store.create_label_rows(&project, &data, "main").unwrap();
         let rows: Vec<Value> = created
             .iter()
             .map(|r| serde_json::from_str(r).unwrap())
@@ -570,7 +704,7 @@ mod tests {
     async fn a_closed_store_leaves_no_wal_beside_it() {
         let (dir, project, store, data) = demo(1, 1).await;
         store
-            .create_label_rows(&project.project_hash, &data)
+            .create_label_rows(&project.project_hash, &data, "main")
             .unwrap();
         assert!(dir.path().join("store.sqlite-wal").exists());
         drop(store);

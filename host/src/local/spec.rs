@@ -360,28 +360,10 @@ fn twin_data(
             format!("data `{title}` is not in project `{source}` (`twin_of`)"),
         )
     })?;
-    let mut row: serde_json::Value = serde_json::from_str(&row).map_err(|e| bad(spec_path, e))?;
-    // The same data, no labels yet.
-    for key in ["object_answers", "classification_answers", "object_actions"] {
-        row[key] = serde_json::json!({});
-    }
-    row["label_hash"] = serde_json::Value::Null;
-    row["label_status"] = serde_json::json!("NOT_LABELLED");
-    if let Some(units) = row["data_units"].as_object_mut() {
-        for unit in units.values_mut() {
-            let per_frame = unit["labels"]
-                .as_object()
-                .is_some_and(|l| !l.contains_key("objects"));
-            unit["labels"] = if per_frame {
-                serde_json::json!({})
-            } else {
-                serde_json::json!({"objects": [], "classifications": []})
-            };
-        }
-    }
+    let row = super::row::blank_row(&row, "main").map_err(|e| bad(spec_path, e))?;
     tx.execute(
         "INSERT INTO label_rows (project_hash, data_hash, label_hash, row_json) VALUES (?1, ?2, NULL, ?3)",
-        params![project_hash, data_hash, row.to_string()],
+        params![project_hash, data_hash, row],
     )
     .map_err(|e| sql(dir, e))?;
     tx.execute(
