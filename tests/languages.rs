@@ -366,7 +366,7 @@ fn task_details_and_twin_task_moves_in_every_language() {
         assert_eq!(out.status.code(), Some(3), "{language}: {}", stderr(&out));
         let line = failure_line(&stdout(&out), "h1.png");
         assert!(
-            line.contains("stage `hold` of twin project `Twinned` has no pathway `done` (its pathways: later)"),
+            line.contains("stage `hold` of twin project `Twinned` has no pathway `done`; its pathways are: later"),
             "{language}: {line}"
         );
         let stage_of = |rows: &[serde_json::Value], title: &str| {

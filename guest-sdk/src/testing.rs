@@ -26,6 +26,9 @@
 
 use std::cell::RefCell;
 use std::rc::Rc;
+use std::sync::Arc;
+
+use encord_labels::outcome::{self, PathwayRef, RowSave};
 
 use crate::context::{Context, Source};
 use crate::data::{Frame, FrameSource, ItemInfo, Selection, TwinInfo, TwinStage};
@@ -285,27 +288,36 @@ impl TestRun {
         })
     }
 
-    /// The checks the host makes on an outcome before acting on it.
+    /// The checks the host makes on an outcome before acting on it: the
+    /// host's own code (`encord_labels::outcome`), not a copy.
     fn check(&self, outcome: &Outcome) -> Result<(), AgentError> {
         if let Some(p) = outcome.priority {
-            if !(0.0..=1.0).contains(&p) {
-                return Err(AgentError::msg(format!("priority {p} is outside [0, 1]")));
-            }
+            outcome::check_priority(p).map_err(AgentError::msg)?;
         }
         if let Some(row) = &outcome.label_row {
-            row.validate()?;
+            let ontology = crate::labels::Ontology::parse(&self.ontology)?;
+            outcome::check_label_row(
+                &row.to_json(),
+                Arc::new(ontology),
+                &self.task.data_hash,
+                RowSave::Returned,
+            )
+            .map_err(AgentError::msg)?;
         }
         if let (Route::Pathway(p), Some(stage)) = (&outcome.route, &self.stage) {
-            if !stage.pathways.iter().any(|x| &x.name == p || &x.uuid == p) {
-                let names: Vec<&str> = stage.pathways.iter().map(|x| x.name.as_str()).collect();
-                return Err(AgentError::msg(format!(
-                    "stage `{}` has no pathway `{p}`; its pathways are: {}",
-                    stage.title,
-                    names.join(", ")
-                )));
-            }
+            outcome::resolve_pathway(&format!("stage `{}`", stage.title), &stage.pathways, p)
+                .map_err(AgentError::msg)?;
         }
         Ok(())
+    }
+}
+
+impl PathwayRef for Pathway {
+    fn uuid(&self) -> &str {
+        &self.uuid
+    }
+    fn name(&self) -> &str {
+        &self.name
     }
 }
 
@@ -375,16 +387,11 @@ impl Source for TestSource {
                 stage.title, stage.stage_type
             ));
         }
-        let found = stage
-            .pathways
-            .iter()
-            .find(|p| p.name == pathway || p.uuid == pathway)
-            .ok_or_else(|| {
-                format!(
-                    "stage `{}` of twin project `{project_hash}` has no pathway `{pathway}`",
-                    stage.title
-                )
-            })?;
+        let found = outcome::resolve_pathway(
+            &format!("stage `{}` of twin project `{project_hash}`", stage.title),
+            &stage.pathways,
+            pathway,
+        )?;
         let mut moves = self.twin_moves.borrow_mut();
         moves.retain(|(h, _)| h != project_hash);
         moves.push((project_hash.to_string(), found.uuid.clone()));
@@ -491,18 +498,12 @@ impl Source for TestSource {
         }
         let ontology = crate::labels::Ontology::parse(&self.twin_ontology(project_hash)?)
             .map_err(|e| e.to_string())?;
-        let row = crate::labels::LabelRow::parse(label_row_json, std::sync::Arc::new(ontology))
-            .map_err(|e| {
-                format!("the label row saved to twin project `{project_hash}` is invalid: {e}")
-            })?;
-        if row.data_hash() != self.run.task.data_hash {
-            return Err(format!(
-                "the label row saved to twin project `{project_hash}` is for data `{}`, not this task's data `{}`",
-                row.data_hash(),
-                self.run.task.data_hash
-            ));
-        }
-        row.validate().map_err(|e| e.to_string())?;
+        let row = outcome::check_label_row(
+            label_row_json,
+            Arc::new(ontology),
+            &self.run.task.data_hash,
+            RowSave::Twin(project_hash),
+        )?;
         let mut saves = self.twin_saves.borrow_mut();
         saves.retain(|(p, _)| p != project_hash);
         saves.push((project_hash.to_string(), row));

@@ -10,6 +10,7 @@ mod edit;
 mod geometry;
 mod lossless;
 mod ontology;
+pub mod outcome;
 mod row;
 mod validate;
 

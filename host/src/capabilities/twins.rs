@@ -1,14 +1,13 @@
 //! `encord:agent/twins`: the same data's label row in other projects,
 //! loaded in bulk for the batch, and saved back to them.
 
-use encord_labels::LabelRow;
+use encord_labels::outcome::{self, RowSave};
 
 use crate::engine::encord::agent::project::Pathway;
 use crate::engine::encord::agent::twins::{Host, Twin, TwinStage};
 use crate::engine::encord::agent::types::Task;
 use crate::engine::{TaskState, TwinMove, TwinProject};
 use crate::platform::WorkflowStage;
-use crate::runner::MAX_LABEL_ROW_BYTES;
 
 fn undeclared(project_hash: &str) -> String {
     format!(
@@ -76,33 +75,19 @@ impl Host for TaskState {
 
     fn save(&mut self, project_hash: String, label_row: String) -> Result<(), String> {
         let twin = self.declared_twin(&project_hash)?;
-        let whose = || format!("the label row saved to twin project `{}`", twin.title);
-        if label_row.len() > MAX_LABEL_ROW_BYTES {
-            return Err(format!(
-                "{} is {} MiB, over the {} MiB limit; nothing was saved",
-                whose(),
-                label_row.len() >> 20,
-                MAX_LABEL_ROW_BYTES >> 20
-            ));
-        }
-        let row = LabelRow::parse(&label_row, twin.ontology.clone())
-            .map_err(|e| format!("{} is invalid: {e}", whose()))?;
         let data_hash = self.cx.data_hash.as_deref().unwrap_or_default();
-        if row.data_hash() != data_hash {
-            return Err(format!(
-                "{} is for data `{}`, not this task's data `{data_hash}`",
-                whose(),
-                row.data_hash()
-            ));
-        }
         if !matches!(self.cx.twins.get(&project_hash), Some(Some(_))) {
             return Err(format!(
                 "twin project `{}` has no label row for data `{data_hash}`: nothing to save to",
                 twin.title
             ));
         }
-        row.validate()
-            .map_err(|e| format!("{} was refused: {e}", whose()))?;
+        outcome::check_label_row(
+            &label_row,
+            twin.ontology.clone(),
+            data_hash,
+            RowSave::Twin(&twin.title),
+        )?;
         let mut effects = self.cx.effects.lock().expect("effects lock");
         effects.twin_saves.retain(|(p, _)| *p != project_hash);
         effects.twin_saves.push((project_hash, label_row));
@@ -139,19 +124,11 @@ impl Host for TaskState {
                 stage.title, stage.stage_type
             ));
         }
-        let by_uuid = crate::runner::validate::is_uuid(&pathway);
-        let found = stage
-            .pathways()
-            .iter()
-            .find(|p| if by_uuid { p.uuid == pathway } else { p.title == pathway })
-            .ok_or_else(|| {
-                let names: Vec<&str> = stage.pathways().iter().map(|p| p.title.as_str()).collect();
-                format!(
-                    "stage `{}` of twin project `{title}` has no pathway `{pathway}` (its pathways: {})",
-                    stage.title,
-                    names.join(", ")
-                )
-            })?;
+        let found = outcome::resolve_pathway(
+            &format!("stage `{}` of twin project `{title}`", stage.title),
+            stage.pathways(),
+            &pathway,
+        )?;
         let twin_move = TwinMove {
             project_hash: project_hash.clone(),
             stage_uuid: stage.uuid.clone(),

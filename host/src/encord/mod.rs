@@ -1,7 +1,7 @@
 //! The Encord platform over HTTP: both API families, signed, retried,
 //! bundled as the Python Runner bundles them.
 
-pub mod auth;
+pub use encord_auth as auth;
 pub mod http;
 
 use std::collections::HashMap;

@@ -16,7 +16,8 @@ use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use encord_labels::{LabelRow, Ontology};
+use encord_labels::outcome::{self, RowSave};
+use encord_labels::Ontology;
 use futures::{FutureExt, StreamExt};
 
 use crate::engine::{
@@ -53,8 +54,6 @@ const WRITES_AHEAD: usize = 2;
 /// How long a task worker runs tasks back to back before it lets the other
 /// tasks of its thread (task listing, loads, writes) take their turn.
 const YIELD_EVERY: Duration = Duration::from_millis(1);
-/// The largest label row a guest may return (Encord's own rows are far smaller).
-pub const MAX_LABEL_ROW_BYTES: usize = 32 << 20;
 
 /// The runner's options, named as encord-agents names them.
 #[derive(Debug, Clone)]
@@ -1565,29 +1564,10 @@ fn check_outcome(
         }
     };
     if let Some(p) = o.priority {
-        if !p.is_finite() || !(0.0..=1.0).contains(&p) {
-            return Err(format!("priority {p} is outside [0, 1]"));
-        }
+        outcome::check_priority(p)?;
     }
     if let Some(json) = &o.label_row {
-        if json.len() > MAX_LABEL_ROW_BYTES {
-            return Err(format!(
-                "the label row returned is {} MiB, over the {} MiB limit; nothing was saved",
-                json.len() >> 20,
-                MAX_LABEL_ROW_BYTES >> 20
-            ));
-        }
-        let row = LabelRow::parse(json, ontology.clone())
-            .map_err(|e| format!("the label row returned is invalid: {e}"))?;
-        if row.data_hash() != task.data_hash {
-            return Err(format!(
-                "the label row returned is for data `{}`, not this task's data `{}`",
-                row.data_hash(),
-                task.data_hash
-            ));
-        }
-        row.validate()
-            .map_err(|e| format!("the label row returned was not saved: {e}"))?;
+        outcome::check_label_row(json, ontology.clone(), &task.data_hash, RowSave::Returned)?;
     }
     Ok(Decision {
         pathway,

@@ -1,12 +1,10 @@
 //! Checks made before any task runs: the manifest against the workflow.
 
+use encord_labels::outcome::{self, PathwayRef};
+pub use encord_labels::outcome::{closest, is_uuid};
+
 use crate::engine::StageSpec;
 use crate::platform::{Pathway, Project, WorkflowStage};
-
-/// Whether `s` is a UUID (and so names a stage or pathway by uuid).
-pub fn is_uuid(s: &str) -> bool {
-    uuid::Uuid::parse_str(s).is_ok()
-}
 
 /// The agent stage a manifest entry names (by uuid, else by exact title).
 pub fn resolve_stage<'a>(
@@ -58,47 +56,21 @@ fn list_agent_stages(project: &Project) -> String {
     }
 }
 
-/// The candidate most like `wanted`, if any is close enough to suggest.
-pub fn closest<'a>(wanted: &str, candidates: impl Iterator<Item = &'a str>) -> Option<&'a str> {
-    candidates
-        .map(|c| {
-            (
-                strsim::jaro_winkler(&wanted.to_lowercase(), &c.to_lowercase()),
-                c,
-            )
-        })
-        .filter(|(score, _)| *score >= 0.75)
-        .max_by(|a, b| a.0.total_cmp(&b.0))
-        .map(|(_, c)| c)
-}
-
 /// The pathway `wanted` names: a uuid when it parses as one, else an exact
 /// name (as encord-agents resolves them).
 pub fn resolve_pathway<'a>(stage: &'a WorkflowStage, wanted: &str) -> Result<&'a Pathway, String> {
-    let by_uuid = is_uuid(wanted);
-    stage
-        .pathways()
-        .iter()
-        .find(|p| {
-            if by_uuid {
-                p.uuid.eq_ignore_ascii_case(wanted)
-            } else {
-                p.title == wanted
-            }
-        })
-        .ok_or_else(|| {
-            let names: Vec<&str> = stage.pathways().iter().map(|p| p.title.as_str()).collect();
-            let hint = closest(wanted, names.iter().copied())
-                .map(|c| format!("; did you mean `{c}`?"))
-                .unwrap_or_default();
-            format!(
-                "stage `{}` has no pathway `{wanted}`; its pathways are: {}{hint}",
-                stage.title,
-                if names.is_empty() {
-                    "none".to_string()
-                } else {
-                    names.join(", ")
-                }
-            )
-        })
+    outcome::resolve_pathway(
+        &format!("stage `{}`", stage.title),
+        stage.pathways(),
+        wanted,
+    )
+}
+
+impl PathwayRef for Pathway {
+    fn uuid(&self) -> &str {
+        &self.uuid
+    }
+    fn name(&self) -> &str {
+        &self.title
+    }
 }

@@ -1,4 +1,5 @@
-//! Encord request authentication: Ed25519 signing of both API families
+//! Encord request authentication (its own crate, so that it is fuzzed
+//! without the rest of runner-host): Ed25519 signing of both API families
 //! from an OpenSSH private key, or a bearer token (`encord-wire.md` §1).
 //!
 //! The key never appears in `Debug` output, logs or errors.
