@@ -499,22 +499,31 @@ impl<P: TwinProject> FromContext for Twin<P> {
         needs.add_twin(P::project_hash(), P::INCLUDE_TASK);
     }
     fn from_context(cx: &mut Context) -> Result<Self, AgentError> {
-        let hash = P::project_hash();
-        let found = cx.source().twin(&hash).map_err(AgentError::msg)?;
-        let t = found.ok_or_else(|| {
+        Self::from_context_optional(cx)?.ok_or_else(|| {
             AgentError::msg(format!(
                 "data `{}` has no label row in twin project `{}`",
                 cx.task().data_hash,
-                hash
+                P::project_hash()
             ))
-        })?;
-        Ok(Twin {
+        })
+    }
+    /// `None` where the twin project has no label row for this data; a
+    /// failed lookup still fails the task.
+    fn from_context_optional(cx: &mut Context) -> Result<Option<Self>, AgentError> {
+        let found = cx
+            .source()
+            .twin(&P::project_hash())
+            .map_err(AgentError::msg)?;
+        let Some(t) = found else {
+            return Ok(None);
+        };
+        Ok(Some(Twin {
             label_row_json: t.label_row,
             task: t.task,
             stage_uuid: t.stage_uuid,
             source: cx.source_rc(),
             ontology: std::cell::OnceCell::new(),
             _project: PhantomData,
-        })
+        }))
     }
 }

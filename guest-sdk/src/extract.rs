@@ -61,6 +61,15 @@ pub trait FromContext: Sized {
     fn needs(_needs: &mut Needs) {}
     /// Builds the value for the current task.
     fn from_context(cx: &mut Context) -> Result<Self, AgentError>;
+    /// Builds the value for a parameter of type `Option<Self>`: `Ok(None)`
+    /// where this task has no such value (a twin project without this
+    /// data), an error where one could not be had (a broken label row, a
+    /// failed host call), which fails the task with its reason, as axum's
+    /// `OptionalFromRequestParts` does. By default a value is never absent,
+    /// so `Option<Self>` fails where `Self` would.
+    fn from_context_optional(cx: &mut Context) -> Result<Option<Self>, AgentError> {
+        Self::from_context(cx).map(Some)
+    }
 }
 
 /// The workflow task being handled.
@@ -198,6 +207,9 @@ impl FromContext for Stage {
             .stage()
             .ok_or_else(|| AgentError::msg("no stage is running"))
     }
+    fn from_context_optional(cx: &mut Context) -> Result<Option<Self>, AgentError> {
+        Ok(cx.source().stage())
+    }
 }
 
 /// The pathways out of the stage being run.
@@ -222,12 +234,13 @@ impl FromContext for Pathways {
     }
 }
 
-/// `Option<T>`: `None` where `T` cannot be had, instead of failing the task.
+/// `Option<T>`: `None` where this task has no `T` (see
+/// [`FromContext::from_context_optional`]); an error still fails the task.
 impl<T: FromContext> FromContext for Option<T> {
     fn needs(needs: &mut Needs) {
         T::needs(needs)
     }
     fn from_context(cx: &mut Context) -> Result<Self, AgentError> {
-        Ok(T::from_context(cx).ok())
+        T::from_context_optional(cx)
     }
 }

@@ -286,3 +286,38 @@ fn task_details_and_twin_moves_in_a_native_run() {
         "{refused}"
     );
 }
+
+#[stage("pre-label")]
+fn maybe_row(row: Option<LabelRow>) -> &'static str {
+    if row.is_some() {
+        "labelled"
+    } else {
+        "absent"
+    }
+}
+
+/// `Option<T>` is for absence, not for errors (axum 0.8's
+/// `OptionalFromRequestParts`): a label row that cannot be read fails the
+/// task with the reason instead of reading as `None`.
+#[test]
+fn an_optional_dependency_that_fails_fails_the_task_with_its_reason() {
+    let out = TestRun::new()
+        .ontology_json(ONTOLOGY)
+        .label_row_json(ROW)
+        .stage("pre-label", &["labelled", "absent"])
+        .run::<maybe_row>()
+        .unwrap();
+    assert_eq!(out.outcome.route, Route::Pathway("labelled".into()));
+    let Err(err) = TestRun::new()
+        .ontology_json(ONTOLOGY)
+        .label_row_json(r#"{"data_hash": 7}"#)
+        .stage("pre-label", &["labelled", "absent"])
+        .run::<maybe_row>()
+    else {
+        panic!("a broken label row fails the task, even as an Option");
+    };
+    assert!(
+        err.to_string().contains("is not valid Encord JSON"),
+        "{err}"
+    );
+}

@@ -249,6 +249,9 @@ pub struct RunArgs {
     /// If an agent fails on a task, how many times to retry it [default: 3, or the agent's own].
     #[arg(long)]
     pub num_retries: Option<u32>,
+    /// Milliseconds to wait before the first retry of a failed agent attempt; the wait doubles per retry, at most 5 s, with up to 50 % jitter.
+    #[arg(long, default_value_t = 100, value_name = "MS")]
+    pub retry_delay_ms: u64,
     /// Number of tasks whose labels are loaded into memory at once [default: 300, or the agent's own].
     #[arg(long)]
     pub task_batch_size: Option<usize>,
@@ -347,6 +350,7 @@ async fn run(args: RunArgs, bars: Option<MultiProgress>) -> anyhow::Result<i32> 
         // Given options only: the agent's stated defaults fill the others.
         .refresh_every_if(args.refresh_every)
         .num_retries_if(args.num_retries)
+        .retry_delay(std::time::Duration::from_millis(args.retry_delay_ms))
         .task_batch_size_if(args.task_batch_size)
         .max_tasks_per_stage_if(args.max_tasks_per_stage)
         .media_cache_mib(args.media_cache_mib);

@@ -16,4 +16,5 @@ pub mod local;
 pub mod media;
 pub mod platform;
 pub mod progress;
+pub mod retry;
 pub mod runner;

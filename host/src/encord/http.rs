@@ -16,25 +16,7 @@ const RETRY_STATUSES: [u16; 5] = [413, 429, 500, 502, 503];
 /// call is not idempotent.
 pub(crate) const NOT_PROCESSED: [u16; 2] = [429, 503];
 
-/// How failed requests are retried.
-#[derive(Debug, Clone, Copy)]
-pub struct RetryPolicy {
-    pub max_retries: u32,
-    /// The first backoff; it doubles per retry, with up to 50% jitter.
-    pub base: Duration,
-    pub max_delay: Duration,
-}
-
-impl Default for RetryPolicy {
-    fn default() -> Self {
-        // More patient than the SDK's 3 retries: a lost batch costs more than a wait.
-        RetryPolicy {
-            max_retries: 6,
-            base: Duration::from_millis(250),
-            max_delay: Duration::from_secs(30),
-        }
-    }
-}
+pub use crate::retry::RetryPolicy;
 
 /// An error from Encord, mapped as the SDK maps it.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -336,7 +318,7 @@ impl Http {
                 }
                 Err(e) => Err(e),
             };
-            let can_retry = attempt <= self.retry.max_retries;
+            let can_retry = self.retry.allows_retry(attempt);
             match result {
                 Ok((status, b, retry_after)) => {
                     let not_processed = NOT_PROCESSED.contains(&status.as_u16());
@@ -344,10 +326,7 @@ impl Http {
                         && (not_processed
                             || (retryable && RETRY_STATUSES.contains(&status.as_u16())))
                     {
-                        let wait = match retry_after {
-                            Some(s) if s > 0 => Duration::from_secs(s).min(self.retry.max_delay),
-                            _ => self.backoff(attempt),
-                        };
+                        let wait = self.retry.after(attempt, retry_after);
                         tracing::debug!(%url, %status, ?wait, "retrying");
                         tokio::time::sleep(wait).await;
                         continue;
@@ -359,7 +338,7 @@ impl Http {
                     // errors are retried only where repeating is harmless.
                     if can_retry && (retryable || e.is_connect()) {
                         tracing::debug!(%url, "retrying after a transport error: {e}");
-                        tokio::time::sleep(self.backoff(attempt)).await;
+                        tokio::time::sleep(self.retry.backoff(attempt)).await;
                         continue;
                     }
                     let mut reason = e.to_string();
@@ -420,8 +399,8 @@ impl Http {
                 Ok(n) => return Ok(n),
                 Err((retry, reason)) => {
                     let _ = tokio::fs::remove_file(dest).await;
-                    if retry && attempt <= self.retry.max_retries {
-                        tokio::time::sleep(self.backoff(attempt)).await;
+                    if retry && self.retry.allows_retry(attempt) {
+                        tokio::time::sleep(self.retry.backoff(attempt)).await;
                         continue;
                     }
                     return Err(ApiError::BadResponse {
@@ -436,17 +415,5 @@ impl Http {
     /// The retry policy this client was made with.
     pub(crate) fn retry_policy(&self) -> &RetryPolicy {
         &self.retry
-    }
-
-    /// How long to wait before retry number `attempt` (from 1): doubling
-    /// from the policy's base, at most its `max_delay`, plus up to 50 % jitter.
-    pub(crate) fn backoff(&self, attempt: u32) -> Duration {
-        let base = self
-            .retry
-            .base
-            .saturating_mul(1 << attempt.saturating_sub(1).min(16));
-        let base = base.min(self.retry.max_delay);
-        let jitter = rand::random_range(0.0..0.5);
-        base.mul_f64(1.0 + jitter)
     }
 }

@@ -156,12 +156,12 @@ impl EncordClient {
                     rows.extend(by_data_hash(got));
                     return Ok(());
                 }
-                Err(e) if !maybe_created(&e) || rounds > self.http.retry_policy().max_retries => {
+                Err(e) if !maybe_created(&e) || !self.http.retry_policy().allows_retry(rounds) => {
                     return Err(self.err("creating label rows", e))
                 }
                 Err(e) => {
                     tracing::warn!("creating label rows failed ({e}); checking which were created");
-                    tokio::time::sleep(self.http.backoff(rounds)).await;
+                    tokio::time::sleep(self.http.retry_policy().backoff(rounds)).await;
                     let created: Vec<String> = self
                         .metadata(project_hash, &pending, q)
                         .await?

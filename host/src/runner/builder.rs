@@ -109,6 +109,13 @@ impl RunnerBuilder {
         self
     }
 
+    /// The wait before a failed agent attempt's first retry (it doubles per
+    /// retry, at most 5 s).
+    pub fn retry_delay(mut self, delay: Duration) -> Self {
+        self.opts().retry_delay = delay;
+        self
+    }
+
     pub fn task_batch_size(mut self, n: usize) -> Self {
         self.opts().task_batch_size = n;
         self.given.task_batch_size = true;

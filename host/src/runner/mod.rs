@@ -17,6 +17,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use encord_labels::outcome::{self, RowSave};
+
+use crate::retry::RetryPolicy;
 use encord_labels::Ontology;
 use futures::{FutureExt, StreamExt};
 
@@ -62,6 +64,9 @@ pub struct RunOptions {
     /// Re-poll every N seconds, measured from pass start; `None` or 0: one pass.
     pub refresh_every: Option<u64>,
     pub num_retries: u32,
+    /// The wait before an agent attempt's first retry; it doubles per retry
+    /// (see [`crate::retry::RetryPolicy::AGENT_ATTEMPTS`]).
+    pub retry_delay: Duration,
     pub task_batch_size: usize,
     pub max_tasks_per_stage: Option<usize>,
     /// Tasks in flight at once.
@@ -89,7 +94,8 @@ impl RunOptions {
         RunOptions {
             project_hash: project_hash.into(),
             refresh_every: None,
-            num_retries: 3,
+            num_retries: RetryPolicy::AGENT_ATTEMPTS.max_retries,
+            retry_delay: RetryPolicy::AGENT_ATTEMPTS.base,
             task_batch_size: 300,
             max_tasks_per_stage: None,
             concurrency: std::thread::available_parallelism().map_or(2, |n| n.get()),
@@ -867,7 +873,11 @@ impl Runner {
             context: plan.context.clone(),
             stage_ident: plan.spec.stage.clone(),
             twin_projects: self.twin_projects.get().cloned().unwrap_or_default(),
-            retries: self.options.num_retries,
+            retry: RetryPolicy {
+                max_retries: self.options.num_retries,
+                base: self.options.retry_delay,
+                ..RetryPolicy::AGENT_ATTEMPTS
+            },
             stop: self.stop.clone(),
             progress: self.progress.clone(),
         });
@@ -1399,7 +1409,8 @@ struct TaskJob {
     context: Arc<StageContext>,
     stage_ident: String,
     twin_projects: Arc<HashMap<String, Arc<TwinProject>>>,
-    retries: u32,
+    /// How a failed agent attempt is retried.
+    retry: RetryPolicy,
     stop: StopHandle,
     progress: Arc<dyn Progress>,
 }
@@ -1509,10 +1520,10 @@ impl TaskJob {
                     effects = after;
                     break Ok(o);
                 }
-                Err(e) if attempts <= self.retries && !self.stop.is_stopped() => {
-                    tracing::warn!(task = %task.uuid, stage = %self.stage.title, "[attempt {attempts}/{}] agent failed: {e}", self.retries + 1);
+                Err(e) if self.retry.allows_retry(attempts) && !self.stop.is_stopped() => {
+                    tracing::warn!(task = %task.uuid, stage = %self.stage.title, "[attempt {attempts}/{}] agent failed: {e}", self.retry.max_retries + 1);
                     tokio::select! {
-                        _ = tokio::time::sleep(backoff(attempts)) => {}
+                        _ = tokio::time::sleep(self.retry.backoff(attempts)) => {}
                         _ = self.stop.stopped() => {}
                     }
                 }
@@ -1535,16 +1546,6 @@ impl TaskJob {
             }
         }
     }
-}
-
-/// Exponential backoff with jitter between attempts: ~100 ms, 200 ms, ...
-/// up to 5 s.
-fn backoff(attempt: u32) -> Duration {
-    let base = 100u64
-        .saturating_mul(1 << attempt.min(6).saturating_sub(1))
-        .min(5_000);
-    let jitter = rand::random_range(0..=base / 2);
-    Duration::from_millis(base + jitter)
 }
 
 /// Checks an outcome before anything is written: the pathway exists, the
