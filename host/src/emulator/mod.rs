@@ -65,15 +65,22 @@ pub async fn serve(
     options: EmulatorOptions,
 ) -> std::io::Result<()> {
     let addr: SocketAddr = listener.local_addr()?;
-    let state: Shared = Arc::new(Emulator {
+    axum::serve(listener, app(store, format!("http://{addr}"), options)).await
+}
+
+/// The emulator's whole request handling (authentication, faults, every
+/// endpoint) over `store`, without a listener: `serve` puts it on one, the
+/// request fuzzer calls it directly. `base_url` is where signed media URLs
+/// point.
+pub fn app(store: LocalStore, base_url: String, options: EmulatorOptions) -> Router {
+    router(Arc::new(Emulator {
         store,
         faults: options.faults,
-        base_url: format!("http://{addr}"),
+        base_url,
         media_secret: rand::random(),
         bearer: options.bearer_token,
         record: options.record.map(std::sync::Mutex::new),
-    });
-    axum::serve(listener, router(state)).await
+    }))
 }
 
 fn router(state: Shared) -> Router {
