@@ -117,6 +117,57 @@ fn the_report_and_a_dry_run_match_what_happens() {
     );
 }
 
+/// The waits between a failed agent's attempts, in ms, as the runner logs them.
+fn retry_waits(stderr: &str) -> Vec<u64> {
+    stderr
+        .lines()
+        .filter(|l| l.contains("agent failed: deliberate failure"))
+        .filter_map(|l| {
+            l.split("retrying in ")
+                .nth(1)?
+                .split(" ms")
+                .next()?
+                .parse()
+                .ok()
+        })
+        .collect()
+}
+
+/// `--retry-delay-ms` sets the first wait between a failed agent's
+/// attempts, which then doubles (plus at most 50 % jitter); the default
+/// is 100 ms. Read from the runner's own log, not from a clock.
+#[test]
+fn the_wait_between_agent_attempts_is_the_retry_delay_doubling() {
+    let (_dir, store, hash) = demo_store();
+    let args = [
+        "--dry-run",
+        "--retry-failed",
+        "--stage",
+        "pre-label",
+        "--num-retries",
+        "2",
+    ];
+    let out = run_agent(&guest("guest-misbehave"), &store, &hash, &args);
+    let waits = retry_waits(&stderr(&out));
+    assert_eq!(waits.len(), 2, "{}", stderr(&out));
+    assert!(
+        (100..=150).contains(&waits[0]),
+        "default first wait: {waits:?}"
+    );
+    assert!((200..=300).contains(&waits[1]), "doubled: {waits:?}");
+
+    let mut args = args.to_vec();
+    args.extend(["--retry-delay-ms", "40"]);
+    let out = run_agent(&guest("guest-misbehave"), &store, &hash, &args);
+    let waits = retry_waits(&stderr(&out));
+    assert_eq!(waits.len(), 2, "{}", stderr(&out));
+    assert!(
+        (40..=60).contains(&waits[0]),
+        "--retry-delay-ms 40: {waits:?}"
+    );
+    assert!((80..=120).contains(&waits[1]), "doubled: {waits:?}");
+}
+
 fn assert_exactly_once(report: &[Value], total: usize) {
     let mut seen: HashMap<&str, usize> = HashMap::new();
     for r in report {

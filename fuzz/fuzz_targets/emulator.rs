@@ -22,6 +22,7 @@ use axum::http::{Method, Request};
 use libfuzzer_sys::fuzz_target;
 use runner_host::emulator::{self, EmulatorOptions};
 use runner_host::local::{self, LocalStore};
+use runner_host::runner::validate::is_uuid;
 use tower::ServiceExt;
 
 const TOKEN: &str = "fuzz-token";
@@ -33,24 +34,14 @@ struct World {
     /// Every id the store holds (project, stages, pathways, tasks, data,
     /// label rows, ontology), found in its own answers.
     ids: Vec<String>,
-    _dir: tempdir::Dir,
-}
-
-mod tempdir {
-    /// A directory removed when the fuzzer exits normally.
-    pub struct Dir(pub std::path::PathBuf);
-    impl Drop for Dir {
-        fn drop(&mut self) {
-            let _ = std::fs::remove_dir_all(&self.0);
-        }
-    }
 }
 
 fn world() -> &'static World {
     static W: OnceLock<World> = OnceLock::new();
     W.get_or_init(|| {
+        // The world lives in a static, which is never dropped: the store's
+        // directory is left in the temporary directory (a few MB).
         let dir = std::env::temp_dir().join(format!("emulator-fuzz-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
         let project = local::create_demo(&dir, 4, true).expect("a demo store");
         let store = LocalStore::open(&dir).expect("the demo store opens");
         let app = emulator::app(
@@ -78,7 +69,7 @@ fn world() -> &'static World {
         collect_ids(&rt.block_on(send(&app, Method::POST, "/public", &project, rows.into())).1, &mut ids);
         ids.sort();
         ids.dedup();
-        World { rt, app, project, ids, _dir: tempdir::Dir(dir) }
+        World { rt, app, project, ids }
     })
 }
 
@@ -86,9 +77,7 @@ fn world() -> &'static World {
 fn collect_ids(answer: &[u8], ids: &mut Vec<String>) {
     fn walk(v: &serde_json::Value, ids: &mut Vec<String>) {
         match v {
-            serde_json::Value::String(s) if s.len() == 36 && s.matches('-').count() == 4 => {
-                ids.push(s.clone())
-            }
+            serde_json::Value::String(s) if is_uuid(s) => ids.push(s.clone()),
             serde_json::Value::Array(a) => a.iter().for_each(|v| walk(v, ids)),
             serde_json::Value::Object(o) => o.values().for_each(|v| walk(v, ids)),
             _ => {}

@@ -305,7 +305,7 @@ impl TestRun {
             .map_err(AgentError::msg)?;
         }
         if let (Route::Pathway(p), Some(stage)) = (&outcome.route, &self.stage) {
-            outcome::resolve_pathway(&format!("stage `{}`", stage.title), &stage.pathways, p)
+            outcome::resolve_pathway(format_args!("stage `{}`", stage.title), &stage.pathways, p)
                 .map_err(AgentError::msg)?;
         }
         Ok(())
@@ -388,7 +388,7 @@ impl Source for TestSource {
             ));
         }
         let found = outcome::resolve_pathway(
-            &format!("stage `{}` of twin project `{project_hash}`", stage.title),
+            format_args!("stage `{}` of twin project `{project_hash}`", stage.title),
             &stage.pathways,
             pathway,
         )?;

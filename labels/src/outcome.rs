@@ -37,9 +37,10 @@ pub fn closest<'a>(wanted: &str, candidates: impl Iterator<Item = &'a str>) -> O
 
 /// The pathway that `wanted` names among a stage's `pathways`: a uuid when
 /// it parses as one, else an exact name (as encord-agents resolves them).
-/// `stage` names the stage in the refusal, e.g. "stage `pre-label`".
+/// `stage` names the stage in the refusal, e.g. "stage `pre-label`"; it is
+/// only formatted when the pathway is not found.
 pub fn resolve_pathway<'a, P: PathwayRef>(
-    stage: &str,
+    stage: impl std::fmt::Display,
     pathways: &'a [P],
     wanted: &str,
 ) -> Result<&'a P, String> {

@@ -125,7 +125,7 @@ impl Host for TaskState {
             ));
         }
         let found = outcome::resolve_pathway(
-            &format!("stage `{}` of twin project `{title}`", stage.title),
+            format_args!("stage `{}` of twin project `{title}`", stage.title),
             stage.pathways(),
             &pathway,
         )?;

@@ -20,8 +20,11 @@ impl Runner {
                     .tasks
                     .into_iter()
                     .map(|task| {
-                        let report =
-                            TaskReport::new(task, plan, TaskResult::Failed(reason.clone()));
+                        let report = TaskReport::new(
+                            task,
+                            &plan.stage.title,
+                            TaskResult::Failed(reason.clone()),
+                        );
                         (report, None)
                     })
                     .collect(),
@@ -52,7 +55,7 @@ impl Runner {
                 if same_data && !self.options.retry_failed {
                     skipped.push(TaskReport::new(
                         task,
-                        plan,
+                        &plan.stage.title,
                         TaskResult::SkippedFailed(error),
                     ));
                     continue;
@@ -224,19 +227,11 @@ impl TaskJob {
         let started = Instant::now();
         let started_at = chrono::Utc::now();
         let report = |result, attempts, usage| TaskReport {
-            task: task.clone(),
-            stage: self.stage.title.clone(),
-            result,
             attempts,
             started_at,
             duration: started.elapsed(),
             usage,
-            labels_saved: false,
-            priority: None,
-            metadata_saved: false,
-            twin_labels_saved: Vec::new(),
-            twin_tasks_moved: Vec::new(),
-            dry_run: false,
+            ..TaskReport::new(task.clone(), &self.stage.title, result)
         };
         if self.stop.is_stopped() {
             return (report(TaskResult::Abandoned, 0, None), None);
@@ -298,9 +293,10 @@ impl TaskJob {
                     break Ok(o);
                 }
                 Err(e) if self.retry.allows_retry(attempts) && !self.stop.is_stopped() => {
-                    tracing::warn!(task = %task.uuid, stage = %self.stage.title, "[attempt {attempts}/{}] agent failed: {e}", self.retry.max_retries + 1);
+                    let wait = self.retry.backoff(attempts);
+                    tracing::warn!(task = %task.uuid, stage = %self.stage.title, "[attempt {attempts}/{}] agent failed: {e}; retrying in {} ms", self.retry.max_retries + 1, wait.as_millis());
                     tokio::select! {
-                        _ = tokio::time::sleep(self.retry.backoff(attempts)) => {}
+                        _ = tokio::time::sleep(wait) => {}
                         _ = self.stop.stopped() => {}
                     }
                 }

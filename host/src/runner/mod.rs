@@ -22,10 +22,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use encord_labels::outcome::{self, RowSave};
-
-use crate::retry::RetryPolicy;
 use encord_labels::Ontology;
 use futures::{FutureExt, StreamExt};
+
+use crate::retry::RetryPolicy;
 
 use crate::engine::{
     CallContext, CallError, Effects, LoadedAgent, Need, ProjectContext, Route, StageContext,
@@ -466,10 +466,11 @@ impl Runner {
 }
 
 impl TaskReport {
-    fn new(task: Task, plan: &StagePlan, result: TaskResult) -> TaskReport {
+    /// A report of a task not (yet) run in stage `stage`: nothing written.
+    fn new(task: Task, stage: &str, result: TaskResult) -> TaskReport {
         TaskReport {
             task,
-            stage: plan.stage.title.clone(),
+            stage: stage.to_string(),
             result,
             attempts: 0,
             started_at: chrono::Utc::now(),
@@ -488,6 +489,6 @@ impl TaskReport {
 fn abandoned(plan: &StagePlan, tasks: Vec<Task>) -> Vec<TaskReport> {
     tasks
         .into_iter()
-        .map(|t| TaskReport::new(t, plan, TaskResult::Abandoned))
+        .map(|t| TaskReport::new(t, &plan.stage.title, TaskResult::Abandoned))
         .collect()
 }

@@ -60,7 +60,7 @@ fn list_agent_stages(project: &Project) -> String {
 /// name (as encord-agents resolves them).
 pub fn resolve_pathway<'a>(stage: &'a WorkflowStage, wanted: &str) -> Result<&'a Pathway, String> {
     outcome::resolve_pathway(
-        &format!("stage `{}`", stage.title),
+        format_args!("stage `{}`", stage.title),
         stage.pathways(),
         wanted,
     )
