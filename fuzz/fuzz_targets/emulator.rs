@@ -69,6 +69,9 @@ fn world() -> &'static World {
         collect_ids(&rt.block_on(send(&app, Method::POST, "/public", &project, rows.into())).1, &mut ids);
         ids.sort();
         ids.dedup();
+        // The token is accepted and the handlers answer: the store's stages,
+        // tasks and data were found (else every input would stop at a 401).
+        assert!(ids.len() > 10, "the emulator answered the set-up requests: {ids:?}");
         World { rt, app, project, ids }
     })
 }
