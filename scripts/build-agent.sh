@@ -53,8 +53,12 @@ case "$agent" in
     mkdir -p "$work/node_modules"
     cp -r "$root/guest-sdk/js" "$work/node_modules/encord-agent"
     started=$(date +%s%N)
-    "$js/node_modules/.bin/componentize-qjs" --wit "$root/wit" --world agent --sync \
-      --module-root "$work" --js "$work/agent/$(basename "$agent")" -o "$out" >&2
+    # The entry runs the agent module, then exports the SDK's handler and
+    # lifecycle (its `init` callbacks), so an agent exports nothing itself.
+    printf 'import "./agent/%s";\nexport { handler, lifecycle } from "encord-agent";\n' \
+      "$(basename "$agent")" > "$work/entry.js"
+    "$js/node_modules/.bin/componentize-qjs" --wit "$root/wit" --world agent-with-init --sync \
+      --module-root "$work" --js "$work/entry.js" -o "$out" >&2
     echo "built $out ($(( $(stat -c %s "$out") / 1000 )) KB) in $(( ($(date +%s%N) - started) / 1000000 )) ms" >&2
     ;;
   *.c)

@@ -222,6 +222,17 @@ fn a_python_agent_is_initialised_once_per_instance_and_can_be_reused() {
     assert_eq!(counts, expected);
 }
 
+/// The same in JavaScript: `init(callback)` runs once per new instance,
+/// before its first task (the agent module exports nothing itself).
+#[test]
+fn a_javascript_agent_is_initialised_once_per_instance_and_can_be_reused() {
+    let agent = agent_component("tests/guests/js/reuse.js");
+    assert_eq!(instance_counts(&agent, &[]), vec![1; 24]);
+    let counts = instance_counts(&agent, &["--reuse-instance", "10"]);
+    let expected: Vec<u32> = (0..24).map(|i| i % 10 + 1).collect();
+    assert_eq!(counts, expected);
+}
+
 /// encord-agents' twin write-back (`twin.label_row.save()`, as its twin
 /// label transfer notebook does it) in Python, and the same in JavaScript,
 /// end where the Rust guest doing the same ends: the same verdicts in the

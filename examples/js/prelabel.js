@@ -8,7 +8,7 @@
 import { labelRow, log, stage } from "encord-agent";
 export { handler } from "encord-agent";
 
-stage("pre-label", { uses: { row: labelRow }, pathways: ["to triage"] }, function preLabel({ task, row }) {
+stage("pre-label", { needs: { row: labelRow }, pathways: ["to triage"] }, function preLabel({ task, row }) {
   const title = task.dataTitle.toLowerCase();
   if (row.dataType === "video") {
     let person;

@@ -14,7 +14,7 @@ const hasPerson = dependency({ row: labelRow }, ({ row }) => row.objects("Person
 
 stage(
   "triage",
-  { uses: { row: labelRow, person: hasPerson }, pathways: ["needs annotation", "to review", "done"] },
+  { needs: { row: labelRow, person: hasPerson }, pathways: ["needs annotation", "to review", "done"] },
   function triage({ task, row, person }) {
     const blurryLabel = row.classification("Quality")?.answer === "Blurry";
     if (blurryLabel || task.dataTitle.includes("blurry")) return { pathway: "needs annotation", priority: 1.0 };

@@ -117,7 +117,7 @@ export interface Twin {
   proceed(pathway: string): void;
 }
 
-/** Something a handler or another dependency uses; built once per task. */
+/** Something a handler or another dependency needs; built once per task. */
 export interface Dependency<T> {
   readonly isDependency: true;
   readonly name: string;
@@ -127,7 +127,7 @@ export interface Dependency<T> {
 type Values<U> = { [K in keyof U]: U[K] extends Dependency<infer T> ? T : never };
 
 export function dependency<U extends Record<string, Dependency<any>>, T>(
-  uses: U,
+  needs: U,
   build: (args: { task: Task } & Values<U>) => T,
   name?: string,
 ): Dependency<T>;
@@ -162,14 +162,22 @@ export interface LabelRowOptions {
 
 export function stage<U extends Record<string, Dependency<any>>>(
   name: string,
-  options: { uses?: U; pathways?: string[]; labelRowOptions?: LabelRowOptions },
+  options: { needs?: U; pathways?: string[]; labelRowOptions?: LabelRowOptions },
   handler: (args: { task: Task } & Values<U>) => Decision,
 ): void;
 export function stage(name: string, handler: (args: { task: Task }) => Decision): void;
 
 export function start(callback: () => void): void;
 
+/** Runs on every new instance before its first task (once per instance with
+ * `--reuse-instance N`); a throw fails that task with its message. */
+export function init(callback: () => void): void;
+
 export const log: Record<"trace" | "debug" | "info" | "warn" | "error", (...parts: unknown[]) => void>;
 
 /** Re-export from your agent: `export { handler } from "encord-agent";` */
 export const handler: unknown;
+
+/** `lifecycle.init` (runs the `init` callbacks); scripts/build-agent.sh
+ * exports it, or re-export it yourself with the world `agent-with-init`. */
+export const lifecycle: unknown;

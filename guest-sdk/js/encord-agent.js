@@ -3,16 +3,18 @@
 //   import { stage, dependency, labelRow } from "encord-agent";
 //   export { handler } from "encord-agent";
 //
-//   stage("triage", { uses: { row: labelRow } }, ({ task, row }) => {
+//   stage("triage", { needs: { row: labelRow } }, ({ task, row }) => {
 //     return row.objects("Person").length ? { pathway: "to review", priority: 0.8 } : "done";
 //   });
 //
-// A handler receives `{ task, ...uses }` and returns a pathway name or uuid,
-// null/undefined (stay), or `{ pathway, labelRow, priority }`. Dependencies
-// are declared, not guessed: each entry of `uses` is a built-in (labelRow,
+// A handler receives `{ task, ...needs }` and returns a pathway name or uuid,
+// null/undefined (stay), or `{ pathway, labelRow, priority }`. What it needs
+// is declared, not guessed: each entry of `needs` is a built-in (labelRow,
 // storageItem, assetBytes, assetPath, firstFrame, videoFrames, videoSampler,
-// project, currentStage, twin(hash)) or your own `dependency(uses, build)`.
+// project, currentStage, twin(hash)) or your own `dependency(needs, build)`.
 // What they need is loaded by the host in bulk; each is built once per task.
+// `init(callback)` runs once per instance before its first task; `start`
+// once per run.
 //
 // Build: scripts/build-agent.sh agent.js -o agent.wasm (componentize-qjs).
 
@@ -516,24 +518,25 @@ function* frames(resource) {
 
 const NEEDS = ["label-row", "label-row-metadata", "storage-item", "asset", "frames"];
 
-/** Your own dependency: built from `uses` (like a handler's) by `build`,
- * once per task however many handlers and dependencies use it. */
-export function dependency(uses, build, name = build.name || "dependency") {
-  if (typeof build !== "function") throw new TypeError("dependency(uses, build): build must be a function");
-  for (const [key, dep] of Object.entries(uses || {})) {
+/** Your own dependency: built from what it `needs` (like a handler's) by
+ * `build`, once per task however many handlers and dependencies need it. */
+export function dependency(needs, build, name = build.name || "dependency") {
+  if (typeof build !== "function") throw new TypeError("dependency(needs, build): build must be a function");
+  for (const [key, dep] of Object.entries(needs || {})) {
     if (!dep || !dep.isDependency) throw new TypeError(`dependency \`${name}\`: \`${key}\` is not a dependency (use a built-in or dependency(...))`);
   }
-  return { isDependency: true, name, uses: uses || {}, build, needs: [], twins: {} };
+  return { isDependency: true, name, needs: needs || {}, build, loads: [], twins: {} };
 }
 
-function builtin(name, needs, build, twins = {}) {
-  return { isDependency: true, builtin: true, name, uses: {}, build, needs, twins };
+/** A built-in dependency: what the host `loads` for it (WIT needs). */
+function builtin(name, loads, build, twins = {}) {
+  return { isDependency: true, builtin: true, name, needs: {}, build, loads, twins };
 }
 
-function needsOf(dep, acc = { needs: new Set(), twins: {} }) {
-  for (const n of dep.needs) acc.needs.add(n);
+function loadsOf(dep, acc = { loads: new Set(), twins: {} }) {
+  for (const n of dep.loads) acc.loads.add(n);
   for (const [h, t] of Object.entries(dep.twins)) acc.twins[h] = acc.twins[h] || t;
-  for (const sub of Object.values(dep.uses)) needsOf(sub, acc);
+  for (const sub of Object.values(dep.needs)) loadsOf(sub, acc);
   return acc;
 }
 
@@ -623,22 +626,32 @@ function withDetails(task) {
 
 const stages = [];
 let onStart = null;
+const onInit = [];
 
 /** Registers the handler of an agent stage (title or uuid).
- *  options.uses: { name: dependency } handed to the handler with `task`;
+ *  options.needs: { name: dependency } handed to the handler with `task`;
  *  options.pathways: the pathways it may return (checked before any task);
  *  options.labelRowOptions: encord-agents' include/initialise arguments. */
 export function stage(name, options, handler) {
   if (typeof options === "function") [options, handler] = [{}, options];
   if (typeof handler !== "function") throw new TypeError(`stage("${name}"): the handler must be a function`);
   if (stages.some((s) => s.stage === name)) throw new Error(`stage \`${name}\` already has a handler: one handler per stage`);
-  const root = dependency(options.uses || {}, handler, handler.name || name);
+  if (options.uses !== undefined) throw new TypeError(`stage("${name}"): the option \`uses\` is now \`needs\``);
+  const root = dependency(options.needs || {}, handler, handler.name || name);
   stages.push({ stage: String(name), handler: handler.name || "handler", root, pathways: (options.pathways || []).map(String), labelRowOptions: options.labelRowOptions || {} });
 }
 
 /** Runs once before any task (encord-agents' pre_execution_callback). */
 export function start(callback) {
   onStart = callback;
+}
+
+/** Runs on every new instance before its first task (set-up paid once per
+ * instance with `--reuse-instance N`); several run in registration order.
+ * A throw fails that task with its message. */
+export function init(callback) {
+  if (typeof callback !== "function") throw new TypeError("init(callback): callback must be a function");
+  onInit.push(callback);
 }
 
 function taskContext() {
@@ -659,7 +672,7 @@ function taskContext() {
         value = dep.build(cx);
       } else {
         const args = { task };
-        for (const [key, sub] of Object.entries(dep.uses)) args[key] = cx.solve(sub, task);
+        for (const [key, sub] of Object.entries(dep.needs)) args[key] = cx.solve(sub, task);
         value = dep.build(args);
       }
       cache.set(dep, value);
@@ -696,12 +709,12 @@ function message(e) {
 }
 
 function spec(s) {
-  const { needs, twins } = needsOf(s.root);
+  const { loads, twins } = loadsOf(s.root);
   const o = s.labelRowOptions;
   return {
     stage: s.stage,
     handler: s.handler,
-    needs: NEEDS.filter((n) => needs.has(n)),
+    needs: NEEDS.filter((n) => loads.has(n)),
     labelRowOptions: {
       includeWorkflowGraphNode: o.includeWorkflowGraphNode ?? true,
       includeClientMetadata: o.includeClientMetadata ?? false,
@@ -739,6 +752,18 @@ export const handler = {
     try {
       const cx = taskContext();
       return decision(cx.solve(s.root, withDetails(task)), stageName);
+    } catch (e) {
+      throw message(e);
+    }
+  },
+};
+
+/** `lifecycle.init`, exported for the host by the build (scripts/build-agent.sh
+ * adds it to the component; the agent module need not export it). */
+export const lifecycle = {
+  init() {
+    try {
+      for (const callback of onInit) callback();
     } catch (e) {
       throw message(e);
     }

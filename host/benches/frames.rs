@@ -18,7 +18,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use runner_host::engine::{
-    CallContext, LoadedAgent, ProjectContext, Sandbox, StageContext, TaskData, WitTask,
+    CallContext, LoadedAgent, ProjectContext, Sandbox, StageContext, TaskData,
 };
 use runner_host::platform::DataItem;
 
@@ -116,20 +116,26 @@ async fn through_guest(agent: &LoadedAgent, clip: &Path, frames: u32, runs: usiz
     let mut best = f64::INFINITY;
     let mut peak = 0.0;
     for _ in 0..runs {
-        let mut cx = CallContext::new(project.clone(), Some(stage.clone()), None);
-        cx.data = Some(data.clone());
-        let task = WitTask {
+        let task = runner_host::platform::Task {
             uuid: "t".into(),
             data_hash: "d".into(),
             data_title: "clip".into(),
             label_branch_name: "main".into(),
             status: "NEW".into(),
+            ..Default::default()
+        };
+        let cx = CallContext {
+            stage: Some(stage.clone()),
+            task: Some(Arc::new(task)),
+            data: Some(data.clone()),
+            ..CallContext::new(project.clone())
         };
         reset_peak();
         let t = Instant::now();
         agent
-            .run(cx, "pre-label".into(), task)
+            .run(cx, "pre-label")
             .await
+            .outcome
             .expect("the touch guest runs");
         best = best.min(t.elapsed().as_secs_f64());
         peak = peak_mib();

@@ -10,9 +10,8 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use runner_host::engine::{
-    CallContext, LoadedAgent, ProjectContext, Sandbox, StageContext, WitTask,
-};
+use runner_host::engine::{CallContext, LoadedAgent, ProjectContext, Sandbox, StageContext};
+use runner_host::platform::Task;
 
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
     sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
@@ -28,21 +27,27 @@ fn project() -> Arc<ProjectContext> {
     })
 }
 
-fn task() -> WitTask {
-    WitTask {
+fn task() -> Arc<Task> {
+    Arc::new(Task {
         uuid: "t".into(),
         data_hash: "d".into(),
         data_title: "bench.png".into(),
         label_branch_name: "main".into(),
         status: "NEW".into(),
-    }
+        ..Task::default()
+    })
 }
 
 async fn one_task(agent: &LoadedAgent, stage: &Arc<StageContext>) {
-    let cx = CallContext::new(project(), Some(stage.clone()), None);
+    let cx = CallContext {
+        stage: Some(stage.clone()),
+        task: Some(task()),
+        ..CallContext::new(project())
+    };
     agent
-        .run(cx, "pre-label".into(), task())
+        .run(cx, "pre-label")
         .await
+        .outcome
         .expect("the trivial agent runs");
 }
 

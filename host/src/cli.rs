@@ -11,7 +11,7 @@ use indicatif::MultiProgress;
 
 use crate::emulator::{EmulatorOptions, Fault, Faults};
 use crate::encord::Credentials;
-use crate::engine::{DirGrant, Grants, LoadedAgent, Need, ProjectContext, Sandbox, StageSpec};
+use crate::engine::{DirGrant, Grants, LoadedAgent, NetGrant, ProjectContext, Sandbox, StageSpec};
 use crate::local::{self, LocalStore};
 use crate::progress::Bars;
 use crate::runner::{Runner, StopHandle};
@@ -360,7 +360,7 @@ async fn run(args: RunArgs, bars: Option<MultiProgress>) -> anyhow::Result<i32> 
     for d in &args.dirs {
         builder = builder.dir(d.parse::<DirGrant>().map_err(anyhow::Error::msg)?);
     }
-    builder = builder.allow_net(Grants::resolve_net(&args.allow_net).map_err(anyhow::Error::msg)?);
+    builder = builder.allow_net(NetGrant::resolve(&args.allow_net).map_err(anyhow::Error::msg)?);
     if let Some(c) = args.concurrency {
         builder = builder.concurrency(c);
     }
@@ -472,16 +472,6 @@ async fn signal() {
     }
 }
 
-fn need_name(n: &Need) -> &'static str {
-    match n {
-        Need::LabelRow => "label-row",
-        Need::LabelRowMetadata => "label-row-metadata",
-        Need::StorageItem => "storage-item",
-        Need::Asset => "asset",
-        Need::Frames => "frames",
-    }
-}
-
 async fn inspect(component: &Path, json: bool, cache: &CacheArgs) -> anyhow::Result<i32> {
     let sandbox = Sandbox {
         cache_dir: cache_dir(cache),
@@ -508,21 +498,10 @@ async fn inspect(component: &Path, json: bool, cache: &CacheArgs) -> anyhow::Res
                 serde_json::json!({
                     "stage": s.stage,
                     "handler": s.handler,
-                    "needs": s.needs.iter().map(need_name).collect::<Vec<_>>(),
+                    "needs": s.needs.iter().map(|n| n.name()).collect::<Vec<_>>(),
                     "pathways": s.pathways,
-                    "twins": s.twins.iter().map(|t| serde_json::json!({"project_hash": t.project_hash, "include_task": t.include_task})).collect::<Vec<_>>(),
-                    "label_row_options": {
-                        "include_workflow_graph_node": s.label_row_options.include_workflow_graph_node,
-                        "include_client_metadata": s.label_row_options.include_client_metadata,
-                        "include_images_data": s.label_row_options.include_images_data,
-                        "include_all_label_branches": s.label_row_options.include_all_label_branches,
-                        "branch_name": s.label_row_options.branch_name,
-                        "include_children": s.label_row_options.include_children,
-                        "include_object_feature_hashes": s.label_row_options.include_object_feature_hashes,
-                        "include_classification_feature_hashes": s.label_row_options.include_classification_feature_hashes,
-                        "include_reviews": s.label_row_options.include_reviews,
-                        "include_signed_url": s.label_row_options.include_signed_url,
-                    },
+                    "twins": s.twins,
+                    "label_row_options": s.label_row_options,
                 })
             })
             .collect();
@@ -555,7 +534,7 @@ async fn inspect(component: &Path, json: bool, cache: &CacheArgs) -> anyhow::Res
             );
         }
         for s in &stages {
-            let needs: Vec<&str> = s.needs.iter().map(need_name).collect();
+            let needs: Vec<&str> = s.needs.iter().map(|n| n.name()).collect();
             out!(
                 "  stage `{}` (handler `{}`)\n    needs: {}\n    pathways: {}",
                 s.stage,

@@ -18,3 +18,4 @@ pub mod platform;
 pub mod progress;
 pub mod retry;
 pub mod runner;
+mod sqlite;

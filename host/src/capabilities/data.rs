@@ -1,10 +1,12 @@
 //! `encord:agent/data`: the task's storage item, its bytes and its frames.
 //! Everything was loaded before the call; decoding streams from ffmpeg.
 
-use wasmtime::component::Resource;
+use std::sync::Arc;
 
-use crate::engine::encord::agent::data::{Frame, Host, HostFrames, StorageItem};
-use crate::engine::{TaskData, TaskState};
+use wasmtime::component::{HasData, Resource, ResourceTable};
+
+use crate::engine::bindings::wit::data::{Frame, Host, HostFrames, StorageItem};
+use crate::engine::{AssetDir, TaskData};
 use crate::media::{self, FrameStream, Frames};
 
 /// A client-metadata object larger than this is refused.
@@ -19,9 +21,49 @@ fn wit_frame(f: media::Frame) -> Frame {
     }
 }
 
-impl TaskState {
+/// What a call may read of its data, and the client metadata it set.
+pub(crate) struct Data {
+    data: Option<Arc<TaskData>>,
+    /// The task's asset, mounted read-only in the sandbox.
+    asset_dir: Option<AssetDir>,
+    /// The instance's memory cap: no asset larger is copied in.
+    memory_cap: usize,
+    /// New client metadata (a JSON object) for the storage item.
+    pub(crate) client_metadata: Option<String>,
+}
+
+impl Data {
+    pub(crate) fn new(
+        data: Option<Arc<TaskData>>,
+        asset_dir: Option<AssetDir>,
+        memory_cap: usize,
+    ) -> Data {
+        Data {
+            data,
+            asset_dir,
+            memory_cap,
+            client_metadata: None,
+        }
+    }
+}
+
+/// The data capability's view of a store: its state and the resource
+/// table its frame streams live in.
+pub(crate) struct DataView<'a> {
+    pub(crate) data: &'a mut Data,
+    pub(crate) table: &'a mut ResourceTable,
+}
+
+/// Links `data` with [`DataView`] (see `wasmtime_wasi_http::WasiHttp`).
+pub(crate) struct DataCap;
+
+impl HasData for DataCap {
+    type Data<'a> = DataView<'a>;
+}
+
+impl DataView<'_> {
     fn data(&self, need: &str) -> Result<&TaskData, String> {
-        self.cx.data.as_deref().ok_or_else(|| {
+        self.data.data.as_deref().ok_or_else(|| {
             format!("no storage item was loaded for this task: the stage must declare the `{need}` need")
         })
     }
@@ -41,7 +83,7 @@ impl TaskState {
     }
 }
 
-impl Host for TaskState {
+impl Host for DataView<'_> {
     fn item(&mut self) -> Result<StorageItem, String> {
         let i = &self.data("storage-item")?.item;
         Ok(StorageItem {
@@ -71,11 +113,7 @@ impl Host for TaskState {
         }
         match serde_json::from_str::<serde_json::Value>(&json) {
             Ok(v) if v.is_object() => {
-                self.cx
-                    .effects
-                    .lock()
-                    .expect("effects lock")
-                    .client_metadata = Some(v.to_string());
+                self.data.client_metadata = Some(v.to_string());
                 Ok(())
             }
             Ok(_) => Err("client metadata must be a JSON object".into()),
@@ -112,7 +150,7 @@ impl Host for TaskState {
             .await
             .map_err(|e| format!("cannot read the asset: {e}"))?
             .len();
-        let cap = self.memory_cap() as u64;
+        let cap = self.data.memory_cap as u64;
         if size >= cap {
             return Err(format!(
                 "the asset is {} MiB, over this task's memory limit ({} MiB): use asset-path and read it in parts",
@@ -130,8 +168,12 @@ impl Host for TaskState {
         if !d.asset {
             return Err("the asset was not loaded for this task: the stage must declare the `asset` need (take an AssetPath parameter)".into());
         }
-        match &self.cx.asset_dir {
-            Some((_, name)) => Ok(format!("{}/{name}", crate::engine::ASSET_DIR)),
+        match &self.data.asset_dir {
+            Some(mounted) => Ok(format!(
+                "{}/{}",
+                crate::engine::ASSET_DIR,
+                mounted.file_name
+            )),
             None if !d.children.is_empty() => Err(format!(
                 "`{}` is an image group and has no single file: read its images with asset-bytes(frame) or frames",
                 d.item.name
@@ -172,7 +214,7 @@ impl Host for TaskState {
     }
 }
 
-impl HostFrames for TaskState {
+impl HostFrames for DataView<'_> {
     async fn next(&mut self, this: Resource<FrameStream>) -> Result<Option<Frame>, String> {
         let stream = self
             .table
@@ -186,5 +228,155 @@ impl HostFrames for TaskState {
         // and stops ffmpeg.
         self.table.delete(this)?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::platform::DataItem;
+
+    fn item(item_type: &str, children: Vec<DataItem>) -> DataItem {
+        DataItem {
+            uuid: "u1".into(),
+            name: "street-01.png".into(),
+            item_type: item_type.into(),
+            mime_type: Some("image/png".into()),
+            file_size: Some(4),
+            width: Some(2),
+            height: Some(1),
+            fps: None,
+            duration: None,
+            frame_count: None,
+            client_metadata: r#"{"a":1}"#.into(),
+            media: None,
+            children,
+        }
+    }
+
+    /// An image whose bytes are `bytes`, loaded with `asset` declared.
+    fn image(dir: &std::path::Path, bytes: &[u8], asset: bool) -> Arc<TaskData> {
+        let file = dir.join("u1.png");
+        std::fs::write(&file, bytes).unwrap();
+        Arc::new(TaskData {
+            item: item("image", vec![]),
+            file: Some(file),
+            children: vec![],
+            asset,
+            frames: false,
+        })
+    }
+
+    fn view<'a>(data: &'a mut Data, table: &'a mut ResourceTable) -> DataView<'a> {
+        DataView { data, table }
+    }
+
+    #[test]
+    fn without_the_need_nothing_is_served_and_the_need_is_named() {
+        let (mut d, mut table) = (Data::new(None, None, 1 << 20), ResourceTable::new());
+        let mut v = view(&mut d, &mut table);
+        let err = v.item().unwrap_err();
+        assert!(err.contains("declare the `storage-item` need"), "{err}");
+        let err = v.asset_path().unwrap_err();
+        assert!(err.contains("declare the `asset` need"), "{err}");
+        let err = v.set_client_metadata("{}".into()).unwrap_err();
+        assert!(err.contains("`storage-item`"), "{err}");
+        assert!(d.client_metadata.is_none());
+    }
+
+    #[test]
+    fn client_metadata_must_be_one_bounded_json_object() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut d = Data::new(Some(image(dir.path(), b"png!", false)), None, 1 << 20);
+        let mut table = ResourceTable::new();
+        let mut v = view(&mut d, &mut table);
+        assert_eq!(v.item().unwrap().client_metadata, r#"{"a":1}"#);
+        assert_eq!(
+            v.set_client_metadata("[1]".into()).unwrap_err(),
+            "client metadata must be a JSON object"
+        );
+        let err = v.set_client_metadata("{".into()).unwrap_err();
+        assert!(err.starts_with("client metadata is not JSON"), "{err}");
+        let big = format!(r#"{{"k":"{}"}}"#, "x".repeat(MAX_METADATA_BYTES));
+        let err = v.set_client_metadata(big).unwrap_err();
+        assert!(err.contains("over the 1024 KiB limit"), "{err}");
+        v.set_client_metadata(r#"{ "b" : 2 }"#.into()).unwrap();
+        assert_eq!(d.client_metadata.as_deref(), Some(r#"{"b":2}"#));
+    }
+
+    #[tokio::test]
+    async fn asset_bytes_are_read_within_the_memory_cap() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut table = ResourceTable::new();
+        let mut d = Data::new(Some(image(dir.path(), b"png!", true)), None, 1 << 20);
+        let mut v = view(&mut d, &mut table);
+        assert_eq!(v.asset_bytes(None).await.unwrap(), b"png!");
+        let err = v.asset_bytes(Some(1)).await.unwrap_err();
+        assert_eq!(err, "an image has only frame 0, not frame 1");
+        let err = v.asset_path().unwrap_err();
+        assert_eq!(err, "`street-01.png` has no file");
+
+        let mut small = Data::new(Some(image(dir.path(), b"png!", true)), None, 4);
+        let err = view(&mut small, &mut table)
+            .asset_bytes(None)
+            .await
+            .unwrap_err();
+        assert!(err.contains("over this task's memory limit"), "{err}");
+
+        let mut undeclared = Data::new(Some(image(dir.path(), b"png!", false)), None, 1 << 20);
+        let err = view(&mut undeclared, &mut table)
+            .asset_bytes(None)
+            .await
+            .unwrap_err();
+        assert!(err.contains("declare the `asset` need"), "{err}");
+    }
+
+    #[test]
+    fn the_asset_path_is_inside_the_sandboxs_mount() {
+        let dir = tempfile::tempdir().unwrap();
+        let mount = AssetDir {
+            dir: dir.path().to_path_buf(),
+            file_name: "u1.png".into(),
+        };
+        let mut d = Data::new(Some(image(dir.path(), b"png!", true)), Some(mount), 1 << 20);
+        let mut table = ResourceTable::new();
+        assert_eq!(
+            view(&mut d, &mut table).asset_path().unwrap(),
+            "/asset/u1.png"
+        );
+    }
+
+    #[tokio::test]
+    async fn an_image_group_serves_one_child_per_frame() {
+        let dir = tempfile::tempdir().unwrap();
+        let children: Vec<std::path::PathBuf> = (0..2)
+            .map(|i| {
+                let p = dir.path().join(format!("c{i}.png"));
+                std::fs::write(&p, format!("child {i}")).unwrap();
+                p
+            })
+            .collect();
+        let group = Arc::new(TaskData {
+            item: item(
+                "imageGroup",
+                vec![item("image", vec![]), item("image", vec![])],
+            ),
+            file: None,
+            children,
+            asset: true,
+            frames: false,
+        });
+        let mut d = Data::new(Some(group), None, 1 << 20);
+        let mut table = ResourceTable::new();
+        let mut v = view(&mut d, &mut table);
+        assert_eq!(v.asset_bytes(Some(1)).await.unwrap(), b"child 1");
+        let err = v.asset_bytes(Some(2)).await.unwrap_err();
+        assert_eq!(err, "frame 2 is past the end (2 images)");
+        let err = v.asset_bytes(None).await.unwrap_err();
+        assert!(
+            err.contains("is an image group: ask for one frame's bytes"),
+            "{err}"
+        );
+        assert_eq!(v.item().unwrap().children, vec!["u1", "u1"]);
     }
 }

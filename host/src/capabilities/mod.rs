@@ -1,12 +1,104 @@
-//! One module per WIT import interface: what a guest can ask the host for.
-//! Each serves the call's context from memory; only `data` reads files and
-//! runs ffmpeg, asynchronously.
+//! What a guest can ask the host for, one module per capability, the way
+//! Spin's factors are built: each module owns its per-call state (a struct
+//! built from the call's [`CallContext`]), implements its WIT interface on
+//! that state, links it into the component linker, and tests its host
+//! functions without wasm. A store's data ([`crate::engine::TaskState`])
+//! holds one [`Capabilities`] value; each interface is linked with a getter
+//! that projects the store's data onto its capability's state.
+//!
+//! To add a capability: a WIT interface in `wit/agent.wit`; a module here
+//! with its state, `impl Host`, and tests; a field in [`Capabilities`]
+//! built in [`Capabilities::new`]; a line in [`add_to_linker`]; and, if it
+//! writes anything, a field in [`Effects`] taken in
+//! [`Capabilities::take_effects`]. See docs/architecture.md.
 
-mod data;
-mod labels;
-mod log;
-mod project;
-mod tasks;
-mod twins;
+pub(crate) mod data;
+pub(crate) mod labels;
+pub(crate) mod log;
+pub mod net;
+pub(crate) mod project;
+pub(crate) mod tasks;
+pub(crate) mod twins;
 
-impl crate::engine::encord::agent::types::Host for crate::engine::TaskState {}
+use std::sync::Arc;
+
+use wasmtime::component::{HasSelf, Linker};
+
+use crate::engine::bindings::wit;
+use crate::engine::{CallContext, Effects, TaskState};
+
+/// The per-call state of every capability.
+pub(crate) struct Capabilities {
+    pub(crate) project: project::ProjectCap,
+    pub(crate) labels: labels::Labels,
+    pub(crate) log: log::Log,
+    pub(crate) tasks: tasks::Tasks,
+    pub(crate) twins: twins::Twins,
+    pub(crate) data: data::Data,
+    /// Outgoing HTTP (linked with wasi:http, see [`crate::engine`]).
+    pub(crate) net: net::Net,
+}
+
+impl Capabilities {
+    /// Each capability's state for one call, from what the runner loaded.
+    pub(crate) fn new(
+        cx: CallContext,
+        memory_cap: usize,
+        net: Arc<[net::NetGrant]>,
+    ) -> Capabilities {
+        let CallContext {
+            project,
+            stage,
+            label_row,
+            task,
+            data,
+            asset_dir,
+            twins,
+            twin_projects,
+        } = cx;
+        let task_uuid = task.as_ref().map(|t| t.uuid.clone());
+        let data_hash = task
+            .as_ref()
+            .map(|t| t.data_hash.clone())
+            .unwrap_or_default();
+        Capabilities {
+            log: log::Log::new(task_uuid.clone(), stage.as_ref().map(|s| s.title.clone())),
+            project: project::ProjectCap::new(project, stage),
+            labels: labels::Labels::new(label_row),
+            tasks: tasks::Tasks::new(task, twins.clone()),
+            twins: twins::Twins::new(twins, twin_projects, data_hash),
+            data: data::Data::new(data, asset_dir, memory_cap),
+            net: net::Net::new(net, task_uuid),
+        }
+    }
+
+    /// What the call asked to write, collected by the capabilities (the
+    /// call's usage is filled in by the engine).
+    pub(crate) fn take_effects(&mut self) -> Effects {
+        Effects {
+            client_metadata: self.data.client_metadata.take(),
+            twin_saves: std::mem::take(&mut self.twins.saves),
+            twin_moves: std::mem::take(&mut self.twins.moves),
+            usage: Default::default(),
+        }
+    }
+}
+
+/// Links every `encord:agent` import, each onto its capability's state.
+pub(crate) fn add_to_linker(linker: &mut Linker<TaskState>) -> wasmtime::Result<()> {
+    wit::types::add_to_linker::<_, HasSelf<TaskState>>(linker, |s| s)?;
+    wit::project::add_to_linker::<_, HasSelf<project::ProjectCap>>(linker, |s| {
+        &mut s.caps.project
+    })?;
+    wit::labels::add_to_linker::<_, HasSelf<labels::Labels>>(linker, |s| &mut s.caps.labels)?;
+    wit::log::add_to_linker::<_, HasSelf<log::Log>>(linker, |s| &mut s.caps.log)?;
+    wit::tasks::add_to_linker::<_, HasSelf<tasks::Tasks>>(linker, |s| &mut s.caps.tasks)?;
+    wit::twins::add_to_linker::<_, HasSelf<twins::Twins>>(linker, |s| &mut s.caps.twins)?;
+    wit::data::add_to_linker::<_, data::DataCap>(linker, |s| data::DataView {
+        data: &mut s.caps.data,
+        table: &mut s.table,
+    })?;
+    Ok(())
+}
+
+impl wit::types::Host for TaskState {}

@@ -9,6 +9,7 @@
 mod faults;
 mod legacy;
 mod media;
+pub(crate) mod store;
 mod v2;
 
 use std::net::SocketAddr;

@@ -157,11 +157,11 @@ pub(crate) async fn actions(
         );
         let pathway = match asked {
             (Some(u), _) => st.pathways().iter().find(|p| p.uuid == u),
-            (None, Some(n)) => st.pathways().iter().find(|p| p.title == n),
+            (None, Some(n)) => st.pathways().iter().find(|p| p.name == n),
             (None, None) => None,
         };
         let Some(pathway) = pathway else {
-            let names: Vec<&str> = st.pathways().iter().map(|p| p.title.as_str()).collect();
+            let names: Vec<&str> = st.pathways().iter().map(|p| p.name.as_str()).collect();
             return error(
                 StatusCode::BAD_REQUEST,
                 format!(

@@ -13,7 +13,7 @@ use serde_json::{json, Value};
 
 use crate::platform::{
     DataItem, LabelRowQuery, LabelRowRecord, LabelSave, Media, MoveAction, Platform, PlatformError,
-    Project, Task, TaskPage, TwinRecord, Workflow,
+    Project, Task, TaskPage, TwinRecord, TwinTask, Workflow,
 };
 pub use auth::{AuthError, Credentials};
 pub use http::{ApiError, Http, RetryPolicy};
@@ -738,7 +738,7 @@ impl Platform for EncordClient {
             .into_iter()
             .filter_map(|r| Some((r.data_hash, r.json?)))
             .collect();
-        let mut tasks: HashMap<String, (Task, String)> = HashMap::new();
+        let mut tasks: HashMap<String, TwinTask> = HashMap::new();
         if include_task {
             let mut by_stage: HashMap<&str, Vec<String>> = HashMap::new();
             for (h, stage) in &stage_of {
@@ -748,7 +748,13 @@ impl Platform for EncordClient {
             }
             for (stage, hashes) in by_stage {
                 for t in self.tasks_of(project_hash, stage, &hashes).await? {
-                    tasks.insert(t.data_hash.clone(), (t, stage.to_string()));
+                    tasks.insert(
+                        t.data_hash.clone(),
+                        TwinTask {
+                            task: t,
+                            stage_uuid: stage.to_string(),
+                        },
+                    );
                 }
             }
         }

@@ -5,8 +5,7 @@ use std::path::Path;
 use wasmtime::component::Component;
 use wasmtime::Engine;
 
-/// The WIT world this host implements.
-pub const WORLD: &str = "encord:agent/agent@0.2.0";
+pub use super::bindings::WORLD;
 
 #[derive(Debug, thiserror::Error)]
 pub enum LoadError {

@@ -13,8 +13,11 @@
 //! dropped. A component exporting `lifecycle.init` has it called once on
 //! every new instance before its first task.
 
+pub(crate) mod bindings;
 pub mod cache;
+mod context;
 mod load;
+mod manifest;
 mod sandbox;
 mod state;
 
@@ -26,36 +29,17 @@ use std::time::Duration;
 use wasmtime::component::{ComponentExportIndex, Linker};
 use wasmtime::{Config, Engine, Store};
 
-pub use load::{LoadError, RunnerDefaults};
-pub use sandbox::{DirGrant, Grants, Limits, NetGrant, Sandbox, ASSET_DIR};
-pub use state::{
-    CallContext, Effects, ProjectContext, StageContext, TaskData, TwinMove, TwinProject, Usage,
+pub use bindings::WORLD;
+use bindings::{wit, Agent, AgentPre, LIFECYCLE};
+pub use context::{
+    AssetDir, CallContext, Effects, ProjectContext, StageContext, TaskData, TwinMove, TwinProject,
+    TwinSave, Usage,
 };
+pub use load::{LoadError, RunnerDefaults};
+pub use manifest::{LabelRowOptions, Need, Outcome, Route, StageSpec, TwinSpec};
+pub use sandbox::{DirGrant, Grants, Limits, NetGrant, Sandbox, ASSET_DIR};
 
 pub(crate) use state::TaskState;
-
-wasmtime::component::bindgen!({
-    world: "agent",
-    path: "../wit",
-    // Decoding and file reads wait on ffmpeg and the disk: async, so they
-    // never block the runtime's threads.
-    imports: {
-        "encord:agent/data.asset-bytes": async,
-        "encord:agent/data.first-frame": async,
-        "encord:agent/data.[method]frames.next": async,
-        "encord:agent/data.all-frames": async,
-        "encord:agent/data.sample-rate": async,
-        "encord:agent/data.sample-frames": async,
-    },
-    exports: { default: async },
-    with: {
-        "encord:agent/data.frames": crate::media::FrameStream,
-    },
-});
-
-pub use encord::agent::types::{
-    LabelRowOptions, Need, Outcome, Route, StageSpec, Task as WitTask, TwinSpec,
-};
 
 /// How often the epoch ticks; the guest yields to the scheduler each tick.
 const EPOCH_TICK: Duration = Duration::from_millis(10);
@@ -86,8 +70,16 @@ enum Call {
 }
 
 enum Returned {
-    Stages(Vec<StageSpec>),
+    Stages(Vec<wit::types::StageSpec>),
     Start(Result<(), String>),
+}
+
+/// A task's call: the handler's outcome (or why there is none), and what
+/// the call asked to write and used, whatever its fate.
+#[derive(Debug)]
+pub struct TaskCall {
+    pub outcome: Result<Outcome, CallError>,
+    pub effects: Effects,
 }
 
 /// An instance kept for more tasks (`--reuse-instance`).
@@ -97,9 +89,6 @@ struct Warm {
     /// Tasks it has run.
     used: usize,
 }
-
-/// The optional interface whose `init` prepares a new instance.
-const LIFECYCLE: &str = "encord:agent/lifecycle@0.2.0";
 
 /// A loaded agent component, ready to instantiate.
 pub struct LoadedAgent {
@@ -153,11 +142,8 @@ impl LoadedAgent {
         // each request is checked against the `--allow-net` grants.
         wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker)
             .map_err(|e| LoadError::Engine(e.to_string()))?;
-        Agent::add_to_linker::<TaskState, wasmtime::component::HasSelf<TaskState>>(
-            &mut linker,
-            |s| s,
-        )
-        .map_err(|e| LoadError::Engine(e.to_string()))?;
+        crate::capabilities::add_to_linker(&mut linker)
+            .map_err(|e| LoadError::Engine(e.to_string()))?;
         let pre = linker
             .instantiate_pre(&component)
             .and_then(AgentPre::new)
@@ -211,10 +197,10 @@ impl LoadedAgent {
     /// The stages the component serves (its manifest).
     pub async fn stages(&self, project: Arc<ProjectContext>) -> Result<Vec<StageSpec>, CallError> {
         match self
-            .call_fresh(CallContext::new(project, None, None), Call::Stages)
+            .call_fresh(CallContext::new(project), Call::Stages)
             .await?
         {
-            Returned::Stages(s) => Ok(s),
+            Returned::Stages(s) => Ok(s.into_iter().map(StageSpec::from).collect()),
             Returned::Start(_) => unreachable!("stages returns stages"),
         }
     }
@@ -222,7 +208,7 @@ impl LoadedAgent {
     /// Calls the start hook.
     pub async fn start(&self, project: Arc<ProjectContext>) -> Result<(), CallError> {
         match self
-            .call_fresh(CallContext::new(project, None, None), Call::Start)
+            .call_fresh(CallContext::new(project), Call::Start)
             .await?
         {
             Returned::Start(r) => r.map_err(CallError::Agent),
@@ -230,17 +216,19 @@ impl LoadedAgent {
         }
     }
 
-    /// Runs one task of `stage`: in a fresh instance, or with
-    /// `--reuse-instance`, in a kept one.
-    pub async fn run(
-        &self,
-        cx: CallContext,
-        stage: String,
-        task: WitTask,
-    ) -> Result<Outcome, CallError> {
-        self.run_task(cx, &stage, &task)
-            .await?
-            .map_err(CallError::Agent)
+    /// Runs one task of `stage` (the manifest's name for it): in a fresh
+    /// instance, or with `--reuse-instance`, in a kept one. `cx.task` is
+    /// the task.
+    pub async fn run(&self, cx: CallContext, stage: &str) -> TaskCall {
+        let Some(task) = cx.task.as_deref().map(wit::types::Task::from) else {
+            return TaskCall {
+                outcome: Err(CallError::Agent("no task to run".into())),
+                effects: Effects::default(),
+            };
+        };
+        let (outcome, effects) = self.run_task(cx, stage, &task).await;
+        let outcome = outcome.and_then(|o| o.map(Outcome::from).map_err(CallError::Agent));
+        TaskCall { outcome, effects }
     }
 
     /// A new store for `cx`, with the limits armed.
@@ -304,31 +292,29 @@ impl LoadedAgent {
             })
         };
         let done = tokio::time::timeout(self.limits.timeout, fut).await;
-        self.finish(done, &store)
+        self.finish(done, &mut store).0
     }
 
     /// What a call under the wall-time limit came to: a timeout, a trap
-    /// named by what caused it, or the call's value.
+    /// named by what caused it, or the call's value; and its effects, with
+    /// what it used.
     fn finish<T>(
         &self,
         done: Result<wasmtime::Result<T>, tokio::time::error::Elapsed>,
-        store: &Store<TaskState>,
-    ) -> Result<T, CallError> {
-        let state = store.data();
+        store: &mut Store<TaskState>,
+    ) -> (Result<T, CallError>, Effects) {
         let usage = Usage {
-            memory_peak_bytes: state.limits.peak_bytes() as u64,
+            memory_peak_bytes: store.data().limits.peak_bytes() as u64,
             fuel_used: self
                 .limits
                 .fuel
                 .map(|budget| budget.saturating_sub(store.get_fuel().unwrap_or(budget))),
         };
-        state
-            .cx
-            .effects
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .usage = usage;
-        match done {
+        let effects = Effects {
+            usage,
+            ..store.data_mut().take_effects()
+        };
+        let result = match done {
             Err(_) => Err(CallError::Timeout(self.limits.timeout)),
             Ok(Err(e)) => Err(state::classify_trap(
                 e,
@@ -337,7 +323,8 @@ impl LoadedAgent {
                 self.backtraces,
             )),
             Ok(Ok(v)) => Ok(v),
-        }
+        };
+        (result, effects)
     }
 
     /// Runs a task: with reuse on, in a kept instance (or a new one) that
@@ -348,8 +335,11 @@ impl LoadedAgent {
         &self,
         cx: CallContext,
         stage: &str,
-        task: &WitTask,
-    ) -> Result<Result<Outcome, String>, CallError> {
+        task: &wit::types::Task,
+    ) -> (
+        Result<Result<wit::types::Outcome, String>, CallError>,
+        Effects,
+    ) {
         // A task's asset directory is mounted when its instance is made:
         // such a task gets a fresh instance, and no other task gets it.
         let reusable = self.reuse > 1 && cx.asset_dir.is_none();
@@ -362,10 +352,15 @@ impl LoadedAgent {
             Some(w) => {
                 let mut store = w.store;
                 store.data_mut().next_call(cx);
-                self.arm(&mut store)?;
+                if let Err(e) = self.arm(&mut store) {
+                    return (Err(e), Effects::default());
+                }
                 (store, Some(w.agent), w.used)
             }
-            None => (self.store(cx)?, None, 0),
+            None => match self.store(cx) {
+                Ok(store) => (store, None, 0),
+                Err(e) => return (Err(e), Effects::default()),
+            },
         };
         let fut = async {
             let agent = match agent {
@@ -382,9 +377,10 @@ impl LoadedAgent {
             wasmtime::Result::Ok(Ok((agent, r)))
         };
         let done = tokio::time::timeout(self.limits.timeout, fut).await;
-        let (agent, outcome) = match self.finish(done, &store)? {
-            Ok(ran) => ran,
-            Err(init) => return Ok(Err(init)),
+        let ((agent, outcome), effects) = match self.finish(done, &mut store) {
+            (Ok(Ok(ran)), effects) => (ran, effects),
+            (Ok(Err(init)), effects) => return (Ok(Err(init)), effects),
+            (Err(e), effects) => return (Err(e), effects),
         };
         if reusable && used + 1 < self.reuse {
             let warm = Warm {
@@ -397,7 +393,7 @@ impl LoadedAgent {
                 .unwrap_or_else(|e| e.into_inner())
                 .push(warm);
         }
-        Ok(outcome)
+        (Ok(outcome), effects)
     }
 }
 

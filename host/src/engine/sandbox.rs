@@ -1,12 +1,12 @@
 //! What a guest may use: limits per call and capabilities granted on the
 //! command line. Nothing is granted by default.
 
-use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use wasmtime_wasi::sockets::SocketAddrUse;
 use wasmtime_wasi::{FsPerms, WasiCtx};
+
+pub use crate::capabilities::net::NetGrant;
 
 /// Where a task's asset file appears inside the sandbox.
 pub const ASSET_DIR: &str = "/asset";
@@ -83,32 +83,6 @@ pub struct Grants {
     pub net: std::sync::Arc<[NetGrant]>,
 }
 
-/// One `--allow-net HOST[:PORT]` grant.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct NetGrant {
-    /// The host as given, lower-cased (a name or an IP address).
-    pub host: String,
-    pub port: u16,
-    /// What `host` resolved to when the run started (TCP connections).
-    pub addrs: Vec<SocketAddr>,
-}
-
-impl NetGrant {
-    /// Whether an HTTP request to `host:port` is granted: the same name, or
-    /// an IP address the granted name resolved to, and the same port.
-    pub fn allows(&self, host: &str, port: u16) -> bool {
-        if port != self.port {
-            return false;
-        }
-        let host = host.trim_start_matches('[').trim_end_matches(']');
-        if host.eq_ignore_ascii_case(&self.host) {
-            return true;
-        }
-        host.parse::<std::net::IpAddr>()
-            .is_ok_and(|ip| self.addrs.contains(&SocketAddr::new(ip, port)))
-    }
-}
-
 impl Grants {
     /// `--env NAME`: passes the host's value of NAME (it must be set).
     pub fn env_from_host(names: &[String]) -> Result<Vec<(String, String)>, String> {
@@ -117,41 +91,6 @@ impl Grants {
             .map(|n| {
                 std::env::var(n).map(|v| (n.clone(), v)).map_err(|_| {
                     format!("--env {n}: the variable is not set in runner-host's environment")
-                })
-            })
-            .collect()
-    }
-
-    /// `--allow-net HOST[:PORT]` (port 443 when omitted; `[::1]:8080` for
-    /// an IPv6 address), resolved now.
-    pub fn resolve_net(specs: &[String]) -> Result<Vec<NetGrant>, String> {
-        use std::net::ToSocketAddrs;
-        specs
-            .iter()
-            .map(|spec| {
-                let bad = || {
-                    format!(
-                        "--allow-net `{spec}` is not HOST[:PORT] (e.g. api.example.com or 127.0.0.1:8080)"
-                    )
-                };
-                if spec.contains('/') || spec.trim().is_empty() {
-                    return Err(bad());
-                }
-                let (host, port) = match spec.rsplit_once(':') {
-                    Some((h, p)) if !h.is_empty() && (!h.contains(':') || h.ends_with(']')) => {
-                        (h, p.parse::<u16>().map_err(|_| bad())?)
-                    }
-                    _ => (spec.as_str(), 443),
-                };
-                let host = host.trim_start_matches('[').trim_end_matches(']');
-                let addrs: Vec<SocketAddr> = (host, port)
-                    .to_socket_addrs()
-                    .map_err(|e| format!("--allow-net {spec}: cannot resolve it ({e})"))?
-                    .collect();
-                Ok(NetGrant {
-                    host: host.to_ascii_lowercase(),
-                    port,
-                    addrs,
                 })
             })
             .collect()
@@ -185,22 +124,7 @@ impl Grants {
                 tracing::error!("cannot grant `{}`: {e}", d.host.display());
             }
         }
-        if !self.net.is_empty() {
-            // The shared grants, not a copy: this runs for every task.
-            let grants = self.net.clone();
-            b.allow_tcp(true);
-            b.allow_ip_name_lookup(true);
-            b.socket_addr_check(move |addr, use_| {
-                let ok = match use_ {
-                    SocketAddrUse::TcpConnect => grants.iter().any(|g| g.addrs.contains(&addr)),
-                    // The implicit bind of an outgoing connection: any local
-                    // address, ephemeral port. Listening is never granted.
-                    SocketAddrUse::TcpBind => addr.port() == 0,
-                    _ => false,
-                };
-                Box::pin(async move { ok })
-            });
-        }
+        crate::capabilities::net::grant_sockets(&mut b, &self.net);
         b.build()
     }
 }
@@ -237,66 +161,5 @@ impl Default for Sandbox {
             interruptible: true,
             perfmap: false,
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn one(spec: &str) -> NetGrant {
-        let mut grants = Grants::resolve_net(&[spec.to_string()]).unwrap();
-        assert_eq!(grants.len(), 1);
-        grants.remove(0)
-    }
-
-    #[test]
-    fn a_net_grant_names_a_host_and_port_443_unless_given() {
-        let g = one("127.0.0.1:8080");
-        assert_eq!((g.host.as_str(), g.port), ("127.0.0.1", 8080));
-        assert_eq!(g.addrs, vec!["127.0.0.1:8080".parse().unwrap()]);
-        assert!(g.allows("127.0.0.1", 8080));
-        assert!(!g.allows("127.0.0.1", 8081), "another port");
-        assert!(!g.allows("127.0.0.2", 8080), "another host");
-
-        let g = one("LocalHost");
-        assert_eq!((g.host.as_str(), g.port), ("localhost", 443));
-        assert!(g.allows("localhost", 443));
-        assert!(g.allows("LOCALHOST", 443), "names compare without case");
-        assert!(!g.allows("localhost", 80));
-        assert!(
-            g.addrs.iter().any(|a| a.ip().is_loopback()),
-            "resolved: {:?}",
-            g.addrs
-        );
-        // An address the granted name resolved to is the same host.
-        let ip = g.addrs[0].ip();
-        assert!(g.allows(&ip.to_string(), 443));
-
-        let g = one("[::1]:9000");
-        assert_eq!((g.host.as_str(), g.port), ("::1", 9000));
-        assert!(g.allows("[::1]", 9000));
-        assert_eq!(one("::1").port, 443);
-    }
-
-    #[test]
-    fn a_bad_net_grant_is_refused_with_the_form_it_needs() {
-        for bad in [
-            "http://api.example.com",
-            "api.example.com:http",
-            "",
-            "host:99999",
-        ] {
-            let err = Grants::resolve_net(&[bad.to_string()]).unwrap_err();
-            assert!(
-                err.starts_with(&format!("--allow-net `{bad}` is not HOST[:PORT]")),
-                "{bad}: {err}"
-            );
-        }
-        let err = Grants::resolve_net(&["no-such-host.invalid".to_string()]).unwrap_err();
-        assert!(
-            err.starts_with("--allow-net no-such-host.invalid: cannot resolve it"),
-            "{err}"
-        );
     }
 }

@@ -1,7 +1,7 @@
-//! The data of one Store: the context of one call into the guest.
+//! The data of one Store: WASI, each capability's state for the call, the
+//! memory limiter, the guest's stderr; and how a trap is named.
 
-use std::collections::{HashMap, VecDeque};
-use std::path::PathBuf;
+use std::collections::VecDeque;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
@@ -11,88 +11,10 @@ use tokio::io::AsyncWrite;
 use wasmtime_wasi::cli::{IsTerminal, StdoutStream};
 use wasmtime_wasi::p2::{OutputStream, Pollable, StreamError};
 use wasmtime_wasi::{ResourceTable, WasiCtx, WasiCtxView, WasiView};
-use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpHooks, WasiHttpView};
+use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
 
-use super::{CallError, Grants, Limits, NetGrant};
-use crate::platform::{DataItem, TwinRecord};
-
-/// What every call of one run shares: the project.
-#[derive(Debug)]
-pub struct ProjectContext {
-    pub project_hash: String,
-    pub title: String,
-    pub description: String,
-    pub ontology_hash: String,
-    pub ontology_json: String,
-}
-
-/// The stage a task belongs to.
-#[derive(Debug, Clone)]
-pub struct StageContext {
-    pub uuid: String,
-    pub title: String,
-    /// (uuid, name, destination uuid)
-    pub pathways: Vec<(String, String, String)>,
-}
-
-/// The data behind one task, as its stage declared it.
-#[derive(Debug, Clone)]
-pub struct TaskData {
-    pub item: DataItem,
-    /// The data's bytes on local disk (when `asset` or `frames` was declared).
-    pub file: Option<PathBuf>,
-    /// A group's children on local disk, in frame order.
-    pub children: Vec<PathBuf>,
-    pub asset: bool,
-    pub frames: bool,
-}
-
-/// What a call decided besides its outcome, written with it if the task
-/// succeeds; and what the call used.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct Effects {
-    /// New client metadata (a JSON object) for the task's storage item.
-    pub client_metadata: Option<String>,
-    /// Label rows to save in twin projects: (project hash, label row JSON),
-    /// one per project, already checked against that project's ontology.
-    pub twin_saves: Vec<(String, String)>,
-    /// Twin tasks to move, one per twin project, already checked against the
-    /// twin stage's pathways.
-    pub twin_moves: Vec<TwinMove>,
-    /// Not a write: what the call's instance used, set when the call ends
-    /// (returned, trapped or timed out), whatever the task's fate.
-    pub usage: Usage,
-}
-
-/// A twin task to move along a pathway of the agent stage it sits in.
-#[derive(Debug, Clone, PartialEq)]
-pub struct TwinMove {
-    pub project_hash: String,
-    pub stage_uuid: String,
-    pub task_uuid: String,
-    pub pathway_uuid: String,
-}
-
-/// A twin project a stage declared: what is saved to it is checked against
-/// its own ontology; its task moves are checked against its workflow.
-#[derive(Debug)]
-pub struct TwinProject {
-    pub title: String,
-    pub ontology_json: String,
-    pub ontology: Arc<encord_labels::Ontology>,
-    pub workflow: crate::platform::Workflow,
-}
-
-/// What a call's instance used: reported per task, so that an operator can
-/// size `--memory-limit` and `--fuel` from data.
-#[derive(Debug, Clone, Copy, Default, PartialEq)]
-pub struct Usage {
-    /// The most linear memory the instance held at once (all its memories).
-    /// A kept instance (`--reuse-instance`) reports its peak so far.
-    pub memory_peak_bytes: u64,
-    /// Fuel the call burned, when `--fuel` is set.
-    pub fuel_used: Option<u64>,
-}
+use super::{CallContext, CallError, Effects, Grants, Limits};
+use crate::capabilities::Capabilities;
 
 /// The instance's memory cap, enforced as wasmtime asks it to grow memory,
 /// and what it used: the memory-limit trap is recognised from here, not
@@ -149,54 +71,6 @@ impl wasmtime::ResourceLimiter for MemoryLimiter {
     ) -> wasmtime::Result<bool> {
         // Tables are bounded by the pooling allocator's slots.
         Ok(true)
-    }
-}
-
-/// What one call may read through the imports.
-#[derive(Debug, Clone)]
-pub struct CallContext {
-    pub project: Arc<ProjectContext>,
-    pub stage: Option<Arc<StageContext>>,
-    /// The task's label row JSON, when its stage declared the need.
-    pub label_row: Option<Arc<str>>,
-    /// The task uuid, for log lines.
-    pub task_uuid: Option<String>,
-    /// The task's data hash (what a twin save must be for).
-    pub data_hash: Option<String>,
-    /// The task as listed (its details are served by `tasks.details`).
-    pub task: Option<Arc<crate::platform::Task>>,
-    /// The storage item and media, when the stage declared them.
-    pub data: Option<Arc<TaskData>>,
-    /// A read-only directory holding only this task's asset file, mounted
-    /// at `/asset`, and the file's name in it.
-    pub asset_dir: Option<(PathBuf, String)>,
-    /// Twin label rows by project hash, for the twins the stage declared.
-    pub twins: Arc<HashMap<String, Option<TwinRecord>>>,
-    /// Every twin project the agent's stages declared, by project hash.
-    pub twin_projects: Arc<HashMap<String, Arc<TwinProject>>>,
-    /// Collected during the call; read by the runner after it.
-    pub effects: Arc<Mutex<Effects>>,
-}
-
-impl CallContext {
-    pub fn new(
-        project: Arc<ProjectContext>,
-        stage: Option<Arc<StageContext>>,
-        label_row: Option<Arc<str>>,
-    ) -> CallContext {
-        CallContext {
-            project,
-            stage,
-            label_row,
-            task_uuid: None,
-            data_hash: None,
-            task: None,
-            data: None,
-            asset_dir: None,
-            twins: Arc::default(),
-            twin_projects: Arc::default(),
-            effects: Arc::default(),
-        }
     }
 }
 
@@ -279,106 +153,46 @@ impl AsyncWrite for StderrTail {
     }
 }
 
-/// Outgoing HTTP (wasi:http): sent only to hosts granted by `--allow-net`;
-/// anything else gets `HTTP-request-denied` and a warning in the log.
-struct HttpGrants {
-    allowed: Arc<[NetGrant]>,
-    task: Option<String>,
-}
-
-impl HttpGrants {
-    fn allows(&self, uri: &http::Uri) -> bool {
-        let (Some(host), Some(scheme)) = (uri.host(), uri.scheme_str()) else {
-            return false;
-        };
-        let port = uri
-            .port_u16()
-            .unwrap_or(if scheme == "http" { 80 } else { 443 });
-        self.allowed.iter().any(|g| g.allows(host, port))
-    }
-}
-
-/// What `WasiHttpHooks::send_request` works with.
-type HttpIo = Box<dyn std::future::Future<Output = Result<(), wasmtime_wasi_http::Error>> + Send>;
-type HttpSent = Box<
-    dyn std::future::Future<
-            Output = Result<
-                (http::Response<wasmtime_wasi_http::WasiBody>, HttpIo),
-                wasmtime_wasi_http::Error,
-            >,
-        > + Send,
->;
-
-impl WasiHttpHooks for HttpGrants {
-    fn send_request(
-        &mut self,
-        request: http::Request<wasmtime_wasi_http::WasiBody>,
-        options: Option<wasmtime_wasi_http::RequestOptions>,
-        _fut: HttpIo,
-    ) -> HttpSent {
-        if !self.allows(request.uri()) {
-            // The authority only: a query string may carry a guest's secrets.
-            let to = request
-                .uri()
-                .authority()
-                .map_or_else(String::new, |a| a.to_string());
-            tracing::warn!(
-                task = self.task.as_deref().unwrap_or("-"),
-                "the agent's HTTP request to `{to}` was denied: that host is not granted (--allow-net HOST[:PORT])"
-            );
-            return Box::new(async { Err(wasmtime_wasi_http::Error::HttpRequestDenied) });
-        }
-        Box::new(async move {
-            use http_body_util::BodyExt;
-            let (response, io) = wasmtime_wasi_http::default_send_request(request, options).await?;
-            Ok((response.map(BodyExt::boxed_unsync), Box::new(io) as HttpIo))
-        })
-    }
-}
-
 pub(crate) struct TaskState {
     pub(crate) wasi: WasiCtx,
     pub(crate) table: ResourceTable,
     http: WasiHttpCtx,
-    http_grants: HttpGrants,
+    /// Each capability's state for the call.
+    pub(crate) caps: Capabilities,
     pub(crate) limits: MemoryLimiter,
-    pub(crate) cx: CallContext,
     stderr: StderrTail,
     memory_bytes: usize,
+    grants: Arc<Grants>,
 }
 
 impl TaskState {
-    pub(crate) fn new(cx: CallContext, memory_bytes: usize, grants: &Grants) -> TaskState {
+    pub(crate) fn new(cx: CallContext, memory_bytes: usize, grants: &Arc<Grants>) -> TaskState {
         let stderr = StderrTail::default();
         // Nothing by default: no environment, no filesystem, no network.
-        let asset = cx.asset_dir.as_ref().map(|(dir, _)| dir.as_path());
+        let asset = cx.asset_dir.as_ref().map(|a| a.dir.as_path());
         let wasi = grants.wasi(stderr.clone(), asset);
         TaskState {
             wasi,
             table: ResourceTable::new(),
             http: WasiHttpCtx::new(),
-            http_grants: HttpGrants {
-                allowed: grants.net.clone(),
-                task: cx.task_uuid.clone(),
-            },
+            caps: Capabilities::new(cx, memory_bytes, grants.net.clone()),
             limits: MemoryLimiter::new(memory_bytes),
-            cx,
             stderr,
             memory_bytes,
+            grants: grants.clone(),
         }
     }
 
-    /// Makes a reused instance's store serve the next call: its context,
-    /// and a clean stderr.
+    /// Makes a reused instance's store serve the next call: each
+    /// capability's state for it, and a clean stderr.
     pub(crate) fn next_call(&mut self, cx: CallContext) {
-        self.http_grants.task.clone_from(&cx.task_uuid);
-        self.cx = cx;
+        self.caps = Capabilities::new(cx, self.memory_bytes, self.grants.net.clone());
         self.stderr.clear();
     }
 
-    /// The memory cap of this call's instance.
-    pub(crate) fn memory_cap(&self) -> usize {
-        self.memory_bytes
+    /// What the call asked to write.
+    pub(crate) fn take_effects(&mut self) -> Effects {
+        self.caps.take_effects()
     }
 
     /// What the guest wrote to stderr (a panic message, typically).
@@ -401,7 +215,7 @@ impl WasiHttpView for TaskState {
         WasiHttpCtxView {
             ctx: &mut self.http,
             table: &mut self.table,
-            hooks: &mut self.http_grants,
+            hooks: &mut self.caps.net,
         }
     }
 }

@@ -63,7 +63,7 @@ pub fn create_demo(dir: &Path, images: usize, with_media: bool) -> Result<String
     let [pre_label, triage, annotate, review, complete] = [(); 5].map(|_| new_uuid());
     let pathway = |title: &str, dest: &str| Pathway {
         uuid: new_uuid(),
-        title: title.into(),
+        name: title.into(),
         destination_uuid: dest.into(),
     };
     let stage = |t: &str, uuid: &str, title: &str, pathways: Option<Vec<Pathway>>| WorkflowStage {

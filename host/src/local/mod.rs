@@ -7,25 +7,25 @@
 mod demo;
 mod row;
 mod schema;
-mod serve;
 mod spec;
 mod status;
 
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
 
 use async_trait::async_trait;
 use rusqlite::{params, Connection, OptionalExtension};
 
+use crate::sqlite::{connect, Cached, Shared};
+
 use crate::platform::{
     DataItem, LabelRowQuery, LabelRowRecord, LabelSave, MoveAction, Platform, PlatformError,
-    Project, Task, TaskPage, TwinRecord, Workflow,
+    Project, Task, TaskPage, TwinRecord, TwinTask, Workflow,
 };
 
+pub use crate::emulator::store::{RowMetadata, StorageItem};
 pub use demo::{add_data, add_images, create_demo};
 pub(crate) use row::RowFields;
-pub(crate) use row::{RowShape, UnitLink};
-pub use serve::{RowMetadata, StorageItem};
+pub(crate) use row::{blank_row, RowShape, UnitLink};
 pub use spec::{create_project, ProjectSpec};
 pub use status::{export_label_rows, stage_counts, StageCount};
 
@@ -48,31 +48,6 @@ pub enum StoreError {
     File { path: String, message: String },
 }
 
-/// Statements through the connection's statement cache: the emulator runs
-/// the same few statements for every row of every request, and parsing
-/// each again cost a tenth of its time.
-pub(crate) trait Cached {
-    fn exec_cached<P: rusqlite::Params>(&self, sql: &str, params: P) -> rusqlite::Result<usize>;
-    fn row_cached<T, P, F>(&self, sql: &str, params: P, f: F) -> rusqlite::Result<T>
-    where
-        P: rusqlite::Params,
-        F: FnOnce(&rusqlite::Row<'_>) -> rusqlite::Result<T>;
-}
-
-impl Cached for Connection {
-    fn exec_cached<P: rusqlite::Params>(&self, sql: &str, params: P) -> rusqlite::Result<usize> {
-        self.prepare_cached(sql)?.execute(params)
-    }
-
-    fn row_cached<T, P, F>(&self, sql: &str, params: P, f: F) -> rusqlite::Result<T>
-    where
-        P: rusqlite::Params,
-        F: FnOnce(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
-    {
-        self.prepare_cached(sql)?.query_row(params, f)
-    }
-}
-
 /// How [`LocalStore::save_rows`] finds each row to save.
 pub(crate) enum RowKey {
     DataHash,
@@ -88,16 +63,8 @@ pub struct LocalStore {
     /// saves (a page waited ~2 ms for the lock under load). Declared before
     /// `conn` so it closes first: the last connection to close checkpoints
     /// the WAL and removes it, which a read-only one cannot do.
-    reader: Mutex<Connection>,
-    conn: Mutex<Connection>,
-}
-
-/// A connection to the database at `db`. Other processes (an emulator,
-/// `local status`) may hold its lock briefly: it waits up to 30 s for them.
-fn connect(db: &Path, flags: rusqlite::OpenFlags) -> rusqlite::Result<Connection> {
-    let conn = Connection::open_with_flags(db, flags)?;
-    conn.busy_timeout(std::time::Duration::from_secs(30))?;
-    Ok(conn)
+    reader: Shared,
+    conn: Shared,
 }
 
 impl LocalStore {
@@ -239,8 +206,8 @@ impl LocalStore {
         schema::tune_reader(&reader).map_err(sql)?;
         Ok(LocalStore {
             dir: dir.to_path_buf(),
-            reader: Mutex::new(reader),
-            conn: Mutex::new(conn),
+            reader: Shared::new(reader),
+            conn: Shared::new(conn),
         })
     }
 
@@ -248,20 +215,19 @@ impl LocalStore {
         &self.dir
     }
 
-    fn sql_err(&self, e: rusqlite::Error) -> PlatformError {
+    pub(crate) fn sql_err(&self, e: rusqlite::Error) -> PlatformError {
         PlatformError::Store(format!("store `{}`: {e}", self.dir.display()))
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, Connection> {
-        // A panic while holding the lock cannot leave SQLite inconsistent
-        // (every write is one transaction), so a poisoned lock is usable.
-        self.conn.lock().unwrap_or_else(|p| p.into_inner())
+    /// The read-write connection.
+    pub(crate) fn lock(&self) -> std::sync::MutexGuard<'_, Connection> {
+        self.conn.lock()
     }
 
     /// The read-only connection. It sees what `conn` has committed; a read
     /// of several statements runs in one transaction (one snapshot).
-    fn read(&self) -> std::sync::MutexGuard<'_, Connection> {
-        self.reader.lock().unwrap_or_else(|p| p.into_inner())
+    pub(crate) fn read(&self) -> std::sync::MutexGuard<'_, Connection> {
+        self.reader.lock()
     }
 
     /// Saves label rows, all or none, each found by its data hash or by its
@@ -634,8 +600,8 @@ impl Platform for LocalStore {
                 st.query_row(params![project_hash, h], |r| {
                     let task_uuid: Option<String> = r.get(1)?;
                     let task = match (task_uuid, include_task) {
-                        (Some(uuid), true) => Some((
-                            Task {
+                        (Some(uuid), true) => Some(TwinTask {
+                            task: Task {
                                 uuid,
                                 data_hash: h.clone(),
                                 data_title: r.get(5)?,
@@ -646,8 +612,8 @@ impl Platform for LocalStore {
                                 created_at: task_time(r.get(8)?),
                                 updated_at: task_time(r.get(9)?),
                             },
-                            r.get::<_, String>(2)?,
-                        )),
+                            stage_uuid: r.get(2)?,
+                        }),
                         _ => None,
                     };
                     Ok(TwinRecord {

@@ -257,7 +257,7 @@ pub fn create_project(dir: &Path, spec_path: &Path) -> Result<String, StoreError
                         .iter()
                         .map(|p| Pathway {
                             uuid: new_uuid(),
-                            title: p.name.clone(),
+                            name: p.name.clone(),
                             destination_uuid: uuid_of(&p.to),
                         })
                         .collect()

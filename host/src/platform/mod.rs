@@ -37,7 +37,9 @@ pub struct WorkflowStage {
 #[serde(rename_all = "camelCase")]
 pub struct Pathway {
     pub uuid: String,
-    pub title: String,
+    /// Its name (Encord's `title` on the wire).
+    #[serde(rename = "title")]
+    pub name: String,
     pub destination_uuid: String,
 }
 
@@ -58,8 +60,7 @@ impl WorkflowStage {
     }
 }
 
-/// A task in a stage (`AgentTask`).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Task {
     pub uuid: String,
     pub data_hash: String,
@@ -191,7 +192,14 @@ impl DataItem {
 pub struct TwinRecord {
     pub label_row: String,
     /// The twin's task and the stage it sits in, when asked for and found.
-    pub task: Option<(Task, String)>,
+    pub task: Option<TwinTask>,
+}
+
+/// A twin project's task of the same data, and the stage it sits in.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TwinTask {
+    pub task: Task,
+    pub stage_uuid: String,
 }
 
 /// Move one task along one pathway.

@@ -11,14 +11,11 @@ pub(super) fn check_outcome(
     stage: &WorkflowStage,
     ontology: &Arc<Ontology>,
     task: &Task,
-    o: crate::engine::Outcome,
+    o: Outcome,
 ) -> Result<Decision, String> {
     let pathway = match &o.route {
         Route::Stay => None,
-        Route::Pathway(p) => {
-            let p = validate::resolve_pathway(stage, p)?;
-            Some((p.uuid.clone(), p.title.clone()))
-        }
+        Route::Pathway(p) => Some(validate::resolve_pathway(stage, p)?.clone()),
     };
     if let Some(p) = o.priority {
         outcome::check_priority(p)?;

@@ -4,14 +4,13 @@
 //! restart.
 
 use std::path::Path;
-use std::sync::Mutex;
 
-use rusqlite::{params, Connection, OptionalExtension};
+use rusqlite::{params, Connection, OpenFlags, OptionalExtension};
 
-use crate::local::Cached;
+use crate::sqlite::{connect, Cached, Shared};
 
 pub struct FailedTasks {
-    conn: Mutex<Connection>,
+    conn: Shared,
 }
 
 impl FailedTasks {
@@ -21,9 +20,8 @@ impl FailedTasks {
             std::fs::create_dir_all(parent)
                 .map_err(|e| format!("cannot create `{}`: {e}", parent.display()))?;
         }
-        let conn = Connection::open(path)
+        let conn = connect(path, OpenFlags::default())
             .map_err(|e| format!("cannot open the state file `{}`: {e}", path.display()))?;
-        let _ = conn.busy_timeout(std::time::Duration::from_secs(30));
         conn.execute_batch(
             "CREATE TABLE IF NOT EXISTS failed_tasks (
                  project_hash TEXT NOT NULL,
@@ -37,12 +35,12 @@ impl FailedTasks {
         )
         .map_err(|e| format!("the state file `{}` is not usable: {e}", path.display()))?;
         Ok(FailedTasks {
-            conn: Mutex::new(conn),
+            conn: Shared::new(conn),
         })
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Connection> {
-        self.conn.lock().unwrap_or_else(|p| p.into_inner())
+        self.conn.lock()
     }
 
     /// The record of this task, if it has one: (fingerprint, error).

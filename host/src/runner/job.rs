@@ -8,9 +8,7 @@ impl Runner {
     /// moves them.
     pub(super) async fn run_batch(
         &self,
-        project: &Project,
-        pcx: &Arc<ProjectContext>,
-        ontology: &Arc<Ontology>,
+        run: &RunState,
         plan: &StagePlan,
         batch: LoadedBatch,
     ) -> Ran {
@@ -45,10 +43,10 @@ impl Runner {
             ..
         } = batch;
         for (((task, row), data), twins) in tasks.into_iter().zip(rows).zip(data).zip(twins) {
-            let record = self
+            let record = run
                 .failures
-                .get()
-                .and_then(|f| f.recorded(&project.project_hash, &plan.stage.uuid, &task.uuid));
+                .as_ref()
+                .and_then(|f| f.recorded(&run.project.project_hash, &plan.stage.uuid, &task.uuid));
             if let Some((print, error)) = record {
                 let same_data = print
                     == failures::fingerprint(self.agent.digest(), &task.status, row.as_deref());
@@ -74,14 +72,14 @@ impl Runner {
         // left (one tokio task per worker, not per task: no thread is woken
         // per task to start it).
         let job = Arc::new(TaskJob {
-            assets: self.assets.get().cloned(),
+            assets: run.assets.clone(),
             agent: self.agent.clone(),
-            pcx: pcx.clone(),
-            ontology: ontology.clone(),
+            pcx: run.pcx.clone(),
+            ontology: run.ontology.clone(),
             stage: plan.stage.clone(),
             context: plan.context.clone(),
             stage_ident: plan.spec.stage.clone(),
-            twin_projects: self.twin_projects.get().cloned().unwrap_or_default(),
+            twin_projects: run.twin_projects.clone(),
             retry: RetryPolicy {
                 max_retries: self.options.num_retries,
                 base: self.options.retry_delay,
@@ -255,43 +253,32 @@ impl TaskJob {
                 );
                 match cache.task_dir(file, &name) {
                     Ok(dir) => {
-                        asset_dir = Some((dir.dir.clone(), name));
+                        asset_dir = Some(AssetDir {
+                            dir: dir.dir.clone(),
+                            file_name: name,
+                        });
                         _task_dir = Some(dir);
                     }
                     Err(why) => return (report(TaskResult::Failed(why), 0, None), None),
                 }
             }
         }
-        let mut effects = Effects::default();
-        let mut usage;
+        let cx = CallContext {
+            stage: Some(self.context.clone()),
+            label_row: row,
+            task: Some(Arc::new(task.clone())),
+            data: data.clone(),
+            asset_dir,
+            twins,
+            twin_projects: self.twin_projects.clone(),
+            ..CallContext::new(self.pcx.clone())
+        };
         let mut attempts = 0;
-        let outcome = loop {
+        let (outcome, effects) = loop {
             attempts += 1;
-            let mut cx =
-                CallContext::new(self.pcx.clone(), Some(self.context.clone()), row.clone());
-            cx.task_uuid = Some(task.uuid.clone());
-            cx.data_hash = Some(task.data_hash.clone());
-            cx.task = Some(Arc::new(task.clone()));
-            cx.data = data.clone();
-            cx.asset_dir = asset_dir.clone();
-            cx.twins = twins.clone();
-            cx.twin_projects = self.twin_projects.clone();
-            let attempt_effects = cx.effects.clone();
-            let wit_task = WitTask {
-                uuid: task.uuid.clone(),
-                data_hash: task.data_hash.clone(),
-                data_title: task.data_title.clone(),
-                label_branch_name: task.label_branch_name.clone(),
-                status: task.status.clone(),
-            };
-            let ran = self.agent.run(cx, self.stage_ident.clone(), wit_task).await;
-            let after = std::mem::take(&mut *attempt_effects.lock().expect("effects lock"));
-            usage = Some(after.usage);
-            match ran {
-                Ok(o) => {
-                    effects = after;
-                    break Ok(o);
-                }
+            let call = self.agent.run(cx.clone(), &self.stage_ident).await;
+            match call.outcome {
+                Ok(o) => break (Ok(o), call.effects),
                 Err(e) if self.retry.allows_retry(attempts) && !self.stop.is_stopped() => {
                     let wait = self.retry.backoff(attempts);
                     tracing::warn!(task = %task.uuid, stage = %self.stage.title, "[attempt {attempts}/{}] agent failed: {e}; retrying in {} ms", self.retry.max_retries + 1, wait.as_millis());
@@ -300,15 +287,18 @@ impl TaskJob {
                         _ = self.stop.stopped() => {}
                     }
                 }
-                Err(e) => break Err(e.to_string()),
+                Err(e) => break (Err(e.to_string()), call.effects),
             }
         };
+        let usage = Some(effects.usage);
         self.progress.task_finished(&self.stage.title);
         let item = data.as_ref().map(|d| d.item.uuid.clone());
         let checked = outcome.and_then(|o| check_outcome(&self.stage, &self.ontology, &task, o));
         match checked {
             Ok(mut d) => {
-                d.metadata = item.zip(effects.client_metadata);
+                d.metadata = item
+                    .zip(effects.client_metadata)
+                    .map(|(item_uuid, json)| MetadataSave { item_uuid, json });
                 d.twin_saves = effects.twin_saves;
                 d.twin_moves = effects.twin_moves;
                 (report(TaskResult::Stayed, attempts, usage), Some(d))

@@ -9,17 +9,18 @@ impl Runner {
     /// declared `asset` or `frames`. A failure fails only that task.
     pub(super) async fn task_data(
         &self,
+        run: &RunState,
         plan: &StagePlan,
         item: DataItem,
     ) -> (Result<Option<Arc<TaskData>>, String>, Vec<assets::Pin>) {
         let mut pins = Vec::new();
         let mut file = None;
         let mut children = Vec::new();
-        if plan.media {
-            let cache = self
-                .assets
-                .get()
-                .expect("a media cache for stages with media");
+        if plan.spec.loads_media() {
+            let Some(cache) = run.assets.clone() else {
+                return (Err("no media cache was made for this run".into()), pins);
+            };
+            let cache = &cache;
             let fetch = |i: DataItem| async move { cache.fetch(self.platform.as_ref(), &i).await };
             if item.children.is_empty() || item.media.is_some() {
                 match fetch(item.clone()).await {
@@ -55,8 +56,8 @@ impl Runner {
             item,
             file,
             children,
-            asset: plan.asset,
-            frames: plan.frames,
+            asset: plan.spec.needs(Need::Asset),
+            frames: plan.spec.needs(Need::Frames),
         };
         (Ok(Some(Arc::new(data))), pins)
     }
@@ -69,7 +70,7 @@ impl Runner {
     /// or writing a batch) delays the next link.
     pub(super) fn list_stage(
         &self,
-        project: &Project,
+        run: &RunState,
         plan: &StagePlan,
         mut pages: futures::channel::mpsc::Sender<Vec<Task>>,
     ) -> tokio::task::JoinHandle<Vec<String>> {
@@ -77,7 +78,7 @@ impl Runner {
 
         let platform = self.platform.clone();
         let stop = self.stop.clone();
-        let project_hash = project.project_hash.clone();
+        let project_hash = run.project.project_hash.clone();
         let stage_uuid = plan.stage.uuid.clone();
         let stage_title = plan.stage.title.clone();
         let mut left = self.options.max_tasks_per_stage.unwrap_or(usize::MAX);
@@ -114,7 +115,7 @@ impl Runner {
     /// whole batch per kind.
     pub(super) async fn load_batch(
         &self,
-        project: &Project,
+        run: &RunState,
         plan: &StagePlan,
         tasks: Vec<Task>,
     ) -> LoadedBatch {
@@ -123,11 +124,11 @@ impl Runner {
         // The storage items the label rows name, so they are not looked up again.
         let mut items: Vec<Option<String>> = Vec::new();
         let mut load_error = None;
-        if plan.labels || plan.metadata {
+        if plan.spec.needs(Need::LabelRow) || plan.spec.needs(Need::LabelRowMetadata) {
             let hashes: Vec<String> = tasks.iter().map(|t| t.data_hash.clone()).collect();
             match self
                 .platform
-                .label_rows(&project.project_hash, &hashes, &plan.query)
+                .label_rows(&run.project.project_hash, &hashes, &plan.query)
                 .await
             {
                 Ok(records) => {
@@ -141,11 +142,11 @@ impl Runner {
         }
         let mut data: Vec<Result<Option<Arc<TaskData>>, String>> = vec![Ok(None); tasks.len()];
         let mut pins = Vec::new();
-        if plan.data && load_error.is_none() {
+        if plan.spec.loads_item() && load_error.is_none() {
             let hashes: Vec<String> = tasks.iter().map(|t| t.data_hash.clone()).collect();
             match self
                 .platform
-                .data_items(&project.project_hash, &hashes, &items)
+                .data_items(&run.project.project_hash, &hashes, &items)
                 .await
             {
                 Ok(items) => {
@@ -156,7 +157,7 @@ impl Runner {
                                 vec![],
                             );
                         };
-                        self.task_data(plan, item).await
+                        self.task_data(run, plan, item).await
                     });
                     // Media downloads: a few at a time, results in task order.
                     let loaded: Vec<_> = futures::stream::iter(loads).buffered(4).collect().await;

@@ -28,12 +28,12 @@ use futures::{FutureExt, StreamExt};
 use crate::retry::RetryPolicy;
 
 use crate::engine::{
-    CallContext, CallError, Effects, LoadedAgent, Need, ProjectContext, Route, StageContext,
-    StageSpec, TaskData, TwinMove, TwinProject, Usage, WitTask,
+    AssetDir, CallContext, CallError, LoadedAgent, Need, Outcome, ProjectContext, Route,
+    StageContext, StageSpec, TaskData, TwinMove, TwinProject, TwinSave, Usage,
 };
 use crate::platform::{
-    DataItem, LabelRowQuery, LabelSave, MoveAction, Platform, PlatformError, Project, Task,
-    TwinRecord, WorkflowStage,
+    DataItem, LabelRowQuery, LabelSave, MoveAction, Pathway, Platform, PlatformError, Project,
+    Task, TwinRecord, WorkflowStage,
 };
 
 pub use assets::{AssetCache, DEFAULT_CACHE_BYTES};
@@ -133,21 +133,14 @@ pub enum RunError {
     Start(CallError),
 }
 
-/// One stage to drain: the manifest entry and the workflow stage it names.
+/// One stage to drain: the manifest entry (what it needs is asked of
+/// `spec`) and the workflow stage it names.
 struct StagePlan {
-    /// How this stage's label rows are loaded.
-    query: LabelRowQuery,
     spec: StageSpec,
     stage: WorkflowStage,
     context: Arc<StageContext>,
-    labels: bool,
-    metadata: bool,
-    /// The storage item is loaded (storage-item, asset or frames declared).
-    data: bool,
-    /// The media is fetched to local disk (asset or frames declared).
-    media: bool,
-    asset: bool,
-    frames: bool,
+    /// How this stage's label rows are loaded (from `spec`).
+    query: LabelRowQuery,
 }
 
 /// What happened to one task.
@@ -193,15 +186,22 @@ pub enum TaskResult {
 
 /// The handler's decision, checked, before anything is written.
 struct Decision {
-    pathway: Option<(String, String)>,
+    /// The pathway to move the task along (none: it stays).
+    pathway: Option<Pathway>,
     save: Option<String>,
     priority: Option<f32>,
-    /// (storage item uuid, new client metadata JSON)
-    metadata: Option<(String, String)>,
-    /// (twin project hash, label row JSON), checked when the agent saved them.
-    twin_saves: Vec<(String, String)>,
+    metadata: Option<MetadataSave>,
+    /// Checked when the agent saved them.
+    twin_saves: Vec<TwinSave>,
     /// Twin tasks to move, checked when the agent asked.
     twin_moves: Vec<TwinMove>,
+}
+
+/// New client metadata for a task's storage item.
+struct MetadataSave {
+    item_uuid: String,
+    /// A JSON object.
+    json: String,
 }
 
 pub struct Runner {
@@ -209,12 +209,20 @@ pub struct Runner {
     agent: Arc<LoadedAgent>,
     options: RunOptions,
     stop: StopHandle,
-    reporter: std::sync::OnceLock<Reporter>,
-    failures: std::sync::OnceLock<FailedTasks>,
-    assets: std::sync::OnceLock<Arc<AssetCache>>,
-    /// The twin projects the stages declared, once checked.
-    twin_projects: std::sync::OnceLock<Arc<HashMap<String, Arc<TwinProject>>>>,
     progress: Arc<dyn Progress>,
+}
+
+/// What one [`Runner::run`] builds before any task and its stages share.
+struct RunState {
+    project: Project,
+    pcx: Arc<ProjectContext>,
+    ontology: Arc<Ontology>,
+    /// The twin projects the stages declared, checked.
+    twin_projects: Arc<HashMap<String, Arc<TwinProject>>>,
+    /// Made when a stage loads media.
+    assets: Option<Arc<AssetCache>>,
+    reporter: Option<Reporter>,
+    failures: Option<FailedTasks>,
 }
 
 impl Runner {
@@ -224,10 +232,6 @@ impl Runner {
             agent: Arc::new(agent),
             options,
             stop: StopHandle::default(),
-            reporter: std::sync::OnceLock::new(),
-            failures: std::sync::OnceLock::new(),
-            assets: std::sync::OnceLock::new(),
-            twin_projects: std::sync::OnceLock::new(),
             progress: Arc::new(LogProgress),
         }
     }
@@ -274,53 +278,10 @@ impl Runner {
     }
 
     /// Validates everything, calls the start hook, then runs one pass or
-    /// polls. Returns the summary of all passes.
+    /// polls. Returns the summary of all passes. Each call builds its own
+    /// [`RunState`]: a second `run()` starts afresh.
     pub async fn run(&self) -> Result<Summary, RunError> {
-        self.check_options()?;
-        let project = self.platform.project(&self.options.project_hash).await?;
-        let pcx = Arc::new(ProjectContext {
-            project_hash: project.project_hash.clone(),
-            title: project.title.clone(),
-            description: project.description.clone(),
-            ontology_hash: project.ontology_hash.clone(),
-            ontology_json: project.ontology_json.clone(),
-        });
-        let ontology = Arc::new(Ontology::parse(&project.ontology_json).map_err(|e| {
-            RunError::Platform(PlatformError::Store(format!(
-                "project `{}`: {e}",
-                project.project_hash
-            )))
-        })?);
-        let specs =
-            self.agent.stages(pcx.clone()).await.map_err(|e| {
-                RunError::Manifest(format!("reading the agent's stages failed: {e}"))
-            })?;
-        let plans = self.plan(&project, specs)?;
-        let twins = self.check_twins(&plans).await?;
-        let _ = self.twin_projects.set(Arc::new(twins));
-        if plans.iter().any(|p| p.media) {
-            let cache = AssetCache::new(
-                self.options.media_cache.clone(),
-                self.options.media_cache_bytes,
-            )
-            .map_err(RunError::Option)?;
-            let _ = self.assets.set(Arc::new(cache));
-        }
-        self.agent
-            .start(pcx.clone())
-            .await
-            .map_err(RunError::Start)?;
-        if let Some(path) = &self.options.report {
-            let reporter = Reporter::create(path).map_err(|e| {
-                RunError::Option(format!("cannot write the report `{}`: {e}", path.display()))
-            })?;
-            let _ = self.reporter.set(reporter);
-        }
-        if let Some(path) = &self.options.state {
-            let failures = FailedTasks::open(path).map_err(RunError::Option)?;
-            let _ = self.failures.set(failures);
-        }
-
+        let (run, plans) = self.prepare().await?;
         let mut summary = Summary::default();
         loop {
             let pass_start = Instant::now();
@@ -328,7 +289,7 @@ impl Runner {
                 if self.stop.is_stopped() {
                     break;
                 }
-                let s = self.drain_stage(&project, &pcx, &ontology, plan).await;
+                let s = self.drain_stage(&run, plan).await;
                 summary.add(s);
             }
             let Some(every) = self.options.refresh_every.filter(|s| *s > 0) else {
@@ -355,18 +316,74 @@ impl Runner {
         Ok(summary)
     }
 
+    /// Everything checked before a task is touched, and the run's state:
+    /// the project, the agent's stages matched to its workflow, the twin
+    /// projects, the media cache, the start hook, the report and the
+    /// failure record.
+    async fn prepare(&self) -> Result<(RunState, Vec<StagePlan>), RunError> {
+        self.check_options()?;
+        let project = self.platform.project(&self.options.project_hash).await?;
+        let pcx = Arc::new(ProjectContext {
+            project_hash: project.project_hash.clone(),
+            title: project.title.clone(),
+            description: project.description.clone(),
+            ontology_hash: project.ontology_hash.clone(),
+            ontology_json: project.ontology_json.clone(),
+        });
+        let ontology = Arc::new(Ontology::parse(&project.ontology_json).map_err(|e| {
+            RunError::Platform(PlatformError::Store(format!(
+                "project `{}`: {e}",
+                project.project_hash
+            )))
+        })?);
+        let specs =
+            self.agent.stages(pcx.clone()).await.map_err(|e| {
+                RunError::Manifest(format!("reading the agent's stages failed: {e}"))
+            })?;
+        let plans = self.plan(&project, specs)?;
+        let twin_projects = Arc::new(self.check_twins(&plans).await?);
+        let assets = if plans.iter().any(|p| p.spec.loads_media()) {
+            let cache = AssetCache::new(
+                self.options.media_cache.clone(),
+                self.options.media_cache_bytes,
+            )
+            .map_err(RunError::Option)?;
+            Some(Arc::new(cache))
+        } else {
+            None
+        };
+        self.agent
+            .start(pcx.clone())
+            .await
+            .map_err(RunError::Start)?;
+        let reporter = match &self.options.report {
+            Some(path) => Some(Reporter::create(path).map_err(|e| {
+                RunError::Option(format!("cannot write the report `{}`: {e}", path.display()))
+            })?),
+            None => None,
+        };
+        let failures = match &self.options.state {
+            Some(path) => Some(FailedTasks::open(path).map_err(RunError::Option)?),
+            None => None,
+        };
+        let run = RunState {
+            project,
+            pcx,
+            ontology,
+            twin_projects,
+            assets,
+            reporter,
+            failures,
+        };
+        Ok((run, plans))
+    }
+
     /// One pass over one stage, as a pipeline of four steps joined by
     /// bounded channels: task pages are listed, cut into batches and loaded,
     /// run, and written. Against a distant server each step's round trips
     /// overlap the others': the pages are a chain of requests (each needs
     /// the previous token) that never waits for a load, a run or a write.
-    async fn drain_stage(
-        &self,
-        project: &Project,
-        pcx: &Arc<ProjectContext>,
-        ontology: &Arc<Ontology>,
-        plan: &StagePlan,
-    ) -> StageSummary {
+    async fn drain_stage(&self, run: &RunState, plan: &StagePlan) -> StageSummary {
         use futures::channel::mpsc;
         use futures::SinkExt;
 
@@ -378,7 +395,7 @@ impl Runner {
         let (done_tx, done_rx) = mpsc::channel::<Done>(0);
 
         let list = async {
-            self.list_stage(project, plan, page_tx)
+            self.list_stage(run, plan, page_tx)
                 .await
                 .unwrap_or_else(|e| vec![format!("listing tasks failed: {e}")])
         };
@@ -403,7 +420,7 @@ impl Runner {
                 },
             );
             let loaded = batches
-                .map(|tasks| self.load_batch(project, plan, tasks))
+                .map(|tasks| self.load_batch(run, plan, tasks))
                 .buffered(LOADS_AHEAD);
             let mut loaded = std::pin::pin!(loaded);
             let mut loaded_tx = loaded_tx;
@@ -413,7 +430,7 @@ impl Runner {
                 }
             }
         };
-        let run = async move {
+        let run_batches = async move {
             let mut done_tx = done_tx;
             let mut index = 0;
             while let Some(batch) = loaded_rx.next().await {
@@ -425,7 +442,7 @@ impl Runner {
                 let done = if self.stop.is_stopped() {
                     Done::Abandoned(abandoned(plan, batch.tasks))
                 } else {
-                    Done::Ran(self.run_batch(project, pcx, ontology, plan, batch).await)
+                    Done::Ran(self.run_batch(run, plan, batch).await)
                 };
                 if done_tx.send(done).await.is_err() {
                     break;
@@ -436,16 +453,16 @@ impl Runner {
         let write = done_rx
             .map(|done| async move {
                 match done {
-                    Done::Ran(ran) => self.write_ran(project, plan, ran).await,
+                    Done::Ran(ran) => self.write_ran(run, plan, ran).await,
                     Done::Abandoned(reports) => reports,
                 }
             })
             .buffered(WRITES_AHEAD)
             .for_each(|reports| {
-                self.finish(&mut summary, reports);
+                self.finish(run, &mut summary, reports);
                 futures::future::ready(())
             });
-        let (errors, (), (), ()) = tokio::join!(list, load, run, write);
+        let (errors, (), (), ()) = tokio::join!(list, load, run_batches, write);
         summary.errors.extend(errors);
         summary.duration = started.elapsed();
         self.progress.stage_finished(&summary);
@@ -453,11 +470,11 @@ impl Runner {
     }
 
     /// Counts and reports a batch's tasks.
-    fn finish(&self, summary: &mut StageSummary, reports: Vec<TaskReport>) {
+    fn finish(&self, run: &RunState, summary: &mut StageSummary, reports: Vec<TaskReport>) {
         for r in &reports {
             summary.record(r);
         }
-        if let Some(reporter) = self.reporter.get() {
+        if let Some(reporter) = &run.reporter {
             if let Err(e) = reporter.write(&reports) {
                 tracing::error!("writing the report failed: {e}");
             }

@@ -48,38 +48,10 @@ impl Runner {
             let context = Arc::new(StageContext {
                 uuid: stage.uuid.clone(),
                 title: stage.title.clone(),
-                pathways: stage
-                    .pathways()
-                    .iter()
-                    .map(|p| (p.uuid.clone(), p.title.clone(), p.destination_uuid.clone()))
-                    .collect(),
+                pathways: stage.pathways().to_vec(),
             });
-            let o = &spec.label_row_options;
-            let query = LabelRowQuery {
-                with_labels: spec.needs.contains(&Need::LabelRow),
-                include_workflow_graph_node: o.include_workflow_graph_node,
-                include_client_metadata: o.include_client_metadata,
-                include_images_data: o.include_images_data,
-                include_all_label_branches: o.include_all_label_branches,
-                branch_name: o.branch_name.clone(),
-                include_children: o.include_children,
-                include_object_feature_hashes: o.include_object_feature_hashes.clone(),
-                include_classification_feature_hashes: o
-                    .include_classification_feature_hashes
-                    .clone(),
-                include_reviews: o.include_reviews,
-                include_signed_url: o.include_signed_url,
-            };
-            let asset = spec.needs.contains(&Need::Asset);
-            let frames = spec.needs.contains(&Need::Frames);
             plans.push(StagePlan {
-                query,
-                labels: spec.needs.contains(&Need::LabelRow),
-                metadata: spec.needs.contains(&Need::LabelRowMetadata),
-                data: asset || frames || spec.needs.contains(&Need::StorageItem),
-                media: asset || frames,
-                asset,
-                frames,
+                query: spec.label_row_query(),
                 spec,
                 stage,
                 context,

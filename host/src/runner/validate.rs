@@ -71,6 +71,6 @@ impl PathwayRef for Pathway {
         &self.uuid
     }
     fn name(&self) -> &str {
-        &self.title
+        &self.name
     }
 }

@@ -9,7 +9,7 @@ impl Runner {
     /// forgets) their failures.
     pub(super) async fn write_ran(
         &self,
-        project: &Project,
+        run: &RunState,
         plan: &StagePlan,
         ran: Ran,
     ) -> Vec<TaskReport> {
@@ -19,8 +19,9 @@ impl Runner {
             had_record,
             failure_prints,
         } = ran;
+        let project = &run.project;
         let mut reports = self.write_batch(&project.project_hash, plan, results).await;
-        if let (Some(f), false) = (self.failures.get(), self.options.dry_run) {
+        if let (Some(f), false) = (&run.failures, self.options.dry_run) {
             for r in &reports {
                 match &r.result {
                     // Only the agent's own failures are remembered, not failed writes.
@@ -68,15 +69,19 @@ impl Runner {
                 r.dry_run = true;
                 r.labels_saved = d.save.is_some();
                 r.metadata_saved = d.metadata.is_some();
-                r.twin_labels_saved = d.twin_saves.iter().map(|(p, _)| p.clone()).collect();
+                r.twin_labels_saved = d
+                    .twin_saves
+                    .iter()
+                    .map(|s| s.project_hash.clone())
+                    .collect();
                 r.twin_tasks_moved = d
                     .twin_moves
                     .iter()
                     .map(|m| m.project_hash.clone())
                     .collect();
                 r.priority = d.priority;
-                if let Some((_, name)) = &d.pathway {
-                    r.result = TaskResult::Moved(name.clone());
+                if let Some(p) = &d.pathway {
+                    r.result = TaskResult::Moved(p.name.clone());
                 }
             }
             return reports;
@@ -115,15 +120,15 @@ impl Runner {
         let twins: std::collections::BTreeSet<String> = decisions
             .iter()
             .flatten()
-            .flat_map(|d| d.twin_saves.iter().map(|(p, _)| p.clone()))
+            .flat_map(|d| d.twin_saves.iter().map(|s| s.project_hash.clone()))
             .collect();
         for twin in twins {
             // Tasks still standing: one whose save failed is left out.
             let rows: Vec<(usize, LabelSave)> = (0..reports.len())
                 .filter_map(|i| {
                     let d = decisions[i].as_ref()?;
-                    let (_, json) = d.twin_saves.iter().find(|(p, _)| *p == twin)?;
-                    Some((i, row(&reports[i], json)))
+                    let save = d.twin_saves.iter().find(|s| s.project_hash == twin)?;
+                    Some((i, row(&reports[i], &save.label_row)))
                 })
                 .collect();
             for (i, saved) in self.save_rows(&twin, rows).await {
@@ -190,8 +195,12 @@ impl Runner {
             }
         }
 
+        // (index, (storage item uuid, JSON)) of every metadata update.
         let metas: Vec<(usize, (String, String))> = (0..reports.len())
-            .filter_map(|i| Some((i, decisions[i].as_ref()?.metadata.clone()?)))
+            .filter_map(|i| {
+                let m = decisions[i].as_ref()?.metadata.as_ref()?;
+                Some((i, (m.item_uuid.clone(), m.json.clone())))
+            })
             .collect();
         let sent = bundled(metas, |b| async move {
             self.platform.set_client_metadata(&b).await
@@ -232,12 +241,12 @@ impl Runner {
         // (index, action, pathway name) of every task to move.
         let moves: Vec<(usize, MoveAction, String)> = (0..reports.len())
             .filter_map(|i| {
-                let (uuid, name) = decisions[i].as_ref()?.pathway.clone()?;
+                let p = decisions[i].as_ref()?.pathway.as_ref()?;
                 let action = MoveAction {
                     task_uuid: reports[i].task.uuid.clone(),
-                    pathway_uuid: uuid,
+                    pathway_uuid: p.uuid.clone(),
                 };
-                Some((i, action, name))
+                Some((i, action, p.name.clone()))
             })
             .collect();
         crash_point("before-moves");

@@ -6,7 +6,7 @@ import { labelRow, stage } from "encord-agent";
 import data from "encord:agent/data@0.2.0";
 export { handler } from "encord-agent";
 
-stage("pre-label", { uses: { row: labelRow } }, function failing({ task, row }) {
+stage("pre-label", { needs: { row: labelRow } }, function failing({ task, row }) {
   if (task.dataTitle === "street-01.png") throw new RangeError(`no model for ${task.dataTitle}`);
   if (task.dataTitle === "street-02.png") data.assetBytes(null);
   if (task.dataTitle === "street-03.png") row.addObject("Dragon", 0, { point: { x: 0, y: 0 } });

@@ -7,7 +7,7 @@ export { handler } from "encord-agent";
 
 const twinned = twin("<project_hash_b>", { includeTask: true });
 
-stage("route", { uses: { twin: twinned }, pathways: ["Expert", "Novice"] }, function route({ task, twin }) {
+stage("route", { needs: { twin: twinned }, pathways: ["Expert", "Novice"] }, function route({ task, twin }) {
   if (!task.createdAt || !task.updatedAt) throw new Error("the task has no created/updated time");
   if (twin !== null && twin.stage !== null && twin.stage.stageType === "AGENT") twin.proceed("done");
   return (task.lastActionedBy ?? "").includes("expert") ? "Expert" : "Novice";

@@ -12,7 +12,7 @@ export { handler } from "encord-agent";
 
 const groundTruth = twin("<project_hash_b>");
 
-stage("pre-label", { uses: { row: labelRow, twin: groundTruth }, pathways: ["to triage"] }, function verdict({ task, row, twin }) {
+stage("pre-label", { needs: { row: labelRow, twin: groundTruth }, pathways: ["to triage"] }, function verdict({ task, row, twin }) {
   if (twin === null) return "to triage";
   if (task.dataTitle.includes("blurry")) {
     row.addClassification("Quality", "Blurry", [0, 0]);

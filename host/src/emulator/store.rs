@@ -1,13 +1,16 @@
-//! What the emulator needs from a store, in Encord's wire shapes
-//! (`encord-wire.md` §3d, §3e, §3g): label row metadata, label rows by
-//! label hash, row creation, storage items, and the registered keys.
+//! The emulator's queries of the embedded store, in Encord's wire shapes
+//! (docs/encord-wire.md): label row metadata, label rows by label hash,
+//! row creation, storage items, stage moves, and the registered keys.
+//! They are methods of [`LocalStore`] written here, next to the handlers
+//! that serve them, on the store's own connections.
 
 use ed25519_dalek::VerifyingKey;
 use rusqlite::{params, OptionalExtension};
 use serde_json::{json, Value};
 
-use super::{encord_now, Cached, LocalStore, RowFields};
+use crate::local::{encord_now, LocalStore, RowFields};
 use crate::platform::{DataItem, Media, PlatformError, Project};
+use crate::sqlite::Cached;
 
 /// A storage item and where its bytes are.
 #[derive(Debug, Clone)]
@@ -293,7 +296,7 @@ impl LocalStore {
             .ok_or_else(|| {
                 PlatformError::NotFound(format!("no data `{h}` in project `{project_hash}`"))
             })?;
-        let blank = super::row::blank_row(&main, branch).map_err(|e| {
+        let blank = crate::local::blank_row(&main, branch).map_err(|e| {
             PlatformError::Store(format!("the stored label row of `{h}` is corrupt: {e}"))
         })?;
         let mut row = RowFields::parse(&blank).map_err(|e| PlatformError::Store(e.to_string()))?;
@@ -527,7 +530,7 @@ impl LocalStore {
                 .exec_cached(
                     "UPDATE tasks SET stage_uuid = ?3, status = 'NEW', seq = (SELECT COALESCE(MAX(seq), 0) + 1 FROM tasks), updated_at = ?5
                      WHERE project_hash = ?1 AND task_uuid = ?2 AND stage_uuid = ?4",
-                    params![project_hash, t, destination, from_stage, super::task_now()],
+                    params![project_hash, t, destination, from_stage, crate::local::task_now()],
                 )
                 .map_err(|e| self.sql_err(e))?;
             if n != 1 {
@@ -551,7 +554,7 @@ impl LocalStore {
             .exec_cached(
                 "UPDATE tasks SET stage_uuid = ?3, seq = (SELECT COALESCE(MAX(seq), 0) + 1 FROM tasks), updated_at = ?4
                  WHERE project_hash = ?1 AND task_uuid = ?2",
-                params![project_hash, task_uuid, destination, super::task_now()],
+                params![project_hash, task_uuid, destination, crate::local::task_now()],
             )
             .map_err(|e| self.sql_err(e))?;
         Ok(())
@@ -630,7 +633,7 @@ mod tests {
         n: usize,
     ) -> (tempfile::TempDir, Project, LocalStore, Vec<String>) {
         let dir = tempfile::tempdir().unwrap();
-        let hash = super::super::create_demo(dir.path(), images, false).unwrap();
+        let hash = crate::local::create_demo(dir.path(), images, false).unwrap();
         let store = LocalStore::open(dir.path()).unwrap();
         let project = crate::platform::Platform::project(&store, &hash)
             .await
