@@ -1,8 +1,7 @@
 //! Bad input: each gets one clear line naming the problem and the fix, a
 //! non-zero exit, and nothing written. Misbehaving tasks fail alone.
 
-#[path = "support/mod.rs"]
-mod support;
+use crate::support;
 
 use std::path::Path;
 

@@ -2,8 +2,7 @@
 //! same end state as the store directly, with and without injected faults;
 //! 400s never retried; bad credentials and addresses reported clearly.
 
-#[path = "support/mod.rs"]
-mod support;
+use crate::support;
 
 use std::path::Path;
 
@@ -169,7 +168,7 @@ fn a_refused_move_of_a_task_still_in_its_stage_fails_the_task() {
     let lines = read_report(&report);
     assert_eq!(lines.len(), 4);
     for r in &lines {
-        assert_eq!(r["outcome"], "failed", "{r}");
+        assert_eq!(r["result"], "failed", "{r}");
         assert_eq!(
             r["error"],
             "the move was refused: injected rejection (the task is still in `pre-label`)",

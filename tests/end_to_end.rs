@@ -1,8 +1,7 @@
 //! The demo, end to end: real example components, the real binary, a real
 //! store. What the agents decided must be what the store holds.
 
-#[path = "support/mod.rs"]
-mod support;
+use crate::support;
 
 use support::*;
 

@@ -3,8 +3,7 @@
 //! demo store — the same tasks moved along the same pathways, the same
 //! priorities and, byte for byte but for timestamps, the same label rows.
 
-#[path = "support/mod.rs"]
-mod support;
+use crate::support;
 
 use std::path::Path;
 

@@ -4,8 +4,7 @@
 //! ffmpeg, and the host's answers are checked against ffprobe, ffmpeg's own
 //! decode and each other; on the store and through the emulator.
 
-#[path = "support/mod.rs"]
-mod support;
+use crate::support;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -273,20 +272,16 @@ fn frames_assets_and_items_on_the_store() {
     // The image group has no single asset file: that task, and only it, fails.
     assert_eq!(out.status.code(), Some(3), "{err}");
     let records = read_report(&report);
-    let failed: Vec<&serde_json::Value> = records
-        .iter()
-        .filter(|r| r["outcome"] == "failed")
-        .collect();
+    let failed: Vec<&serde_json::Value> =
+        records.iter().filter(|r| r["result"] == "failed").collect();
     assert_eq!(failed.len(), 1, "{failed:?}");
     assert_eq!(failed[0]["data_title"], "group-01");
     assert!(failed[0]["error"]
         .as_str()
         .unwrap()
         .contains("image group and has no single file"));
-    let stayed: Vec<&serde_json::Value> = records
-        .iter()
-        .filter(|r| r["outcome"] == "stayed")
-        .collect();
+    let stayed: Vec<&serde_json::Value> =
+        records.iter().filter(|r| r["result"] == "stayed").collect();
     assert_eq!(stayed.len(), 24, "every other task ran to the end");
     assert!(stayed.iter().all(|r| r["client_metadata_saved"] == true));
 }

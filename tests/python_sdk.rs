@@ -4,8 +4,7 @@
 //! demo project — images, an image group and a video — and reads storage
 //! items, child items and signed media, all over real HTTP on loopback.
 
-#[path = "support/mod.rs"]
-mod support;
+use crate::support;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

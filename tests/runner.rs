@@ -3,8 +3,7 @@
 //! store and over HTTP), tasks run `--concurrency` at a time, a clean stop
 //! mid-batch, polling, and the library builder.
 
-#[path = "support/mod.rs"]
-mod support;
+use crate::support;
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -23,7 +22,7 @@ fn decisions(report: &[Value]) -> HashMap<String, (Value, Value, Value, Value, V
             (
                 r["task_uuid"].as_str().unwrap().to_string(),
                 (
-                    r["outcome"].clone(),
+                    r["result"].clone(),
                     r["pathway"].clone(),
                     r["labels_saved"].clone(),
                     r["priority"].clone(),
@@ -67,7 +66,7 @@ fn the_report_and_a_dry_run_match_what_happens() {
     assert_eq!(dry_report.len(), 24);
     assert!(dry_report
         .iter()
-        .filter(|r| r["outcome"] == "moved")
+        .filter(|r| r["result"] == "moved")
         .all(|r| r["dry_run"] == true));
 
     let real = dir.path().join("real.jsonl");
@@ -89,7 +88,7 @@ fn the_report_and_a_dry_run_match_what_happens() {
     let rows = export(&store, &hash);
     for r in &real_report {
         let e = exported(&rows, r["data_title"].as_str().unwrap());
-        match r["outcome"].as_str().unwrap() {
+        match r["result"].as_str().unwrap() {
             "moved" => {
                 assert_eq!(e["stage"], "triage");
                 assert_eq!(r["pathway"], "to triage");
@@ -111,7 +110,7 @@ fn the_report_and_a_dry_run_match_what_happens() {
     assert_eq!(
         real_report
             .iter()
-            .filter(|r| r["outcome"] == "failed")
+            .filter(|r| r["result"] == "failed")
             .count(),
         5
     );
@@ -172,7 +171,7 @@ fn assert_exactly_once(report: &[Value], total: usize) {
     let mut seen: HashMap<&str, usize> = HashMap::new();
     for r in report {
         *seen.entry(r["task_uuid"].as_str().unwrap()).or_default() += 1;
-        assert_eq!(r["outcome"], "moved", "{r}");
+        assert_eq!(r["result"], "moved", "{r}");
     }
     assert_eq!(seen.len(), total, "every task reported");
     assert!(seen.values().all(|n| *n == 1), "no task reported twice");
@@ -355,7 +354,7 @@ fn ctrl_c_mid_batch(over_http: bool) {
 
     let report = read_report(&report);
     let rows = export(&store, &hash);
-    let moved: Vec<&Value> = report.iter().filter(|r| r["outcome"] == "moved").collect();
+    let moved: Vec<&Value> = report.iter().filter(|r| r["result"] == "moved").collect();
     assert!(
         moved.len() >= 6 && moved.len() < 24,
         "stopped mid-run: {} moved",
@@ -364,12 +363,12 @@ fn ctrl_c_mid_batch(over_http: bool) {
     // Every task that was decided is fully written; nothing else was touched.
     for r in &report {
         let e = exported(&rows, r["data_title"].as_str().unwrap());
-        if r["outcome"] == "moved" {
+        if r["result"] == "moved" {
             assert_eq!(e["stage"], "triage", "{r}");
             assert!(labelled(e), "{r}");
             assert_eq!(e["priority"], 0.5);
         } else {
-            assert_eq!(r["outcome"], "abandoned", "{r}");
+            assert_eq!(r["result"], "abandoned", "{r}");
         }
     }
     let in_triage = count(&status(&store, &hash), "triage") as usize;
@@ -535,7 +534,7 @@ fn tasks_that_exhausted_their_retries_wait_for_new_data_or_retry_failed() {
     assert_eq!(
         read_report(&report)
             .iter()
-            .filter(|r| r["outcome"] == "failed")
+            .filter(|r| r["result"] == "failed")
             .count(),
         5
     );
@@ -552,7 +551,7 @@ fn tasks_that_exhausted_their_retries_wait_for_new_data_or_retry_failed() {
     assert_eq!(r.len(), 5);
     assert!(
         r.iter()
-            .all(|r| r["outcome"] == "skipped_failed" && r["attempts"] == 0),
+            .all(|r| r["result"] == "skipped_failed" && r["attempts"] == 0),
         "{r:?}"
     );
     assert!(
@@ -577,7 +576,7 @@ fn tasks_that_exhausted_their_retries_wait_for_new_data_or_retry_failed() {
     assert_eq!(
         read_report(&report)
             .iter()
-            .filter(|r| r["outcome"] == "failed")
+            .filter(|r| r["result"] == "failed")
             .count(),
         5
     );
@@ -588,7 +587,7 @@ fn tasks_that_exhausted_their_retries_wait_for_new_data_or_retry_failed() {
     assert_eq!(
         read_report(&report)
             .iter()
-            .filter(|r| r["outcome"] == "failed")
+            .filter(|r| r["result"] == "failed")
             .count(),
         5
     );

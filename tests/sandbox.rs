@@ -3,8 +3,7 @@
 //! own reason; the host stays up; every other task is labelled and moved.
 //! Plus the compiled-component cache: used when warm, rebuilt when corrupt.
 
-#[path = "support/mod.rs"]
-mod support;
+use crate::support;
 
 use std::io::{Read, Write};
 use std::net::TcpListener;

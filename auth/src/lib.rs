@@ -1,6 +1,6 @@
 //! Encord request authentication (its own crate, so that it is fuzzed
 //! without the rest of runner-host): Ed25519 signing of both API families
-//! from an OpenSSH private key, or a bearer token (`encord-wire.md` §1).
+//! from an OpenSSH private key, or a bearer token (`docs/encord-wire.md` §1).
 //!
 //! The key never appears in `Debug` output, logs or errors.
 
@@ -316,7 +316,7 @@ pub fn verify_legacy(
 
 #[cfg(test)]
 mod tests {
-    //! The test vectors of `encord-wire.md` §1.3 and §1.4.
+    //! The test vectors of `docs/encord-wire.md` §1.3 and §1.4.
 
     use super::*;
 

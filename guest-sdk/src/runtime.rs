@@ -157,8 +157,9 @@ pub fn run(stages: &[StageDef], stage: &str, task: wit::Task) -> Result<wit::Out
     })
 }
 
-/// Calls one handler, turning a panic into an error where the target allows
-/// unwinding (natively; on wasm a panic traps and the host reports it).
+/// Calls one handler. A panic is not caught: on wasm it traps, and the host
+/// fails the task with the panic's message and place (from the guest's
+/// stderr); natively (`TestRun`) it fails the test.
 pub(crate) fn call(def: &StageDef, cx: &mut Context) -> Result<Outcome, AgentError> {
     (def.run)(cx)
 }

@@ -34,10 +34,17 @@ pub const EXIT_TASKS_FAILED: i32 = 3;
 /// Exit code of a run stopped by Ctrl-C or SIGTERM.
 pub const EXIT_INTERRUPTED: i32 = 130;
 
+/// `runner-host --version`: the release and the WIT package it serves
+/// (checked against the bindings by a test).
+const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (serves the WIT world encord:agent/agent@0.2.0)"
+);
+
 #[derive(Debug, Parser)]
 #[command(
     name = "runner-host",
-    version,
+    version = VERSION,
     about = "Runs Encord task agents compiled to WebAssembly components, each task in a fresh sandboxed instance.",
     args_conflicts_with_subcommands = true,
     subcommand_negates_reqs = true
@@ -685,4 +692,17 @@ async fn emulator(args: EmulatorArgs) -> anyhow::Result<i32> {
     std::io::stdout().flush().ok();
     crate::emulator::serve(store, listener, options).await?;
     Ok(0)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_version_names_the_world_the_host_serves() {
+        let world = crate::engine::WORLD;
+        assert!(
+            super::VERSION.contains(&format!("WIT world {world})")),
+            "{} does not name {world}",
+            super::VERSION
+        );
+    }
 }

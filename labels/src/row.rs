@@ -1,4 +1,4 @@
-//! The label row wire format (Encord's label-row JSON, `encord-wire.md` §3j).
+//! The label row wire format (Encord's label-row JSON, `docs/encord-wire.md` §3j).
 //!
 //! Only the keys this crate reasons about are typed; every other key is kept
 //! in an `extra` map and written back as it came, so parse → serialize loses

@@ -1,4 +1,4 @@
-//! Shared by the end-to-end tests: real guest components, built once per
+//! Shared by the end-to-end tests (tests/e2e.rs): real guest components, built once per
 //! test binary (cargo makes the later builds no-ops), and the real binary.
 
 #![allow(dead_code)]

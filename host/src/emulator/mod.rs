@@ -1,6 +1,6 @@
 //! `runner-host emulator`: serves a local store over Encord's wire format,
 //! at the root of its address, so runner-host's HTTP client and the
-//! official Python SDK can both be pointed at it (`encord-wire.md` §6).
+//! official Python SDK can both be pointed at it (`docs/encord-wire.md` §6).
 //!
 //! Every API request must be signed by a key registered in the store
 //! (`runner-host local add-key`); media is served under its own signed

@@ -1,5 +1,5 @@
 //! Signed requests to both API families, with Encord's retry rules
-//! (`encord-wire.md` §1.7, §2, §4): 413/429/500/502/503 and connection
+//! (`docs/encord-wire.md` §1.7, §2, §4): 413/429/500/502/503 and connection
 //! errors are retried with exponential backoff and jitter, honouring
 //! `Retry-After`; a 400 never is.
 

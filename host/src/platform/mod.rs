@@ -1,5 +1,7 @@
-//! The one interface the runner talks to. The embedded local store
-//! implements it; the Encord HTTP client will too.
+//! The one interface the runner talks to ([`Platform`]), and the values it
+//! carries: projects and workflows, tasks, label rows, storage items, twin
+//! records. Implemented by the embedded store ([`crate::local`]) and by
+//! the Encord HTTP client ([`crate::encord`]).
 
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};

@@ -25,7 +25,7 @@ impl Reporter {
     pub fn write(&self, reports: &[TaskReport]) -> std::io::Result<()> {
         let mut out = self.out.lock().unwrap_or_else(|p| p.into_inner());
         for r in reports {
-            let (outcome, pathway, error) = match &r.result {
+            let (result, pathway, error) = match &r.result {
                 TaskResult::Moved(p) => ("moved", Some(p.as_str()), None),
                 TaskResult::AlreadyAdvanced(p) => ("already_advanced", Some(p.as_str()), None),
                 TaskResult::Stayed => ("stayed", None, None),
@@ -38,7 +38,7 @@ impl Reporter {
                 "data_hash": r.task.data_hash,
                 "data_title": r.task.data_title,
                 "stage": r.stage,
-                "outcome": outcome,
+                "result": result,
                 "pathway": pathway,
                 "labels_saved": r.labels_saved,
                 "client_metadata_saved": r.metadata_saved,
