@@ -215,10 +215,37 @@ fn instance_counts(component: &Path, extra: &[&str]) -> Vec<u32> {
 #[test]
 fn a_python_agent_is_initialised_once_per_instance_and_can_be_reused() {
     let agent = agent_component("tests/guests/python/reuse.py");
-    assert_eq!(instance_counts(&agent, &[]), vec![1; 24]);
+    assert_eq!(
+        instance_counts(&agent, &["--reuse-instance", "1"]),
+        vec![1; 24]
+    );
     let counts = instance_counts(&agent, &["--reuse-instance", "10"]);
     let expected: Vec<u32> = (0..24).map(|i| i % 10 + 1).collect();
     assert_eq!(counts, expected);
+}
+
+/// A Python agent keeps its instance for 100 tasks unless told otherwise,
+/// as encord-agents keeps one process: the component states the default,
+/// `inspect` shows it, the run logs it, and the command line wins.
+#[test]
+fn a_python_agent_keeps_its_instance_for_100_tasks_by_default() {
+    let agent = agent_component("tests/guests/python/reuse.py");
+    let counts = instance_counts(&agent, &[]);
+    assert_eq!(
+        counts,
+        (1..=24).collect::<Vec<u32>>(),
+        "one instance ran all 24"
+    );
+    let out = runner_host(&["inspect", "--json", "--component", agent.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let manifest: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        manifest["runner_defaults"]["reuse_instance"], 100,
+        "{manifest}"
+    );
+    // A JavaScript agent states no such default: a fresh instance per task.
+    let js = agent_component("tests/guests/js/reuse.js");
+    assert_eq!(instance_counts(&js, &[]), vec![1; 24]);
 }
 
 /// The same in JavaScript: `init(callback)` runs once per new instance,

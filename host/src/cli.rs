@@ -294,8 +294,9 @@ pub struct RunArgs {
     /// instance in their `init`); 1, the default, is a fresh instance per task. An instance
     /// that traps or times out is never reused; tasks reading their asset as a file always
     /// get a fresh one.
-    #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..))]
-    pub reuse_instance: u32,
+    /// Default: 1, or what the component states (Python agents: 100).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub reuse_instance: Option<u32>,
     /// Add the guest's backtrace (function names, no file paths) to each trap's reason.
     #[arg(short = 'v', long)]
     pub verbose: bool,
@@ -350,7 +351,7 @@ async fn run(args: RunArgs, bars: Option<MultiProgress>) -> anyhow::Result<i32> 
         .memory_limit_mib(usize::try_from(args.memory_limit).unwrap_or(usize::MAX))
         .http_retries(args.http_retries)
         .fuel(args.fuel)
-        .reuse_instance(args.reuse_instance as usize)
+        .reuse_instance_if(args.reuse_instance.map(|n| n as usize))
         .guest_backtraces(args.verbose)
         .perfmap(args.perfmap)
         .cache_dir(cache_dir(&args.cache))
@@ -526,6 +527,9 @@ async fn inspect(component: &Path, json: bool, cache: &CacheArgs) -> anyhow::Res
         if let Some(v) = d.max_tasks_per_stage {
             defaults.insert("max_tasks_per_stage".into(), serde_json::json!(v));
         }
+        if let Some(v) = d.reuse_instance {
+            defaults.insert("reuse_instance".into(), serde_json::json!(v));
+        }
         out!(
             "{}",
             serde_json::to_string_pretty(
@@ -536,7 +540,7 @@ async fn inspect(component: &Path, json: bool, cache: &CacheArgs) -> anyhow::Res
         out!("{}: {} stage(s)", component.display(), stages.len());
         if *agent.defaults() != Default::default() {
             out!(
-                "  runner defaults (its runner(...) call): {:?}",
+                "  runner defaults (stated by the component): {:?}",
                 agent.defaults()
             );
         }

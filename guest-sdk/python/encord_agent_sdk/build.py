@@ -47,6 +47,11 @@ RUNNER_DEFAULTS = ("refresh_every", "num_retries", "task_batch_size", "max_tasks
 # Accepted and meaningless here: the project is runner-host's --project-hash.
 RUNNER_IGNORED = ("project_hash",)
 DEFAULTS_SECTION = "encord-agent:runner-defaults"
+# A Python agent's instance is kept for this many tasks unless the command
+# line says otherwise (--reuse-instance 1: a fresh one per task). encord-agents
+# runs every task in one Python process; a kept instance gives up nothing its
+# users had, and a fresh CPython per task costs 4x the CPU (docs/benchmarks.md).
+PYTHON_REUSE_INSTANCE = 100
 
 
 class BuildError(Exception):
@@ -197,8 +202,9 @@ def build(agent: Path, out: Path, paths: list[Path], quiet: bool = False) -> Non
         notes = Path(tmp) / "notes.txt"
         if notes.exists() and not quiet:
             sys.stderr.write(notes.read_text())
+        stated = {**defaults, "reuse_instance": PYTHON_REUSE_INSTANCE}
+        add_custom_section(out, DEFAULTS_SECTION, json.dumps(stated).encode())
         if defaults:
-            add_custom_section(out, DEFAULTS_SECTION, json.dumps(defaults).encode())
             if not quiet:
                 given = " ".join(f"--{k.replace('_', '-')} {'none' if v is None else v}" for k, v in defaults.items())
                 print(f"encord-agent-build: the runner(...) call sets runner-host's defaults: {given} (the command line wins)", file=sys.stderr)

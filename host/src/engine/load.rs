@@ -41,6 +41,9 @@ pub struct RunnerDefaults {
     pub task_batch_size: Option<usize>,
     #[serde(default, deserialize_with = "stated")]
     pub max_tasks_per_stage: Option<Option<usize>>,
+    /// `--reuse-instance`: the Python SDK states 100 (see the README's
+    /// "Instances" section for why).
+    pub reuse_instance: Option<usize>,
 }
 
 /// A key that is present, its value possibly null.

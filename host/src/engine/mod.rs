@@ -184,6 +184,11 @@ impl LoadedAgent {
         &self.defaults
     }
 
+    /// Tasks one instance may serve from now on (at least 1).
+    pub fn set_reuse(&mut self, tasks: usize) {
+        self.reuse = tasks.max(1);
+    }
+
     /// The component's SHA-256 (hex).
     pub fn digest(&self) -> &str {
         &self.digest

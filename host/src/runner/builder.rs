@@ -58,6 +58,7 @@ struct Given {
     num_retries: bool,
     task_batch_size: bool,
     max_tasks_per_stage: bool,
+    reuse_instance: bool,
 }
 
 impl RunnerBuilder {
@@ -223,11 +224,21 @@ impl RunnerBuilder {
         self
     }
 
-    /// Tasks one instance may run (default 1: a fresh instance per task).
+    /// Tasks one instance may run (default 1: a fresh instance per task,
+    /// unless the component states another default, as Python agents do).
     /// An instance that trapped or timed out is dropped, never reused.
     pub fn reuse_instance(mut self, tasks: usize) -> Self {
         self.sandbox.reuse = tasks;
+        self.given.reuse_instance = true;
         self
+    }
+
+    /// [`Self::reuse_instance`], if given (else the agent's default stands).
+    pub fn reuse_instance_if(self, tasks: Option<usize>) -> Self {
+        match tasks {
+            Some(n) => self.reuse_instance(n),
+            None => self,
+        }
     }
 
     /// Passes an environment variable (name, value) to guests.
@@ -296,8 +307,15 @@ impl RunnerBuilder {
         };
         // The pool holds the tasks in flight, plus the manifest and start calls.
         self.sandbox.instances = options.concurrency + 2;
-        let agent = LoadedAgent::load(&component, &self.sandbox)?;
-        self.apply_defaults(agent.defaults(), &mut options);
+        let mut agent = LoadedAgent::load(&component, &self.sandbox)?;
+        let defaults = agent.defaults().clone();
+        self.apply_defaults(&defaults, &mut options);
+        if let (Some(n), false) = (defaults.reuse_instance, self.given.reuse_instance) {
+            agent.set_reuse(n);
+            tracing::info!(
+                "the agent keeps an instance for up to {n} tasks by default (--reuse-instance {n}); --reuse-instance 1 gives each task a fresh one"
+            );
+        }
         Ok(Runner::new(platform, agent, options))
     }
 
