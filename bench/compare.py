@@ -4,8 +4,9 @@ which builds what this needs and runs it with the encord-agents venv's Python.
 
 For each store size N and emulator latency L, on identical copies of one
 store of N image tasks, it runs bench/encord_agents/agent.py on encord-agents,
-bench/agent (Rust) and bench/agent.py on runner-host, each with a fresh
-instance per task (the default) and with --reuse-instance 100; checks
+bench/agent (Rust) and bench/agent.py on runner-host, each with its default
+(Rust: a fresh instance per task; Python: an instance kept for 100 tasks)
+and the other (Rust --reuse-instance 100, Python --reuse-instance 1); checks
 their end states are the same (per task: stage, priority, objects); and
 prints tasks/s, wall, CPU, peak RSS and HTTP requests per task of each, the
 emulator's CPU during each run, and the emulator's ceiling for runner-host's
@@ -219,14 +220,15 @@ def main() -> None:
         "runner-host, Rust agent": lambda url, project, run: runner_host_cmd(
             rh, args.rust_component, url, project, key, cache, run, base_env
         ),
+        # A Python agent's default: its instance kept for 100 tasks.
         "runner-host, Python agent": lambda url, project, run: runner_host_cmd(
             rh, args.python_component, url, project, key, cache, run, base_env
         ),
         "runner-host, Rust agent, --reuse-instance 100": lambda url, project, run: runner_host_cmd(
             rh, args.rust_component, url, project, key, cache, run, base_env, ["--reuse-instance", "100"]
         ),
-        "runner-host, Python agent, --reuse-instance 100": lambda url, project, run: runner_host_cmd(
-            rh, args.python_component, url, project, key, cache, run, base_env, ["--reuse-instance", "100"]
+        "runner-host, Python agent, --reuse-instance 1 (fresh)": lambda url, project, run: runner_host_cmd(
+            rh, args.python_component, url, project, key, cache, run, base_env, ["--reuse-instance", "1"]
         ),
     }
     reference = "encord-agents 0.2.10 (Python)"
@@ -304,18 +306,20 @@ def slug(name: str) -> str:
 
 def tables(rows: list, ceilings: list, reference: str) -> str:
     out = [
-        "| tasks | latency | runner | tasks/s | wall s | CPU s | peak RSS MiB | requests/task"
-        " | emulator CPU s | × encord-agents | % of ceiling |",
-        "|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| tasks | latency | runner | tasks/s | wall s | CPU s | CPU µs/task | encord-agents' CPU ÷ this"
+        " | peak RSS MiB | requests/task | emulator CPU s | × encord-agents | % of ceiling |",
+        "|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in rows:
         base = next(b for b in rows if b["n"] == r["n"] and b["latency"] == r["latency"] and b["runner"] == reference)
         c = next(c for c in ceilings if c["n"] == r["n"])
         rate = r["n"] / r["wall"]
         ratio = "—" if r["runner"] == reference else f"{rate / (base['n'] / base['wall']):.1f}×"
+        per_task = 1e6 * r["cpu"] / r["n"]
+        cpu_ratio = "—" if r["runner"] == reference else f"{base['cpu'] / r['cpu']:.1f}×"
         out.append(
             f"| {r['n']:,} | {r['latency']} ms | {r['runner']} | {rate:,.0f} | {r['wall']:.2f} | {r['cpu']:.2f}"
-            f" | {r['rss_mib']:.0f} | {r['requests'] / r['n']:.3f} | {r['emulator_cpu']:.2f} | {ratio}"
+            f" | {per_task:,.0f} | {cpu_ratio} | {r['rss_mib']:.0f} | {r['requests'] / r['n']:.3f} | {r['emulator_cpu']:.2f} | {ratio}"
             f" | {100 * rate / c['tasks_s']:.0f} % |"
         )
     out += [

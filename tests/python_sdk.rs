@@ -392,23 +392,25 @@ fn the_benchmark_comparison_runs_and_its_three_agents_agree() {
         .filter(|l| l.starts_with("| 30 |"))
         .map(|l| l.split('|').map(str::trim).collect())
         .collect();
-    // Five runs (encord-agents; Rust and Python agents, fresh and reused
+    // Five runs (encord-agents; Rust and Python agents, each with its default and the other
     // instances) at two latencies, and the emulator's ceiling.
     assert_eq!(rows.len(), 11, "{table}");
     let runs: Vec<&Vec<&str>> = rows.iter().filter(|r| r.len() > 10).collect();
     assert_eq!(runs.len(), 10, "{table}");
     for run in &runs {
-        let rss: f64 = run[7].parse().unwrap();
+        let rss: f64 = run[9].parse().unwrap();
         assert!(
             (1.0..1000.0).contains(&rss),
             "a peak RSS was measured: {table}"
         );
+        let cpu_per_task: f64 = run[7].replace(',', "").parse().unwrap();
+        assert!(cpu_per_task > 0.0, "CPU per task was measured: {table}");
     }
     for latency in ["0 ms", "5 ms"] {
         let requests: Vec<f64> = runs
             .iter()
             .filter(|r| r[2] == latency)
-            .map(|r| r[8].parse().unwrap())
+            .map(|r| r[10].parse().unwrap())
             .collect();
         assert_eq!(requests.len(), 5, "{table}");
         assert!(

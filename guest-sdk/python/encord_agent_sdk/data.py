@@ -193,7 +193,9 @@ def dep_twin_label_row(twin_project_hash: str, init_labels: bool = True, include
         found = source.twin(twin_project_hash)
         if found is None:
             return None
-        ontology = OntologyStructure(json.loads(source.twin_ontology(twin_project_hash)))
+        from .runner import parsed_ontology
+
+        ontology = parsed_ontology(source.twin_ontology(twin_project_hash))
         row = LabelRowV2.from_json(found.label_row, ontology)
         row._save_to = lambda r: source.save_twin(twin_project_hash, r.to_json())
         task = None

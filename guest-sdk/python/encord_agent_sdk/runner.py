@@ -525,7 +525,7 @@ class _TaskContext:
 
     def ontology(self) -> OntologyStructure:
         if self._ontology is None:
-            self._ontology = OntologyStructure(json.loads(self.source.ontology()))
+            self._ontology = parsed_ontology(self.source.ontology())
         return self._ontology
 
     def label_row(self) -> LabelRowV2:
@@ -589,6 +589,22 @@ class _TaskContext:
 
 
 _CURRENT: list[_TaskContext] = []
+
+# Ontologies parsed, by their JSON text: a kept instance (the default for
+# Python agents) serves one project's tasks, and parsing its ontology again
+# for each cost the bench agent a third of its CPU per task. Looked up by the
+# whole text, so a different ontology (a twin's) is never served for another.
+# OntologyStructure is not changed by the SDK or by the encord API it mirrors.
+_ONTOLOGIES: dict[str, OntologyStructure] = {}
+
+
+def parsed_ontology(text: str) -> OntologyStructure:
+    found = _ONTOLOGIES.get(text)
+    if found is None:
+        if len(_ONTOLOGIES) >= 8:
+            _ONTOLOGIES.clear()
+        found = _ONTOLOGIES[text] = OntologyStructure(json.loads(text))
+    return found
 
 
 def current_context() -> _TaskContext:
