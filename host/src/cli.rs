@@ -509,7 +509,7 @@ async fn inspect(component: &Path, json: bool, cache: &CacheArgs) -> anyhow::Res
                     "needs": s.needs.iter().map(|n| n.name()).collect::<Vec<_>>(),
                     "pathways": s.pathways,
                     "twins": s.twins,
-                    "label_row_options": s.label_row_options,
+                    "label_row_options": s.label_rows,
                 })
             })
             .collect();

@@ -7,7 +7,8 @@
 //! type: the runner and the CLI see the host's own types
 //! ([`super::manifest`]), converted here.
 
-use super::manifest::{LabelRowOptions, Need, Outcome, Route, StageSpec, TwinSpec};
+use super::manifest::{Need, Outcome, Route, StageSpec, TwinSpec};
+use crate::platform::LabelRowQuery;
 
 /// `encord:agent@0.2.0`, the version this host serves.
 pub(crate) mod v0_2 {
@@ -53,9 +54,12 @@ impl From<wit::types::Need> for Need {
     }
 }
 
-impl From<wit::types::LabelRowOptions> for LabelRowOptions {
-    fn from(o: wit::types::LabelRowOptions) -> LabelRowOptions {
-        LabelRowOptions {
+/// A stage's label-row options; whether labels are loaded at all is the
+/// `label-row` need's, set by the caller.
+impl From<wit::types::LabelRowOptions> for LabelRowQuery {
+    fn from(o: wit::types::LabelRowOptions) -> LabelRowQuery {
+        LabelRowQuery {
+            with_labels: false,
             include_workflow_graph_node: o.include_workflow_graph_node,
             include_client_metadata: o.include_client_metadata,
             include_images_data: o.include_images_data,
@@ -72,11 +76,15 @@ impl From<wit::types::LabelRowOptions> for LabelRowOptions {
 
 impl From<wit::types::StageSpec> for StageSpec {
     fn from(s: wit::types::StageSpec) -> StageSpec {
+        let needs: Vec<Need> = s.needs.into_iter().map(Need::from).collect();
         StageSpec {
             stage: s.stage,
             handler: s.handler,
-            needs: s.needs.into_iter().map(Need::from).collect(),
-            label_row_options: s.label_row_options.into(),
+            label_rows: LabelRowQuery {
+                with_labels: needs.contains(&Need::LabelRow),
+                ..s.label_row_options.into()
+            },
+            needs,
             pathways: s.pathways,
             twins: s
                 .twins

@@ -13,7 +13,9 @@ pub struct StageSpec {
     pub handler: String,
     /// What the host loads for each task, in the order declared.
     pub needs: Vec<Need>,
-    pub label_row_options: LabelRowOptions,
+    /// How its label rows are listed and initialised (encord-agents'
+    /// include and initialise arguments; `with_labels` from the needs).
+    pub label_rows: LabelRowQuery,
     /// Pathways (names or uuids) the handler may return; empty: not declared.
     pub pathways: Vec<String>,
     /// Other projects whose label row of the same data the handler reads.
@@ -34,24 +36,6 @@ impl StageSpec {
     /// The media is fetched to local disk (asset or frames declared).
     pub fn loads_media(&self) -> bool {
         self.needs(Need::Asset) || self.needs(Need::Frames)
-    }
-
-    /// How this stage's label rows are listed and initialised.
-    pub fn label_row_query(&self) -> LabelRowQuery {
-        let o = &self.label_row_options;
-        LabelRowQuery {
-            with_labels: self.needs(Need::LabelRow),
-            include_workflow_graph_node: o.include_workflow_graph_node,
-            include_client_metadata: o.include_client_metadata,
-            include_images_data: o.include_images_data,
-            include_all_label_branches: o.include_all_label_branches,
-            branch_name: o.branch_name.clone(),
-            include_children: o.include_children,
-            include_object_feature_hashes: o.include_object_feature_hashes.clone(),
-            include_classification_feature_hashes: o.include_classification_feature_hashes.clone(),
-            include_reviews: o.include_reviews,
-            include_signed_url: o.include_signed_url,
-        }
     }
 }
 
@@ -76,22 +60,6 @@ impl Need {
             Need::Frames => "frames",
         }
     }
-}
-
-/// Which label rows to list and how to initialise them (encord-agents'
-/// `LabelRowMetadataIncludeArgs` and `LabelRowInitialiseLabelsArgs`).
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
-pub struct LabelRowOptions {
-    pub include_workflow_graph_node: bool,
-    pub include_client_metadata: bool,
-    pub include_images_data: bool,
-    pub include_all_label_branches: bool,
-    pub branch_name: Option<String>,
-    pub include_children: bool,
-    pub include_object_feature_hashes: Option<Vec<String>>,
-    pub include_classification_feature_hashes: Option<Vec<String>>,
-    pub include_reviews: bool,
-    pub include_signed_url: bool,
 }
 
 /// A twin project a stage reads (and may write).

@@ -36,7 +36,7 @@ pub use context::{
     TwinSave, Usage,
 };
 pub use load::{LoadError, RunnerDefaults};
-pub use manifest::{LabelRowOptions, Need, Outcome, Route, StageSpec, TwinSpec};
+pub use manifest::{Need, Outcome, Route, StageSpec, TwinSpec};
 pub use sandbox::{DirGrant, Grants, Limits, NetGrant, Sandbox, ASSET_DIR};
 
 pub(crate) use state::TaskState;

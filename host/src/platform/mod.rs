@@ -105,9 +105,10 @@ pub struct LabelRowRecord {
 /// Which label rows to load and how: a stage's label-row options
 /// (encord-agents' `LabelRowMetadataIncludeArgs` and
 /// `LabelRowInitialiseLabelsArgs`), plus whether labels are wanted at all.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct LabelRowQuery {
     /// Full rows (labels), or metadata only.
+    #[serde(skip)]
     pub with_labels: bool,
     pub include_workflow_graph_node: bool,
     pub include_client_metadata: bool,

@@ -51,7 +51,7 @@ impl Runner {
                 pathways: stage.pathways().to_vec(),
             });
             plans.push(StagePlan {
-                query: spec.label_row_query(),
+                query: spec.label_rows.clone(),
                 spec,
                 stage,
                 context,
