@@ -238,10 +238,9 @@ impl LoadedAgent {
 
     /// A new store for `cx`, with the limits armed.
     fn store(&self, cx: CallContext) -> Result<Store<TaskState>, CallError> {
-        let mut store = Store::new(
-            &self.engine,
-            TaskState::new(cx, self.limits.memory_bytes, &self.grants),
-        );
+        let state =
+            TaskState::new(cx, self.limits.memory_bytes, &self.grants).map_err(CallError::Agent)?;
+        let mut store = Store::new(&self.engine, state);
         store.limiter(|s| &mut s.limits);
         self.arm(&mut store)?;
         Ok(store)

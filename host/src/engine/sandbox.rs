@@ -97,19 +97,19 @@ impl Grants {
     }
 
     /// A WASI context with exactly these grants: no environment, files or
-    /// network beyond them; stdout discarded, stderr captured.
+    /// network beyond them; stdout discarded, stderr captured. A task whose
+    /// asset or granted directory cannot be mounted does not run without it.
     pub(crate) fn wasi(
         &self,
         stderr: super::state::StderrTail,
         asset: Option<&std::path::Path>,
-    ) -> WasiCtx {
+    ) -> Result<WasiCtx, String> {
         let mut b = WasiCtx::builder();
         b.stderr(stderr);
         if let Some(dir) = asset {
             // This task's asset only, read-only.
-            if let Err(e) = b.preopened_dir(dir, ASSET_DIR, FsPerms::ReadOnly) {
-                tracing::error!("cannot mount the task's asset: {e}");
-            }
+            b.preopened_dir(dir, ASSET_DIR, FsPerms::ReadOnly)
+                .map_err(|e| format!("cannot mount the task's asset at {ASSET_DIR}: {e}"))?;
         }
         for (k, v) in &self.env {
             b.env(k, v);
@@ -120,12 +120,16 @@ impl Grants {
             } else {
                 FsPerms::ReadWrite
             };
-            if let Err(e) = b.preopened_dir(&d.host, &d.guest, perms) {
-                tracing::error!("cannot grant `{}`: {e}", d.host.display());
-            }
+            b.preopened_dir(&d.host, &d.guest, perms).map_err(|e| {
+                format!(
+                    "cannot grant --dir `{}` at {}: {e}",
+                    d.host.display(),
+                    d.guest
+                )
+            })?;
         }
         crate::capabilities::net::grant_sockets(&mut b, &self.net);
-        b.build()
+        Ok(b.build())
     }
 }
 
@@ -161,5 +165,47 @@ impl Default for Sandbox {
             interruptible: true,
             perfmap: false,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_task_whose_asset_cannot_be_mounted_gets_no_sandbox() {
+        let dir = tempfile::tempdir().unwrap();
+        let gone = dir.path().join("gone");
+        let grants = Grants::default();
+        let err = grants
+            .wasi(Default::default(), Some(&gone))
+            .map(|_| ())
+            .unwrap_err();
+        assert!(
+            err.starts_with("cannot mount the task's asset at /asset:"),
+            "{err}"
+        );
+        assert!(grants.wasi(Default::default(), Some(dir.path())).is_ok());
+    }
+
+    #[test]
+    fn a_granted_directory_that_went_away_is_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let grants = Grants {
+            dirs: vec![DirGrant {
+                host: dir.path().join("gone"),
+                guest: "/data".into(),
+                read_only: true,
+            }],
+            ..Grants::default()
+        };
+        let err = grants
+            .wasi(Default::default(), None)
+            .map(|_| ())
+            .unwrap_err();
+        assert!(
+            err.starts_with("cannot grant --dir `") && err.contains("at /data"),
+            "{err}"
+        );
     }
 }

@@ -166,12 +166,16 @@ pub(crate) struct TaskState {
 }
 
 impl TaskState {
-    pub(crate) fn new(cx: CallContext, memory_bytes: usize, grants: &Arc<Grants>) -> TaskState {
+    pub(crate) fn new(
+        cx: CallContext,
+        memory_bytes: usize,
+        grants: &Arc<Grants>,
+    ) -> Result<TaskState, String> {
         let stderr = StderrTail::default();
         // Nothing by default: no environment, no filesystem, no network.
         let asset = cx.asset_dir.as_ref().map(|a| a.dir.as_path());
-        let wasi = grants.wasi(stderr.clone(), asset);
-        TaskState {
+        let wasi = grants.wasi(stderr.clone(), asset)?;
+        Ok(TaskState {
             wasi,
             table: ResourceTable::new(),
             http: WasiHttpCtx::new(),
@@ -180,7 +184,7 @@ impl TaskState {
             stderr,
             memory_bytes,
             grants: grants.clone(),
-        }
+        })
     }
 
     /// Makes a reused instance's store serve the next call: each
