@@ -265,6 +265,7 @@ def main() -> None:
                 m["emulator_cpu"] = emulator.cpu() - cpu_before
                 emulator.stop()
                 m["requests"] = sum(1 for _ in open(recordings[name]))
+                m["pages"] = task_pages(recordings[name])
                 states[name] = meaning(rh, store, project)
                 moved = sum(1 for s in states[name].values() if s[0] == "triage")
                 if moved != n:
@@ -290,6 +291,20 @@ def main() -> None:
     print(text)
     if args.markdown:
         Path(args.markdown).write_text(text)
+
+
+def task_pages(recording: Path) -> int:
+    """The task-listing requests of a recorded run: a chain, each page
+    needing the previous page's token, so at L ms a round trip no runner
+    lists faster than pages × L."""
+    pages = 0
+    with open(recording) as f:
+        for line in f:
+            r = json.loads(line)
+            target = r.get("target", "").split("?")[0]
+            if r.get("method") == "GET" and "/workflow/stages/" in target and target.endswith("/tasks"):
+                pages += 1
+    return pages
 
 
 def runner_host_cmd(rh, component, url, project, key, cache, run: Path, env, extra=()):
@@ -336,6 +351,24 @@ def tables(rows: list, ceilings: list, reference: str) -> str:
             f"| {c['n']:,} | {c['requests']} | {c['seconds']:.2f} | {c['requests_s']:,.0f}"
             f" | {c['tasks_s']:,.0f} | {c['emulator_cpu']:.2f} |"
         )
+    bounded = [r for r in rows if r["latency"] > 0]
+    if bounded:
+        out += [
+            "",
+            "The API's own bound with latency: a stage's task pages are a chain (each needs the previous page's"
+            " token), so no runner finishes before pages × latency; the share is that bound's time over the run's"
+            " wall time:",
+            "",
+            "| tasks | latency | runner | task pages | bound s | bound tasks/s | share of the bound |",
+            "|---:|---:|---|---:|---:|---:|---:|",
+        ]
+        for r in bounded:
+            bound = r["pages"] * r["latency"] / 1000
+            rate = f"{r['n'] / bound:,.0f}" if bound else "—"
+            share = f"{100 * bound / r['wall']:.1f} %" if bound else "—"
+            out.append(
+                f"| {r['n']:,} | {r['latency']} ms | {r['runner']} | {r['pages']} | {bound:.2f} | {rate} | {share} |"
+            )
     return "\n".join(out) + "\n"
 
 

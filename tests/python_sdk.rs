@@ -393,10 +393,20 @@ fn the_benchmark_comparison_runs_and_its_three_agents_agree() {
         .map(|l| l.split('|').map(str::trim).collect())
         .collect();
     // Five runs (encord-agents; Rust and Python agents, each with its default and the other
-    // instances) at two latencies, and the emulator's ceiling.
-    assert_eq!(rows.len(), 11, "{table}");
+    // instances) at two latencies, the emulator's ceiling, and the API's bound for the five
+    // runs with latency.
+    assert_eq!(rows.len(), 16, "{table}");
     let runs: Vec<&Vec<&str>> = rows.iter().filter(|r| r.len() > 10).collect();
     assert_eq!(runs.len(), 10, "{table}");
+    let bounds: Vec<&Vec<&str>> = rows.iter().filter(|r| r.len() == 9).collect();
+    assert_eq!(bounds.len(), 5, "{table}");
+    for b in &bounds {
+        let pages: u32 = b[4].parse().unwrap();
+        assert!(pages >= 1, "the task pages were counted: {table}");
+        // The pages are a chain of 5 ms waits: no run beats the bound.
+        let share: f64 = b[7].trim_end_matches(" %").parse().unwrap();
+        assert!(share > 0.0 && share <= 100.0, "share of the bound: {table}");
+    }
     for run in &runs {
         let rss: f64 = run[9].parse().unwrap();
         assert!(
