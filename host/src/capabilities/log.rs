@@ -1,19 +1,23 @@
 //! `encord:agent/log`: guest log lines into the host's log, tagged with the
 //! task and stage.
 
+use std::sync::Arc;
+
 use crate::engine::bindings::wit::log::{Host, Level};
+use crate::engine::StageContext;
+use crate::platform::Task;
 
 /// A guest cannot flood the log with one line.
 const MAX_LINE: usize = 4096;
 
 /// What a call's log lines are tagged with.
 pub(crate) struct Log {
-    task: Option<String>,
-    stage: Option<String>,
+    task: Option<Arc<Task>>,
+    stage: Option<Arc<StageContext>>,
 }
 
 impl Log {
-    pub(crate) fn new(task: Option<String>, stage: Option<String>) -> Log {
+    pub(crate) fn new(task: Option<Arc<Task>>, stage: Option<Arc<StageContext>>) -> Log {
         Log { task, stage }
     }
 }
@@ -35,8 +39,8 @@ fn bounded(mut message: String) -> String {
 impl Host for Log {
     fn log(&mut self, level: Level, message: String) {
         let message = bounded(message);
-        let task = self.task.as_deref().unwrap_or("-");
-        let stage = self.stage.as_deref().unwrap_or("-");
+        let task = self.task.as_ref().map_or("-", |t| t.uuid.as_str());
+        let stage = self.stage.as_ref().map_or("-", |s| s.title.as_str());
         match level {
             Level::Trace => tracing::trace!(target: "agent", task, stage, "{message}"),
             Level::Debug => tracing::debug!(target: "agent", task, stage, "{message}"),
@@ -95,7 +99,12 @@ mod tests {
     #[test]
     fn a_line_is_tagged_with_its_task_and_stage_at_its_level() {
         let out = captured(|| {
-            Log::new(Some("t1".into()), Some("pre-label".into())).log(Level::Warn, "hello".into());
+            let task = Task {
+                uuid: "t1".into(),
+                ..Task::default()
+            };
+            let stage = crate::capabilities::project::tests::stage();
+            Log::new(Some(Arc::new(task)), Some(stage)).log(Level::Warn, "hello".into());
             Log::new(None, None).log(Level::Debug, "from the manifest".into());
         });
         let lines: Vec<&str> = out.lines().collect();

@@ -56,19 +56,20 @@ impl Capabilities {
             twins,
             twin_projects,
         } = cx;
-        let task_uuid = task.as_ref().map(|t| t.uuid.clone());
+        // The twins capability checks saves against the data hash; the
+        // others share the task and stage as they are.
         let data_hash = task
             .as_ref()
             .map(|t| t.data_hash.clone())
             .unwrap_or_default();
         Capabilities {
-            log: log::Log::new(task_uuid.clone(), stage.as_ref().map(|s| s.title.clone())),
+            log: log::Log::new(task.clone(), stage.clone()),
+            net: net::Net::new(net, task.clone()),
             project: project::ProjectCap::new(project, stage),
             labels: labels::Labels::new(label_row),
-            tasks: tasks::Tasks::new(task, twins.clone()),
-            twins: twins::Twins::new(twins, twin_projects, data_hash),
+            twins: twins::Twins::new(twins.clone(), twin_projects, data_hash),
+            tasks: tasks::Tasks::new(task, twins),
             data: data::Data::new(data, asset_dir, memory_cap),
-            net: net::Net::new(net, task_uuid),
         }
     }
 

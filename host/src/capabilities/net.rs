@@ -103,11 +103,11 @@ pub(crate) fn grant_sockets(b: &mut wasmtime_wasi::WasiCtxBuilder, grants: &Arc<
 /// requests are made for (named in a denial's log line).
 pub(crate) struct Net {
     allowed: Arc<[NetGrant]>,
-    task: Option<String>,
+    task: Option<Arc<crate::platform::Task>>,
 }
 
 impl Net {
-    pub(crate) fn new(allowed: Arc<[NetGrant]>, task: Option<String>) -> Net {
+    pub(crate) fn new(allowed: Arc<[NetGrant]>, task: Option<Arc<crate::platform::Task>>) -> Net {
         Net { allowed, task }
     }
 
@@ -144,7 +144,7 @@ impl WasiHttpHooks for Net {
                 .authority()
                 .map_or_else(String::new, |a| a.to_string());
             tracing::warn!(
-                task = self.task.as_deref().unwrap_or("-"),
+                task = self.task.as_ref().map_or("-", |t| t.uuid.as_str()),
                 "the agent's HTTP request to `{to}` was denied: that host is not granted (--allow-net HOST[:PORT])"
             );
             return Box::new(async { Err(wasmtime_wasi_http::Error::HttpRequestDenied) });
@@ -219,7 +219,7 @@ mod tests {
 
     fn net(specs: &[&str]) -> Net {
         let specs: Vec<String> = specs.iter().map(|s| s.to_string()).collect();
-        Net::new(NetGrant::resolve(&specs).unwrap().into(), Some("t1".into()))
+        Net::new(NetGrant::resolve(&specs).unwrap().into(), None)
     }
 
     #[test]

@@ -14,7 +14,6 @@ use crate::engine::{TwinMove, TwinProject, TwinSave};
 use crate::platform::{Task, TwinRecord, WorkflowStage};
 
 /// The twins a call may read and write, and what it asked to write.
-#[derive(Default)]
 pub(crate) struct Twins {
     /// The data's label row (and task) per twin project the stage declared;
     /// `None`: the twin project has no such data.

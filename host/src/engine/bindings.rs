@@ -54,23 +54,21 @@ impl From<wit::types::Need> for Need {
     }
 }
 
-/// A stage's label-row options; whether labels are loaded at all is the
-/// `label-row` need's, set by the caller.
-impl From<wit::types::LabelRowOptions> for LabelRowQuery {
-    fn from(o: wit::types::LabelRowOptions) -> LabelRowQuery {
-        LabelRowQuery {
-            with_labels: false,
-            include_workflow_graph_node: o.include_workflow_graph_node,
-            include_client_metadata: o.include_client_metadata,
-            include_images_data: o.include_images_data,
-            include_all_label_branches: o.include_all_label_branches,
-            branch_name: o.branch_name,
-            include_children: o.include_children,
-            include_object_feature_hashes: o.include_object_feature_hashes,
-            include_classification_feature_hashes: o.include_classification_feature_hashes,
-            include_reviews: o.include_reviews,
-            include_signed_url: o.include_signed_url,
-        }
+/// How a stage's label rows are loaded: its label-row options, and the
+/// labels themselves when it declared the `label-row` need.
+fn label_row_query(o: wit::types::LabelRowOptions, with_labels: bool) -> LabelRowQuery {
+    LabelRowQuery {
+        with_labels,
+        include_workflow_graph_node: o.include_workflow_graph_node,
+        include_client_metadata: o.include_client_metadata,
+        include_images_data: o.include_images_data,
+        include_all_label_branches: o.include_all_label_branches,
+        branch_name: o.branch_name,
+        include_children: o.include_children,
+        include_object_feature_hashes: o.include_object_feature_hashes,
+        include_classification_feature_hashes: o.include_classification_feature_hashes,
+        include_reviews: o.include_reviews,
+        include_signed_url: o.include_signed_url,
     }
 }
 
@@ -80,10 +78,7 @@ impl From<wit::types::StageSpec> for StageSpec {
         StageSpec {
             stage: s.stage,
             handler: s.handler,
-            label_rows: LabelRowQuery {
-                with_labels: needs.contains(&Need::LabelRow),
-                ..s.label_row_options.into()
-            },
+            label_rows: label_row_query(s.label_row_options, needs.contains(&Need::LabelRow)),
             needs,
             pathways: s.pathways,
             twins: s

@@ -5,7 +5,7 @@
 
 use std::path::Path;
 
-use rusqlite::{params, Connection, OpenFlags, OptionalExtension};
+use rusqlite::{params, OpenFlags, OptionalExtension};
 
 use crate::sqlite::{connect, Cached, Shared};
 
@@ -39,14 +39,10 @@ impl FailedTasks {
         })
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, Connection> {
-        self.conn.lock()
-    }
-
     /// The record of this task, if it has one: (fingerprint, error).
     pub fn recorded(&self, project: &str, stage: &str, task: &str) -> Option<(String, String)> {
         // Asked once per task: the statement is parsed once per run.
-        self.lock()
+        self.conn.lock()
             .row_cached(
                 "SELECT fingerprint, error FROM failed_tasks WHERE project_hash = ?1 AND stage_uuid = ?2 AND task_uuid = ?3",
                 params![project, stage, task],
@@ -66,7 +62,7 @@ impl FailedTasks {
         attempts: u32,
         error: &str,
     ) {
-        let r = self.lock().execute(
+        let r = self.conn.lock().execute(
             "INSERT OR REPLACE INTO failed_tasks (project_hash, stage_uuid, task_uuid, fingerprint, attempts, error, failed_at)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
             params![project, stage, task, fingerprint, attempts, error, chrono::Utc::now().to_rfc3339()],
@@ -77,7 +73,7 @@ impl FailedTasks {
     }
 
     pub fn clear(&self, project: &str, stage: &str, task: &str) {
-        let _ = self.lock().execute(
+        let _ = self.conn.lock().execute(
             "DELETE FROM failed_tasks WHERE project_hash = ?1 AND stage_uuid = ?2 AND task_uuid = ?3",
             params![project, stage, task],
         );

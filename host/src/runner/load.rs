@@ -17,10 +17,9 @@ impl Runner {
         let mut file = None;
         let mut children = Vec::new();
         if plan.spec.loads_media() {
-            let Some(cache) = run.assets.clone() else {
+            let Some(cache) = run.assets.as_ref() else {
                 return (Err("no media cache was made for this run".into()), pins);
             };
-            let cache = &cache;
             let fetch = |i: DataItem| async move { cache.fetch(self.platform.as_ref(), &i).await };
             if item.children.is_empty() || item.media.is_some() {
                 match fetch(item.clone()).await {
