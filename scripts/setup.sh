@@ -19,3 +19,37 @@ if ! command -v ffmpeg >/dev/null || ! command -v ffprobe >/dev/null; then
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends ffmpeg >/dev/null
 fi
+# ONNX Runtime (models through wasi:nn) and the PP-OCRv4 text detector the
+# text-regions examples and tests run: two pinned PyPI wheels, of which only
+# the library and the model are kept, in the user cache where runner-host
+# looks (host/src/nn/runtime.rs). Never linked: loaded only with --model.
+cache="${XDG_CACHE_HOME:-$HOME/.cache}/runner-host"
+ort_lib="$cache/onnxruntime-1.22.1/libonnxruntime.so.1.22.1"
+det_model="$cache/models/ch_PP-OCRv4_det_infer.onnx"
+if [ ! -f "$ort_lib" ] || [ ! -f "$det_model" ]; then
+  echo "setup: fetching ONNX Runtime 1.22.1 and the PP-OCRv4 detector (PyPI wheels)" >&2
+  wheels="$(mktemp -d)"
+  python3 -m pip download -q --no-deps --only-binary :all: \
+    onnxruntime==1.22.1 rapidocr-onnxruntime==1.4.4 -d "$wheels"
+  python3 - "$wheels" "$cache" <<'PY'
+import glob, os, sys, zipfile
+wheels, cache = sys.argv[1], sys.argv[2]
+want = {
+    "onnxruntime/capi/libonnxruntime.so.1.22.1": "onnxruntime-1.22.1/libonnxruntime.so.1.22.1",
+    "onnxruntime/LICENSE": "onnxruntime-1.22.1/LICENSE",
+    "rapidocr_onnxruntime/models/ch_PP-OCRv4_det_infer.onnx": "models/ch_PP-OCRv4_det_infer.onnx",
+}
+for wheel in glob.glob(os.path.join(wheels, "*.whl")):
+    with zipfile.ZipFile(wheel) as z:
+        for name in z.namelist():
+            if name in want:
+                dest = os.path.join(cache, want.pop(name))
+                os.makedirs(os.path.dirname(dest), exist_ok=True)
+                with z.open(name) as src, open(dest + ".part", "wb") as out:
+                    out.write(src.read())
+                os.replace(dest + ".part", dest)
+if want:
+    sys.exit("setup: the wheels lack " + ", ".join(want))
+PY
+  rm -rf "$wheels"
+fi

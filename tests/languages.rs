@@ -191,15 +191,19 @@ fn javascript_failures_fail_their_task_and_name_the_line() {
 
 #[test]
 fn the_python_sdk_ships_the_hosts_wit_world() {
-    let ours = std::fs::read_to_string(workspace().join("wit/agent.wit")).unwrap();
-    let shipped = std::fs::read_to_string(
-        workspace().join("guest-sdk/python/encord_agent_sdk/wit/agent.wit"),
-    )
-    .unwrap();
-    assert!(
-        ours == shipped,
-        "guest-sdk/python/encord_agent_sdk/wit/agent.wit differs from wit/agent.wit: copy it over"
-    );
+    for file in ["agent.wit", "deps/wasi-nn/wasi-nn.wit"] {
+        let ours = std::fs::read_to_string(workspace().join("wit").join(file)).unwrap();
+        let shipped = std::fs::read_to_string(
+            workspace()
+                .join("guest-sdk/python/encord_agent_sdk/wit")
+                .join(file),
+        )
+        .unwrap_or_default();
+        assert!(
+            ours == shipped,
+            "guest-sdk/python/encord_agent_sdk/wit/{file} differs from wit/{file}: copy it over"
+        );
+    }
 }
 
 /// Per task, in the order they ran: the count a reuse guest reported.

@@ -29,6 +29,7 @@ mod error;
 mod extract;
 pub mod http;
 pub mod log;
+pub mod nn;
 mod outcome;
 #[doc(hidden)]
 pub mod runtime;

@@ -137,6 +137,10 @@ pub enum LocalCommand {
         /// Leave out the image group and the video: every task is an image (for benchmarks).
         #[arg(long)]
         images_only: bool,
+        /// Add three 640×480 images with lines of text drawn at known places (for the
+        /// text-regions example); each line's box is in its item's client metadata.
+        #[arg(long)]
+        with_text: bool,
     },
     /// Create a project from a JSON spec: its ontology, workflow, data and
     /// who last acted on each task (see the README); prints its project hash last.
@@ -314,6 +318,18 @@ pub struct RunArgs {
     /// and port, and TCP connections to the addresses it resolves to; repeatable.
     #[arg(long = "allow-net", value_name = "HOST[:PORT]")]
     pub allow_net: Vec<String>,
+    /// Let the agent run this ONNX model, found by NAME (wasi:nn `load-by-name`): a `.onnx`
+    /// file, or a folder holding one; repeatable. Loaded once, shared by every instance.
+    #[arg(long = "model", value_name = "NAME=PATH")]
+    pub models: Vec<String>,
+    /// ONNX Runtime's library (libonnxruntime.so, 1.22 or newer), loaded only with --model.
+    /// Default: next to the executable, else the copy scripts/setup.sh puts in the user cache.
+    #[arg(long, value_name = "PATH", env = "ORT_DYLIB_PATH")]
+    pub onnxruntime: Option<PathBuf>,
+    /// Threads each model inference may use. Default: the cores divided by --concurrency
+    /// (at least 1).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=256))]
+    pub nn_threads: Option<u32>,
     #[command(flatten)]
     pub cache: CacheArgs,
     /// Memory limit per instance, in MiB.
@@ -322,6 +338,37 @@ pub struct RunArgs {
     /// Bound of the downloaded-media cache (in the cache directory), in MiB.
     #[arg(long, default_value_t = 4096)]
     pub media_cache_mib: u64,
+}
+
+/// The granted models, loaded once (none without `--model`: then nothing
+/// about ONNX Runtime is touched).
+fn load_models(
+    models: &[String],
+    onnxruntime: Option<&Path>,
+    nn_threads: Option<u32>,
+    concurrency: Option<usize>,
+) -> anyhow::Result<Option<Arc<crate::nn::Models>>> {
+    if models.is_empty() {
+        return Ok(None);
+    }
+    let grants = models
+        .iter()
+        .map(|m| crate::nn::ModelGrant::parse(m))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(anyhow::Error::msg)?;
+    let library = crate::nn::runtime::locate(onnxruntime).map_err(anyhow::Error::msg)?;
+    let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+    let threads = nn_threads
+        .map(|n| n as usize)
+        .unwrap_or_else(|| (cores / concurrency.unwrap_or(cores).max(1)).max(1));
+    let models = crate::nn::Models::load(&grants, &library, threads).map_err(anyhow::Error::msg)?;
+    tracing::info!(
+        "models: {} on ONNX Runtime {} ({} thread(s) per inference)",
+        models.names().join(", "),
+        models.runtime_version,
+        models.threads
+    );
+    Ok(Some(Arc::new(models)))
 }
 
 /// Runs the CLI; returns the process exit code.
@@ -369,6 +416,14 @@ async fn run(args: RunArgs, bars: Option<MultiProgress>) -> anyhow::Result<i32> 
         builder = builder.dir(d.parse::<DirGrant>().map_err(anyhow::Error::msg)?);
     }
     builder = builder.allow_net(NetGrant::resolve(&args.allow_net).map_err(anyhow::Error::msg)?);
+    if let Some(models) = load_models(
+        &args.models,
+        args.onnxruntime.as_deref(),
+        args.nn_threads,
+        args.concurrency,
+    )? {
+        builder = builder.models(models);
+    }
     if let Some(c) = args.concurrency {
         builder = builder.concurrency(c);
     }
@@ -593,8 +648,9 @@ async fn local_command(cmd: LocalCommand) -> anyhow::Result<i32> {
             store,
             images,
             images_only,
+            with_text,
         } => {
-            let hash = local::create_demo(&store, images, !images_only)?;
+            let hash = local::create_demo_with(&store, images, !images_only, with_text)?;
             eprintln!("created the demo project in store `{}`", store.display());
             out!("{hash}");
         }

@@ -13,6 +13,8 @@
 //! - [`retry`]: the one retry policy (Encord calls, downloads, agent
 //!   attempts);
 //! - [`media`]: downloads, frames and decoding (ffmpeg);
+//! - [`nn`]: granted models (ONNX Runtime) behind `wasi:nn`, and the vision
+//!   helpers (frame → tensor, tensor → regions and boxes);
 //! - [`cli`]: the command line.
 //!
 //! docs/architecture.md describes how data flows through them.
@@ -24,6 +26,7 @@ pub mod encord;
 pub mod engine;
 pub mod local;
 pub mod media;
+pub mod nn;
 pub mod platform;
 pub mod progress;
 pub mod retry;

@@ -13,6 +13,8 @@ const GUESTS: &[(&str, &str)] = &[
     ("triage", "triage"),
     ("video-events", "video_events"),
     ("twin-review", "twin_review"),
+    ("text-regions", "text_regions"),
+    ("guest-nn-hostile", "guest_nn_hostile"),
     ("guest-misbehave", "guest_misbehave"),
     ("guest-other-world", "guest_other_world"),
     ("guest-wrong-stage", "guest_wrong_stage"),
@@ -88,6 +90,7 @@ pub fn agent_component(source: &str) -> PathBuf {
     let mut inputs = vec![
         source.clone(),
         root.join("wit/agent.wit"),
+        root.join("wit/deps/wasi-nn/wasi-nn.wit"),
         root.join("scripts/build-agent.sh"),
     ];
     let mut stack = vec![root.join(sdk)];

@@ -13,6 +13,7 @@ Build with `encord-agent-build agent.py -o agent.wasm`, run with
 `runner-host --component agent.wasm --project-hash ...`.
 """
 
+from . import nn
 from .data import (
     Frame,
     Image,

@@ -16,15 +16,17 @@ pub(crate) mod data;
 pub(crate) mod labels;
 pub(crate) mod log;
 pub mod net;
+pub(crate) mod nn;
 pub(crate) mod project;
 pub(crate) mod tasks;
 pub(crate) mod twins;
+pub(crate) mod vision;
 
 use std::sync::Arc;
 
 use wasmtime::component::{HasSelf, Linker};
 
-use crate::engine::bindings::wit;
+use crate::engine::bindings::{wasi_nn, wit};
 use crate::engine::{CallContext, Effects, TaskState};
 
 /// The per-call state of every capability.
@@ -99,6 +101,18 @@ pub(crate) fn add_to_linker(linker: &mut Linker<TaskState>) -> wasmtime::Result<
         data: &mut s.caps.data,
         table: &mut s.table,
     })?;
+    // Inference: wasi:nn and the vision helpers share the instance's state.
+    fn nn(s: &mut TaskState) -> nn::NnView<'_> {
+        nn::NnView {
+            nn: &mut s.nn,
+            table: &mut s.table,
+        }
+    }
+    wit::vision::add_to_linker::<_, nn::NnCap>(linker, nn)?;
+    wasi_nn::tensor::add_to_linker::<_, nn::NnCap>(linker, nn)?;
+    wasi_nn::graph::add_to_linker::<_, nn::NnCap>(linker, nn)?;
+    wasi_nn::inference::add_to_linker::<_, nn::NnCap>(linker, nn)?;
+    wasi_nn::errors::add_to_linker::<_, nn::NnCap>(linker, nn)?;
     Ok(())
 }
 

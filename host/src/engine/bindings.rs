@@ -24,16 +24,28 @@ pub(crate) mod v0_2 {
             "encord:agent/data.all-frames": async,
             "encord:agent/data.sample-rate": async,
             "encord:agent/data.sample-frames": async,
+            // Inference and pixel work run on blocking threads.
+            "wasi:nn/inference.[method]graph-execution-context.compute": async | trappable,
+            "encord:agent/vision.frame-tensor": async,
+            "encord:agent/vision.probability-regions": async,
+            // A guest's bad handle or a tensor that breaks the rules traps.
+            "wasi:nn": trappable,
         },
         exports: { default: async },
         with: {
             "encord:agent/data.frames": crate::media::FrameStream,
+            "wasi:nn/tensor.tensor": crate::nn::Tensor,
+            "wasi:nn/graph.graph": crate::capabilities::nn::Graph,
+            "wasi:nn/inference.graph-execution-context": crate::capabilities::nn::ExecutionContext,
+            "wasi:nn/errors.error": crate::nn::NnError,
         },
     });
 }
 
 /// The interfaces of the version served, for the capabilities.
 pub(crate) use v0_2::encord::agent as wit;
+/// `wasi:nn@0.2.0-rc-2024-10-28`, served on the granted models.
+pub(crate) use v0_2::wasi::nn as wasi_nn;
 pub(crate) use v0_2::{Agent, AgentPre};
 
 /// The WIT world this host implements.

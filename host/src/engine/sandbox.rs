@@ -81,6 +81,9 @@ pub struct Grants {
     /// port) and by TCP (wasi:sockets, checked by resolved address). Shared:
     /// every task's store holds it.
     pub net: std::sync::Arc<[NetGrant]>,
+    /// Models the guest may run (`wasi:nn` `load-by-name`); none: ONNX
+    /// Runtime is never loaded.
+    pub models: Option<std::sync::Arc<crate::nn::Models>>,
 }
 
 impl Grants {

@@ -159,6 +159,9 @@ pub(crate) struct TaskState {
     http: WasiHttpCtx,
     /// Each capability's state for the call.
     pub(crate) caps: Capabilities,
+    /// Inference state, kept for the instance's life (its tensors and
+    /// graphs live in `table`).
+    pub(crate) nn: crate::capabilities::nn::Nn,
     pub(crate) limits: MemoryLimiter,
     stderr: StderrTail,
     memory_bytes: usize,
@@ -180,6 +183,7 @@ impl TaskState {
             table: ResourceTable::new(),
             http: WasiHttpCtx::new(),
             caps: Capabilities::new(cx, memory_bytes, grants.net.clone()),
+            nn: crate::capabilities::nn::Nn::new(grants.models.clone(), memory_bytes),
             limits: MemoryLimiter::new(memory_bytes),
             stderr,
             memory_bytes,
@@ -297,7 +301,16 @@ fn classify(e: &wasmtime::Error, state: &TaskState, limits: &Limits) -> CallErro
     let trap = e
         .downcast_ref::<wasmtime::Trap>()
         .map(|t| t.to_string())
-        .unwrap_or_else(|| text.lines().next().unwrap_or_default().to_string());
+        // Not a wasm trap: a host function refused what the guest sent; its
+        // own message is the reason (under wasmtime's backtrace context).
+        .unwrap_or_else(|| {
+            let cause = e.root_cause().to_string();
+            if cause.is_empty() {
+                text.lines().next().unwrap_or_default().to_string()
+            } else {
+                cause
+            }
+        });
     if panic.is_empty() {
         // A Rust or C guest keeps part of its stack at the start of linear
         // memory, sized when it is linked; running past it is an access out

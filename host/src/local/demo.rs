@@ -58,6 +58,18 @@ pub(super) fn new_uuid() -> String {
 /// needed) with `images` images (at least the 22 named ones), and an image
 /// group and a video when `with_media`, and returns its project hash.
 pub fn create_demo(dir: &Path, images: usize, with_media: bool) -> Result<String, StoreError> {
+    create_demo_with(dir, images, with_media, false)
+}
+
+/// [`create_demo`], and with `with_text` the text images
+/// ([`super::text_image::TEXT_IMAGES`]) after the others, each with its
+/// lines' boxes in its client metadata (`text_lines`).
+pub fn create_demo_with(
+    dir: &Path,
+    images: usize,
+    with_media: bool,
+    with_text: bool,
+) -> Result<String, StoreError> {
     let store = LocalStore::create(dir)?;
     let project_hash = new_uuid();
     let [pre_label, triage, annotate, review, complete] = [(); 5].map(|_| new_uuid());
@@ -129,6 +141,11 @@ pub fn create_demo(dir: &Path, images: usize, with_media: bool) -> Result<String
     if with_media {
         w.group()?;
         w.video()?;
+    }
+    if with_text {
+        for (title, lines) in super::text_image::TEXT_IMAGES {
+            w.text_image(title, lines)?;
+        }
     }
     let twin = ground_truth(&tx, dir, &project_hash)?;
     tx.commit().map_err(|e| sql(dir, e))?;
@@ -467,6 +484,47 @@ impl DataWriter<'_> {
         Ok(data_hash)
     }
 
+    /// A text image (`local demo --with-text`), its lines' boxes in its
+    /// item's client metadata.
+    fn text_image(
+        &mut self,
+        title: &str,
+        lines: &[super::text_image::TextLine],
+    ) -> Result<String, StoreError> {
+        use super::text_image::{normalised_boxes, render, TEXT_HEIGHT, TEXT_WIDTH};
+        let (rel, path) = self.media(title)?;
+        write_rgb_png(&path, TEXT_WIDTH, TEXT_HEIGHT, &render(lines))
+            .map_err(|e| io(self.dir, e))?;
+        let dims = std::mem::replace(&mut self.dims, (TEXT_WIDTH, TEXT_HEIGHT));
+        let item = self.item(title, "image", Some("image/png"), Some(&rel), 1, None, None)?;
+        let metadata = json!({ "text_lines": normalised_boxes(lines) }).to_string();
+        self.tx
+            .execute(
+                "UPDATE storage_items SET client_metadata = ?1 WHERE uuid = ?2",
+                params![metadata, item],
+            )
+            .map_err(|e| sql(self.dir, e))?;
+        let data_hash = new_uuid();
+        let mut unit = Self::image_unit(&data_hash, title, &rel, json!(0));
+        unit["width"] = json!(TEXT_WIDTH);
+        unit["height"] = json!(TEXT_HEIGHT);
+        let units = json!({ data_hash.clone(): unit });
+        let row = self.label_row(&data_hash, title, "image", units);
+        let done = self.unit(
+            &data_hash,
+            title,
+            "image",
+            "image/png",
+            &rel,
+            1,
+            None,
+            &item,
+            row,
+        );
+        self.dims = dims;
+        done.map(|_| data_hash)
+    }
+
     /// A media file copied into the store: an image, or a video (anything
     /// ffprobe reads), with its size, rate and frame count probed.
     fn file(&mut self, src: &Path) -> Result<String, StoreError> {
@@ -650,6 +708,16 @@ impl DataWriter<'_> {
             row,
         )
     }
+}
+
+fn write_rgb_png(path: &Path, width: u32, height: u32, pixels: &[u8]) -> std::io::Result<()> {
+    let file = std::io::BufWriter::new(std::fs::File::create(path)?);
+    let mut enc = png::Encoder::new(file, width, height);
+    enc.set_color(png::ColorType::Rgb);
+    enc.set_depth(png::BitDepth::Eight);
+    let mut w = enc.write_header().map_err(std::io::Error::other)?;
+    w.write_image_data(pixels).map_err(std::io::Error::other)?;
+    w.finish().map_err(std::io::Error::other)
 }
 
 /// A small RGB test image; "blurry" ones are a smooth gradient.

@@ -9,6 +9,7 @@ mod row;
 mod schema;
 mod spec;
 mod status;
+pub mod text_image;
 
 use std::path::{Path, PathBuf};
 
@@ -23,7 +24,7 @@ use crate::platform::{
 };
 
 pub use crate::emulator::store::{RowMetadata, StorageItem};
-pub use demo::{add_data, add_images, create_demo};
+pub use demo::{add_data, add_images, create_demo, create_demo_with};
 pub(crate) use row::RowFields;
 pub(crate) use row::{blank_row, RowShape, UnitLink};
 pub use spec::{create_project, ProjectSpec};

@@ -262,6 +262,12 @@ impl RunnerBuilder {
         self
     }
 
+    /// Lets guests run these models (`wasi:nn` `load-by-name`).
+    pub fn models(mut self, models: Arc<crate::nn::Models>) -> Self {
+        self.sandbox.grants.models = Some(models);
+        self
+    }
+
     /// Caches compiled components in `dir` (none: compile every run), and
     /// downloaded media in `dir/media` (none: a temporary directory).
     pub fn cache_dir(mut self, dir: Option<PathBuf>) -> Self {
