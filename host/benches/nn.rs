@@ -10,7 +10,8 @@
 //!   (frame from the host, `frame-tensor`, `compute`, `probability-regions`,
 //!   a label row edited and serialised), in this process;
 //!
-//! and the ratio agent ÷ native.
+//! and the ratio agent ÷ native. The two alternate image by image, and
+//! each rate is one over the median time per image.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -70,104 +71,116 @@ const REGIONS: RegionOptions = RegionOptions {
     max_regions: 1000,
 };
 
-/// Native: images per second, and regions found per image.
-fn native(
-    model: &std::path::Path,
-    image: &std::path::Path,
-    threads: usize,
-    n: usize,
-) -> (f64, usize) {
-    let mut session = Session::builder()
-        .unwrap()
-        .with_intra_threads(threads)
-        .unwrap()
-        .with_inter_threads(1)
-        .unwrap()
-        .with_intra_op_spinning(false)
-        .unwrap()
-        .commit_from_file(model)
-        .unwrap();
-    let mut found = 0;
-    let once = |session: &mut Session| {
-        let (w, h, rgb) = decode_png(image);
+struct Native {
+    session: Session,
+    image: PathBuf,
+}
+
+impl Native {
+    fn new(model: &std::path::Path, image: &std::path::Path, threads: usize) -> Native {
+        let session = Session::builder()
+            .unwrap()
+            .with_intra_threads(threads)
+            .unwrap()
+            .with_inter_threads(1)
+            .unwrap()
+            .with_intra_op_spinning(false)
+            .unwrap()
+            .commit_from_file(model)
+            .unwrap();
+        Native {
+            session,
+            image: image.to_path_buf(),
+        }
+    }
+
+    /// One image: decode, tensor, inference, regions. Returns the regions.
+    fn once(&mut self) -> usize {
+        let (w, h, rgb) = decode_png(&self.image);
         let (values, placement) = vision::frame_tensor(w, h, &rgb, &OPTIONS).unwrap();
         let input = ort::value::Tensor::from_array(([1usize, 3, 480, 640], values)).unwrap();
-        let outputs = session.run(ort::inputs!["x" => input]).unwrap();
+        let outputs = self.session.run(ort::inputs!["x" => input]).unwrap();
         let (shape, map) = outputs[0].try_extract_tensor::<f32>().unwrap();
         let (mh, mw) = (shape[2] as usize, shape[3] as usize);
         vision::probability_regions(map, mw, mh, &placement, &REGIONS)
             .unwrap()
             .len()
-    };
-    for _ in 0..2 {
-        found = once(&mut session);
     }
-    let t = Instant::now();
-    for _ in 0..n {
-        found = once(&mut session);
-    }
-    (n as f64 / t.elapsed().as_secs_f64(), found)
 }
 
-/// Through the agent: images per second, and regions it wrote per image.
-async fn agent(
-    wasm: &std::path::Path,
-    models: Arc<Models>,
-    image: &std::path::Path,
-    n: usize,
-) -> (f64, usize) {
-    let sandbox = Sandbox {
-        grants: Grants {
-            models: Some(models),
-            ..Grants::default()
-        },
-        ..Sandbox::default()
-    };
-    let agent = LoadedAgent::load(wasm, &sandbox).expect("text-regions loads");
-    let project = Arc::new(ProjectContext {
-        project_hash: "00000000-0000-4000-8000-000000000000".into(),
-        title: "bench".into(),
-        description: String::new(),
-        ontology_hash: String::new(),
-        ontology_json: include_str!("../../examples/demo-ontology.json").into(),
-    });
-    let stage = Arc::new(StageContext {
-        uuid: "s".into(),
-        title: "pre-label".into(),
-        pathways: vec![],
-    });
-    let data = Arc::new(TaskData {
-        item: DataItem {
-            uuid: "i".into(),
-            name: "text-01.png".into(),
-            item_type: "image".into(),
-            mime_type: Some("image/png".into()),
-            file_size: None,
-            width: Some(TEXT_WIDTH),
-            height: Some(TEXT_HEIGHT),
-            fps: None,
-            duration: None,
-            frame_count: Some(1),
-            client_metadata: "{}".into(),
-            media: None,
+/// The text-regions component, a fresh instance per image.
+struct Agent {
+    agent: LoadedAgent,
+    project: Arc<ProjectContext>,
+    stage: Arc<StageContext>,
+    data: Arc<TaskData>,
+    row: Arc<str>,
+}
+
+impl Agent {
+    fn new(wasm: &std::path::Path, models: Arc<Models>, image: &std::path::Path) -> Agent {
+        let sandbox = Sandbox {
+            grants: Grants {
+                models: Some(models),
+                ..Grants::default()
+            },
+            ..Sandbox::default()
+        };
+        let agent = LoadedAgent::load(wasm, &sandbox).expect("text-regions loads");
+        let project = Arc::new(ProjectContext {
+            project_hash: "00000000-0000-4000-8000-000000000000".into(),
+            title: "bench".into(),
+            description: String::new(),
+            ontology_hash: String::new(),
+            ontology_json: include_str!("../../examples/demo-ontology.json").into(),
+        });
+        let stage = Arc::new(StageContext {
+            uuid: "s".into(),
+            title: "pre-label".into(),
+            pathways: vec![],
+        });
+        let data = Arc::new(TaskData {
+            item: DataItem {
+                uuid: "i".into(),
+                name: "text-01.png".into(),
+                item_type: "image".into(),
+                mime_type: Some("image/png".into()),
+                file_size: None,
+                width: Some(TEXT_WIDTH),
+                height: Some(TEXT_HEIGHT),
+                fps: None,
+                duration: None,
+                frame_count: Some(1),
+                client_metadata: "{}".into(),
+                media: None,
+                children: vec![],
+            },
+            file: Some(image.to_path_buf()),
             children: vec![],
-        },
-        file: Some(image.to_path_buf()),
-        children: vec![],
-        asset: false,
-        frames: true,
-    });
-    let row: Arc<str> = Arc::from(
-        serde_json::json!({
-            "data_hash": "d", "data_title": "text-01.png", "data_type": "image",
-            "object_answers": {}, "classification_answers": {}, "object_actions": {},
-            "data_units": {"d": {"data_hash": "d", "data_type": "image/png", "data_sequence": 0,
-                "width": TEXT_WIDTH, "height": TEXT_HEIGHT,
-                "labels": {"objects": [], "classifications": []}}}
-        })
-        .to_string(),
-    );
-    let once = || {
+            asset: false,
+            frames: true,
+        });
+        let row: Arc<str> = Arc::from(
+            serde_json::json!({
+                "data_hash": "d", "data_title": "text-01.png", "data_type": "image",
+                "object_answers": {}, "classification_answers": {}, "object_actions": {},
+                "data_units": {"d": {"data_hash": "d", "data_type": "image/png", "data_sequence": 0,
+                    "width": TEXT_WIDTH, "height": TEXT_HEIGHT,
+                    "labels": {"objects": [], "classifications": []}}}
+            })
+            .to_string(),
+        );
+        Agent {
+            agent,
+            project,
+            stage,
+            data,
+            row,
+        }
+    }
+
+    /// One task: returns the Region objects the agent wrote.
+    async fn once(&self) -> usize {
         let task = runner_host::platform::Task {
             uuid: "t".into(),
             data_hash: "d".into(),
@@ -177,32 +190,26 @@ async fn agent(
             ..Default::default()
         };
         let cx = CallContext {
-            stage: Some(stage.clone()),
+            stage: Some(self.stage.clone()),
             task: Some(Arc::new(task)),
-            data: Some(data.clone()),
-            label_row: Some(row.clone()),
-            ..CallContext::new(project.clone())
+            data: Some(self.data.clone()),
+            label_row: Some(self.row.clone()),
+            ..CallContext::new(self.project.clone())
         };
-        let agent = &agent;
-        async move {
-            let out = agent
-                .run(cx, "pre-label")
-                .await
-                .outcome
-                .expect("text-regions runs");
-            let saved = out.label_row.expect("a label row");
-            saved.matches("\"Region\"").count()
-        }
-    };
-    let mut found = 0;
-    for _ in 0..2 {
-        found = once().await;
+        let out = self
+            .agent
+            .run(cx, "pre-label")
+            .await
+            .outcome
+            .expect("text-regions runs");
+        let saved = out.label_row.expect("a label row");
+        saved.matches("\"Region\"").count()
     }
-    let t = Instant::now();
-    for _ in 0..n {
-        found = once().await;
-    }
-    (n as f64 / t.elapsed().as_secs_f64(), found)
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
 }
 
 #[tokio::main]
@@ -229,7 +236,7 @@ async fn main() {
     write_png(&image, &render(TEXT_IMAGES[0].1));
     let grant = ModelGrant::parse(&format!("text-detector={}", model.display())).unwrap();
     println!(
-        "PP-OCRv4 detector, 640×480 image, {n} images after 2 warm-ups; {} cores",
+        "PP-OCRv4 detector, 640×480 image; {n} images each, native and agent interleaved, medians; {} cores",
         std::thread::available_parallelism().map_or(0, |c| c.get())
     );
     println!(
@@ -239,8 +246,20 @@ async fn main() {
     for threads in [1usize, 2] {
         let models =
             Arc::new(Models::load(std::slice::from_ref(&grant), &library, threads).unwrap());
-        let (native_rate, native_found) = native(&model, &image, threads, n);
-        let (agent_rate, agent_found) = agent(&wasm, models, &image, n).await;
+        let mut native = Native::new(&model, &image, threads);
+        let agent = Agent::new(&wasm, models, &image);
+        let (mut native_found, mut agent_found) = (native.once(), agent.once().await);
+        let (mut nt, mut at) = (Vec::new(), Vec::new());
+        // Interleaved, one image each, so that both see the same machine.
+        for _ in 0..n {
+            let t = Instant::now();
+            native_found = native.once();
+            nt.push(t.elapsed().as_secs_f64());
+            let t = Instant::now();
+            agent_found = agent.once().await;
+            at.push(t.elapsed().as_secs_f64());
+        }
+        let (native_rate, agent_rate) = (1.0 / median(nt), 1.0 / median(at));
         println!(
             "{:<8} {:>14.2} {:>14.2} {:>7.1}% {:>16}",
             threads,

@@ -53,7 +53,7 @@ impl HasData for NnCap {
 impl NnView<'_> {
     /// Keeps a tensor in the table, within the instance's memory limit.
     pub(crate) fn push_tensor(&mut self, t: Tensor) -> Result<Resource<Tensor>, NnError> {
-        let bytes = t.data.len();
+        let bytes = t.byte_len();
         let total = self.nn.tensor_bytes.saturating_add(bytes);
         if total > self.nn.cap {
             return Err(NnError::new(
@@ -76,7 +76,7 @@ impl NnView<'_> {
 
     fn take_tensor(&mut self, r: Resource<Tensor>) -> wasmtime::Result<Tensor> {
         let t = self.table.delete(r)?;
-        self.nn.tensor_bytes = self.nn.tensor_bytes.saturating_sub(t.data.len());
+        self.nn.tensor_bytes = self.nn.tensor_bytes.saturating_sub(t.byte_len());
         Ok(t)
     }
 
@@ -150,7 +150,7 @@ impl tensor::HostTensor for NnView<'_> {
     }
 
     fn data(&mut self, t: Resource<Tensor>) -> wasmtime::Result<Vec<u8>> {
-        Ok(self.table.get(&t)?.data.clone())
+        Ok(self.table.get(&t)?.bytes().to_vec())
     }
 
     fn drop(&mut self, t: Resource<Tensor>) -> wasmtime::Result<()> {

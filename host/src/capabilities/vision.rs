@@ -45,7 +45,10 @@ fn bounding_box([x, y, w, h]: [f32; 4]) -> BoundingBox {
 /// The f32 values of a tensor the guest lent, with its dimensions.
 fn values(view: &NnView<'_>, t: &Resource<Tensor>) -> Result<(Vec<f32>, Vec<u32>), String> {
     let t = view.table.get(t).map_err(|e| e.to_string())?;
-    Ok((t.f32s().map_err(|e| e.message)?, t.dims.clone()))
+    Ok((
+        t.f32s().map_err(|e| e.message)?.into_owned(),
+        t.dims.clone(),
+    ))
 }
 
 async fn blocking<T: Send + 'static>(
@@ -82,7 +85,7 @@ impl Host for NnView<'_> {
         let (values, placement) =
             blocking(move || v::frame_tensor(frame.width, frame.height, &frame.rgb, &options))
                 .await?;
-        let tensor = Tensor::from_f32(dims, &values).map_err(|e| e.message)?;
+        let tensor = Tensor::from_f32(dims, values).map_err(|e| e.message)?;
         let tensor = self.push_tensor(tensor).map_err(|e| e.message)?;
         Ok(Prepared {
             tensor,

@@ -335,27 +335,27 @@ impl Drop for TerminateOnDrop {
 fn ort_value(t: Tensor) -> Result<DynValue, NnError> {
     let shape: Vec<i64> = t.dims.iter().map(|&d| d as i64).collect();
     let made = match t.ty {
-        TensorType::F32 => ort::value::Tensor::from_array((
-            shape,
-            bytemuck::pod_collect_to_vec::<u8, f32>(&t.data),
-        ))
-        .map(|v| v.into_dyn()),
+        TensorType::F32 => {
+            ort::value::Tensor::from_array((shape, t.into_f32s())).map(|v| v.into_dyn())
+        }
         TensorType::F64 => ort::value::Tensor::from_array((
             shape,
-            bytemuck::pod_collect_to_vec::<u8, f64>(&t.data),
+            bytemuck::pod_collect_to_vec::<u8, f64>(t.bytes()),
         ))
         .map(|v| v.into_dyn()),
         TensorType::I32 => ort::value::Tensor::from_array((
             shape,
-            bytemuck::pod_collect_to_vec::<u8, i32>(&t.data),
+            bytemuck::pod_collect_to_vec::<u8, i32>(t.bytes()),
         ))
         .map(|v| v.into_dyn()),
         TensorType::I64 => ort::value::Tensor::from_array((
             shape,
-            bytemuck::pod_collect_to_vec::<u8, i64>(&t.data),
+            bytemuck::pod_collect_to_vec::<u8, i64>(t.bytes()),
         ))
         .map(|v| v.into_dyn()),
-        TensorType::U8 => ort::value::Tensor::from_array((shape, t.data)).map(|v| v.into_dyn()),
+        TensorType::U8 => {
+            ort::value::Tensor::from_array((shape, t.bytes().to_vec())).map(|v| v.into_dyn())
+        }
         TensorType::F16 | TensorType::BF16 => {
             return Err(NnError::new(
                 ErrorCode::UnsupportedOperation,
@@ -370,14 +370,8 @@ fn ort_value(t: Tensor) -> Result<DynValue, NnError> {
 }
 
 fn from_ort(name: &str, v: &ort::value::ValueRef<'_>) -> Result<Tensor, NnError> {
-    fn parts<T: ort::tensor::PrimitiveTensorElementType + bytemuck::Pod>(
-        name: &str,
-        v: &ort::value::ValueRef<'_>,
-    ) -> Result<(Vec<u32>, Vec<u8>), NnError> {
-        let (shape, data) = v
-            .try_extract_tensor::<T>()
-            .map_err(|e| ort_error(&format!("output `{name}`"), e))?;
-        let dims = shape
+    fn dims(name: &str, shape: &[i64]) -> Result<Vec<u32>, NnError> {
+        shape
             .iter()
             .map(|&d| u32::try_from(d))
             .collect::<Result<Vec<u32>, _>>()
@@ -386,8 +380,17 @@ fn from_ort(name: &str, v: &ort::value::ValueRef<'_>) -> Result<Tensor, NnError>
                     ErrorCode::RuntimeError,
                     format!("output `{name}` has a dimension out of range"),
                 )
-            })?;
-        Ok((dims, bytemuck::cast_slice(data).to_vec()))
+            })
+    }
+    fn typed<T: ort::tensor::PrimitiveTensorElementType + bytemuck::Pod>(
+        name: &str,
+        ty: TensorType,
+        v: &ort::value::ValueRef<'_>,
+    ) -> Result<Tensor, NnError> {
+        let (shape, data) = v
+            .try_extract_tensor::<T>()
+            .map_err(|e| ort_error(&format!("output `{name}`"), e))?;
+        Tensor::new(dims(name, shape)?, ty, bytemuck::cast_slice(data).to_vec())
     }
     let unsupported = || {
         NnError::new(
@@ -399,15 +402,20 @@ fn from_ort(name: &str, v: &ort::value::ValueRef<'_>) -> Result<Tensor, NnError>
         ValueType::Tensor { ty, .. } => tensor_type(*ty).ok_or_else(unsupported)?,
         _ => return Err(unsupported()),
     };
-    let (dims, data) = match ty {
-        TensorType::F32 => parts::<f32>(name, v)?,
-        TensorType::F64 => parts::<f64>(name, v)?,
-        TensorType::I32 => parts::<i32>(name, v)?,
-        TensorType::I64 => parts::<i64>(name, v)?,
-        TensorType::U8 => parts::<u8>(name, v)?,
-        TensorType::F16 | TensorType::BF16 => return Err(unsupported()),
-    };
-    Ok(Tensor { dims, ty, data })
+    match ty {
+        // Kept as f32 values: the vision helpers read them without a copy.
+        TensorType::F32 => {
+            let (shape, data) = v
+                .try_extract_tensor::<f32>()
+                .map_err(|e| ort_error(&format!("output `{name}`"), e))?;
+            Tensor::from_f32(dims(name, shape)?, data.to_vec())
+        }
+        TensorType::F64 => typed::<f64>(name, ty, v),
+        TensorType::I32 => typed::<i32>(name, ty, v),
+        TensorType::I64 => typed::<i64>(name, ty, v),
+        TensorType::U8 => typed::<u8>(name, ty, v),
+        TensorType::F16 | TensorType::BF16 => Err(unsupported()),
+    }
 }
 
 /// The models of a run, by name.

@@ -1,6 +1,7 @@
 //! Tensors as guests build them: dimensions, an element type and bytes,
 //! checked against each other before anything uses them.
 
+use std::borrow::Cow;
 use std::fmt;
 
 /// The element types of `wasi:nn`'s `tensor-type`.
@@ -86,7 +87,16 @@ impl NnError {
 pub struct Tensor {
     pub dims: Vec<u32>,
     pub ty: TensorType,
-    pub data: Vec<u8>,
+    data: Buffer,
+}
+
+/// A tensor's elements: the bytes a guest sent, or f32 values the host
+/// made (a frame, a model's output), kept typed so that they reach ONNX
+/// Runtime and the vision helpers without another copy.
+#[derive(Clone, PartialEq)]
+enum Buffer {
+    Bytes(Vec<u8>),
+    F32(Vec<f32>),
 }
 
 impl fmt::Debug for Tensor {
@@ -96,7 +106,7 @@ impl fmt::Debug for Tensor {
             "Tensor({} {:?}, {} bytes)",
             self.ty,
             self.dims,
-            self.data.len()
+            self.byte_len()
         )
     }
 }
@@ -124,23 +134,67 @@ impl Tensor {
                 data.len()
             )));
         }
-        Ok(Tensor { dims, ty, data })
+        Ok(Tensor {
+            dims,
+            ty,
+            data: Buffer::Bytes(data),
+        })
     }
 
-    /// An f32 tensor of these values (their count must match `dims`).
-    pub fn from_f32(dims: Vec<u32>, values: &[f32]) -> Result<Tensor, NnError> {
-        Tensor::new(dims, TensorType::F32, bytemuck::cast_slice(values).to_vec())
+    /// An f32 tensor of these values (their count must match `dims`),
+    /// without copying them.
+    pub fn from_f32(dims: Vec<u32>, values: Vec<f32>) -> Result<Tensor, NnError> {
+        if element_count(&dims) != Some(values.len()) {
+            return Err(NnError::invalid(format!(
+                "tensor of FP32 {dims:?} needs {} values, got {}",
+                element_count(&dims).map_or("too many".into(), |n| n.to_string()),
+                values.len()
+            )));
+        }
+        Ok(Tensor {
+            dims,
+            ty: TensorType::F32,
+            data: Buffer::F32(values),
+        })
     }
 
-    /// The elements as f32, for an f32 tensor.
-    pub fn f32s(&self) -> Result<Vec<f32>, NnError> {
+    /// The elements' bytes, little-endian.
+    pub fn bytes(&self) -> &[u8] {
+        match &self.data {
+            Buffer::Bytes(b) => b,
+            Buffer::F32(v) => bytemuck::cast_slice(v),
+        }
+    }
+
+    pub fn byte_len(&self) -> usize {
+        self.bytes().len()
+    }
+
+    /// The elements as f32, for an f32 tensor (borrowed where they are
+    /// stored as f32 or suitably aligned).
+    pub fn f32s(&self) -> Result<Cow<'_, [f32]>, NnError> {
         if self.ty != TensorType::F32 {
             return Err(NnError::invalid(format!(
                 "expected an FP32 tensor, got {} {:?}",
                 self.ty, self.dims
             )));
         }
-        Ok(bytemuck::pod_collect_to_vec(&self.data))
+        Ok(match &self.data {
+            Buffer::F32(v) => Cow::Borrowed(v),
+            Buffer::Bytes(b) => match bytemuck::try_cast_slice(b) {
+                Ok(v) => Cow::Borrowed(v),
+                Err(_) => Cow::Owned(bytemuck::pod_collect_to_vec(b)),
+            },
+        })
+    }
+
+    /// The elements of an f32 tensor as the vector ONNX Runtime takes: the
+    /// host's own f32 values move, a guest's bytes are copied once.
+    pub fn into_f32s(self) -> Vec<f32> {
+        match self.data {
+            Buffer::F32(v) => v,
+            Buffer::Bytes(b) => bytemuck::pod_collect_to_vec(&b),
+        }
     }
 }
 
@@ -151,7 +205,7 @@ mod tests {
     #[test]
     fn bytes_must_match_the_dimensions() {
         let t = Tensor::new(vec![1, 2], TensorType::F32, vec![0; 8]).unwrap();
-        assert_eq!(t.f32s().unwrap(), vec![0.0, 0.0]);
+        assert_eq!(*t.f32s().unwrap(), [0.0, 0.0]);
         let e = Tensor::new(vec![1, 3, 4, 4], TensorType::F32, vec![0; 12]).unwrap_err();
         assert_eq!(e.code, ErrorCode::InvalidArgument);
         assert_eq!(
@@ -169,8 +223,17 @@ mod tests {
 
     #[test]
     fn f32_values_round_trip_and_other_types_are_named() {
-        let t = Tensor::from_f32(vec![3], &[1.0, -2.5, 3.25]).unwrap();
-        assert_eq!(t.f32s().unwrap(), vec![1.0, -2.5, 3.25]);
+        let t = Tensor::from_f32(vec![3], vec![1.0, -2.5, 3.25]).unwrap();
+        assert_eq!(*t.f32s().unwrap(), [1.0, -2.5, 3.25]);
+        assert_eq!(t.bytes().len(), 12);
+        assert_eq!(t.clone().into_f32s(), vec![1.0, -2.5, 3.25]);
+        let from_bytes = Tensor::new(vec![3], TensorType::F32, t.bytes().to_vec()).unwrap();
+        assert_eq!(
+            from_bytes,
+            Tensor::new(vec![3], TensorType::F32, t.bytes().to_vec()).unwrap()
+        );
+        assert_eq!(from_bytes.into_f32s(), vec![1.0, -2.5, 3.25]);
+        assert!(Tensor::from_f32(vec![2], vec![1.0]).is_err());
         let u = Tensor::new(vec![2], TensorType::U8, vec![1, 2]).unwrap();
         assert!(u.f32s().unwrap_err().message.contains("got U8 [2]"));
     }
