@@ -115,6 +115,11 @@ fn text_regions_in_rust_finds_exactly_the_drawn_lines() {
 }
 
 #[test]
+fn text_regions_in_javascript_finds_exactly_the_drawn_lines() {
+    finds_exactly_the_drawn_lines(&support::agent_component("examples/js/text_regions.js"));
+}
+
+#[test]
 fn text_regions_in_python_finds_exactly_the_drawn_lines() {
     finds_exactly_the_drawn_lines(&support::agent_component("examples/python/text_regions.py"));
 }

@@ -181,3 +181,75 @@ export const handler: unknown;
 /** `lifecycle.init` (runs the `init` callbacks); scripts/build-agent.sh
  * exports it, or re-export it yourself with the world `agent-with-init`. */
 export const lifecycle: unknown;
+
+// Models (wasi:nn) and the host's vision helpers (docs/models.md).
+
+export type TensorType = "FP16" | "FP32" | "FP64" | "BF16" | "U8" | "I32" | "I64";
+
+/** A model or tensor the host refused, with wasi:nn's error code. */
+export class NnError extends Error {
+  code: string;
+}
+
+/** A tensor held by the host. */
+export class Tensor {
+  static of(dims: number[], type: TensorType, bytes: Uint8Array): Tensor;
+  static fromF32(dims: number[], values: ArrayLike<number>): Tensor;
+  readonly dims: number[];
+  readonly type: TensorType;
+  bytes(): Uint8Array;
+  toF32(): Float32Array;
+}
+
+export class Outputs {
+  get(name: string): Tensor;
+  first(): Tensor;
+  names(): string[];
+}
+
+export class Model {
+  readonly name: string;
+  /** Runs the model on named inputs (each tensor is given up to the host). */
+  run(inputs: Record<string, Tensor>): Outputs;
+}
+
+/** Where the image lies in a tensor (pass it back to the helpers as is). */
+export interface Placement {
+  imageWidth: number;
+  imageHeight: number;
+  tensorWidth: number;
+  tensorHeight: number;
+  scaleX: number;
+  scaleY: number;
+  offsetX: number;
+  offsetY: number;
+}
+
+export interface Box { x: number; y: number; w: number; h: number }
+
+export const nn: {
+  load(name: string): Model;
+  frameTensor(
+    frame: Frame,
+    options: {
+      width: number;
+      height: number;
+      resize?: "stretch" | "letterbox" | "fit-top-left";
+      layout?: "nchw" | "nhwc";
+      channels?: "rgb" | "bgr";
+      mean?: [number, number, number];
+      std?: [number, number, number];
+      pad?: number;
+    },
+  ): { tensor: Tensor; placement: Placement };
+  probabilityRegions(
+    map: Tensor,
+    placement: Placement,
+    options?: { threshold?: number; boxThreshold?: number; unclipRatio?: number; minSide?: number; maxRegions?: number },
+  ): { polygon: { x: number; y: number }[]; boundingBox: Box; score: number }[];
+  yoloDetections(
+    output: Tensor,
+    placement: Placement,
+    options?: { format?: "v5" | "v8" | "yolox"; scoreThreshold?: number; iouThreshold?: number; maxDetections?: number },
+  ): { boundingBox: Box; score: number; classIndex: number }[];
+};

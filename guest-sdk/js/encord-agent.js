@@ -24,6 +24,9 @@ import twinsApi from "encord:agent/twins@0.2.0";
 import tasksApi from "encord:agent/tasks@0.2.0";
 import projectApi from "encord:agent/project@0.2.0";
 import logApi from "encord:agent/log@0.2.0";
+import visionApi from "encord:agent/vision@0.2.0";
+import graphApi from "wasi:nn/graph@0.2.0-rc-2024-10-28";
+import tensorApi from "wasi:nn/tensor@0.2.0-rc-2024-10-28";
 
 // ---------------------------------------------------------------------------
 // Errors
@@ -512,6 +515,128 @@ function* frames(resource) {
     resource[Symbol.dispose]?.();
   }
 }
+
+// ---------------------------------------------------------------------------
+// Models (wasi:nn) and the host's vision helpers (docs/models.md)
+
+/** A model or tensor the host refused, with wasi:nn's error code. */
+export class NnError extends Error {
+  constructor(message, code = "runtime-error") {
+    super(message);
+    this.name = "NnError";
+    this.code = code;
+  }
+}
+
+function nnCall(what, fn) {
+  try {
+    return fn();
+  } catch (e) {
+    const payload = e && typeof e === "object" && "payload" in e ? e.payload : e;
+    if (payload && typeof payload.data === "function") {
+      const code = String(payload.code());
+      throw new NnError(`${what}: ${payload.data()} (${code})`, code);
+    }
+    throw new NnError(`${what}: ${typeof payload === "string" ? payload : String(payload)}`);
+  }
+}
+
+/** A tensor held by the host: a model's input or output. */
+export class Tensor {
+  constructor(handle) {
+    this.handle = handle;
+  }
+  /** A tensor of these dimensions, element type ("FP32", "U8", ...) and little-endian bytes. */
+  static of(dims, type, bytes) {
+    return new Tensor(nnCall("tensor", () => new tensorApi.Tensor(Array.from(dims), type, bytes)));
+  }
+  static fromF32(dims, values) {
+    return Tensor.of(dims, "FP32", new Uint8Array(Float32Array.from(values).buffer));
+  }
+  get dims() {
+    return Array.from(this.handle.dimensions());
+  }
+  get type() {
+    return this.handle.ty();
+  }
+  bytes() {
+    return new Uint8Array(this.handle.data());
+  }
+  toF32() {
+    const b = this.bytes();
+    return new Float32Array(b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength));
+  }
+}
+
+/** A model's outputs by name, in the model's order. */
+export class Outputs {
+  constructor(pairs) {
+    this.pairs = pairs.map(([name, t]) => [name, new Tensor(t)]);
+  }
+  get(name) {
+    const found = this.pairs.find(([n]) => n === name);
+    if (!found) throw new NnError(`no output \`${name}\`; the model gave ${this.names().join(", ")}`, "invalid-argument");
+    return found[1];
+  }
+  first() {
+    if (!this.pairs.length) throw new NnError("the model gave no output");
+    return this.pairs[0][1];
+  }
+  names() {
+    return this.pairs.map(([n]) => n);
+  }
+}
+
+/** A granted model, ready to run. */
+export class Model {
+  constructor(name, graph, context) {
+    this.name = name;
+    this.graph = graph;
+    this.context = context;
+  }
+  /** Runs the model on named inputs, `{ x: tensor }` (each given up to the host). */
+  run(inputs) {
+    const pairs = Object.entries(inputs).map(([name, t]) => [name, t.handle]);
+    return new Outputs(nnCall(`model \`${this.name}\``, () => this.context.compute(pairs)));
+  }
+}
+
+const box = (b) => ({ x: b.x, y: b.y, w: b.w, h: b.h });
+
+/** Models the operator granted (`--model NAME=PATH`) and the vision helpers. */
+export const nn = {
+  /** Opens the model granted under `name`. */
+  load(name) {
+    const graph = nnCall(`model \`${name}\``, () => graphApi.loadByName(name));
+    return new Model(name, graph, nnCall(`model \`${name}\``, () => graph.initExecutionContext()));
+  },
+  /** The frame as an f32 tensor made in the host: `{ tensor, placement }`. */
+  frameTensor(frame, { width, height, resize = "stretch", layout = "nchw", channels = "rgb", mean = [0, 0, 0], std = [1, 1, 1], pad = 0 }) {
+    const wit = { index: frame.index ?? 0, width: frame.width, height: frame.height, rgb: frame.rgb };
+    const options = { width, height, resize, layout, channels, mean, std, pad };
+    const p = nnCall("frameTensor", () => visionApi.frameTensor(wit, options));
+    return { tensor: new Tensor(p.tensor), placement: p.placement };
+  },
+  /** Regions of a probability map (PP-OCR / DBNet text detectors, segmenters):
+   * `[{ polygon: [{x, y}], boundingBox: {x, y, w, h}, score }]`, PP-OCR's defaults. */
+  probabilityRegions(map, placement, { threshold = 0.3, boxThreshold = 0.6, unclipRatio = 1.5, minSide = 3, maxRegions = 1000 } = {}) {
+    const options = { threshold, boxThreshold, unclipRatio, minSide, maxRegions };
+    return nnCall("probabilityRegions", () => visionApi.probabilityRegions(map.handle, placement, options)).map((r) => ({
+      polygon: r.polygon.map((p) => ({ x: p.x, y: p.y })),
+      boundingBox: box(r.boundingBox),
+      score: r.score,
+    }));
+  },
+  /** Boxes from a YOLO detector's output ("v5", "v8" or "yolox") after per-class NMS. */
+  yoloDetections(output, placement, { format = "v8", scoreThreshold = 0.25, iouThreshold = 0.45, maxDetections = 300 } = {}) {
+    const options = { format, scoreThreshold, iouThreshold, maxDetections };
+    return nnCall("yoloDetections", () => visionApi.yoloDetections(output.handle, placement, options)).map((d) => ({
+      boundingBox: box(d.boundingBox),
+      score: d.score,
+      classIndex: d.classIndex,
+    }));
+  },
+};
 
 // ---------------------------------------------------------------------------
 // Dependencies
