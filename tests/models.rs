@@ -3,7 +3,6 @@
 //! wheels), real components calling wasi:nn and the vision helpers.
 
 use std::path::PathBuf;
-use std::time::{Duration, Instant};
 
 use crate::support::{
     self, agent_command, count, demo_at, export, exported, guest, read_report, run_agent, status,
@@ -216,13 +215,15 @@ fn hostile_tensors_fail_their_tasks_with_the_reason_and_the_host_lives() {
 }
 
 #[test]
-fn an_inference_past_the_task_timeout_is_stopped_on_time() {
+fn an_inference_past_the_task_timeout_fails_its_task_on_time() {
+    // That ONNX Runtime is also told to stop (not left computing in the
+    // background) is shown in-process, where the session's return can be
+    // watched: nn::model's test `a_dropped_inference_is_terminated`.
     let dir = tempfile::tempdir().unwrap();
     let store = dir.path().join("store");
     let hash = demo_at(&store, &[]);
     let report = dir.path().join("report.jsonl");
     let model = model_arg();
-    let started = Instant::now();
     let out = agent_command(&guest("guest-nn-hostile"), &store, &hash)
         .args([
             "--model",
@@ -243,26 +244,15 @@ fn an_inference_past_the_task_timeout_is_stopped_on_time() {
         .args(["--report", report.to_str().unwrap()])
         .output()
         .unwrap();
-    let took = started.elapsed();
     assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
-    let f = failures(&read_report(&report));
-    let long = f
-        .iter()
-        .find(|(t, _)| t == "street-07.png")
-        .expect("street-07 failed");
-    assert_eq!(long.1, "timed out after 1s");
     let record = read_report(&report)
         .into_iter()
         .find(|r| r["data_title"] == "street-07.png")
-        .unwrap();
-    assert!(record["duration_ms"].as_u64().unwrap() < 2_000, "{record}");
-    // On one thread this inference takes several seconds (7 s here): the
-    // process ending well before shows ONNX Runtime was told to stop, not
-    // left to finish in the background.
-    assert!(
-        took < Duration::from_secs(5),
-        "the run took {took:?}: the inference was not stopped"
-    );
+        .expect("street-07 ran");
+    assert_eq!(record["result"], "failed", "{record}");
+    assert_eq!(record["error"], "timed out after 1s", "{record}");
+    // On one thread this inference takes several seconds (7 s here).
+    assert!(record["duration_ms"].as_u64().unwrap() < 3_000, "{record}");
 }
 
 #[test]

@@ -247,6 +247,7 @@ export const nn: {
     placement: Placement,
     options?: { threshold?: number; boxThreshold?: number; unclipRatio?: number; minSide?: number; maxRegions?: number },
   ): { polygon: { x: number; y: number }[]; boundingBox: Box; score: number }[];
+  maskBitmask(mask: Tensor, placement: Placement, threshold?: number): { width: number; height: number; rle: string };
   yoloDetections(
     output: Tensor,
     placement: Placement,

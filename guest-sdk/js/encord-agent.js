@@ -627,6 +627,12 @@ export const nn = {
       score: r.score,
     }));
   },
+  /** The image pixels whose value in `mask` is above `threshold`, as an Encord
+   * bitmask over the whole image: `{ width, height, rle }`. */
+  maskBitmask(mask, placement, threshold = 0.5) {
+    const m = nnCall("maskBitmask", () => visionApi.maskBitmask(mask.handle, placement, threshold));
+    return { width: m.width, height: m.height, rle: m.rle };
+  },
   /** Boxes from a YOLO detector's output ("v5", "v8" or "yolox") after per-class NMS. */
   yoloDetections(output, placement, { format = "v8", scoreThreshold = 0.25, iouThreshold = 0.45, maxDetections = 300 } = {}) {
     const options = { format, scoreThreshold, iouThreshold, maxDetections };

@@ -329,3 +329,21 @@ pub fn yolo_detections(
         })
         .collect())
 }
+
+/// The image pixels whose value in `mask` (a mask or probability map over
+/// the tensor `placement` describes) is above `threshold`, as an Encord
+/// bitmask over the whole image (for `Shape::Bitmask`).
+pub fn mask_bitmask(
+    mask: &Tensor,
+    placement: &Placement,
+    threshold: f32,
+) -> Result<crate::Bitmask, AgentError> {
+    let m = wit::mask_bitmask(&mask.0, *placement, threshold).map_err(AgentError::msg)?;
+    Ok(crate::Bitmask {
+        top: 0,
+        left: 0,
+        width: m.width,
+        height: m.height,
+        rle: m.rle,
+    })
+}

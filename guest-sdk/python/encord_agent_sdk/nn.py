@@ -261,3 +261,24 @@ def yolo_detections(
     except Exception as e:
         raise _raise("yolo_detections", e) from None
     return [Detection(bounding_box=_box(d.bounding_box), score=d.score, class_index=d.class_index) for d in found]
+
+
+@dataclass
+class ImageMask:
+    """An Encord bitmask over the whole image: its size and run-length string
+    (the label row's `bitmask` shape: top 0, left 0, width, height, rleString)."""
+
+    width: int
+    height: int
+    rle: str
+
+
+def mask_bitmask(mask: Tensor, placement, threshold: float = 0.5) -> ImageMask:
+    """The image pixels whose value in `mask` (a mask or probability map over
+    the tensor `placement` describes) is above `threshold`."""
+    _, _, _, vision = _wit()
+    try:
+        m = vision.mask_bitmask(mask._handle, placement, threshold)
+    except Exception as e:
+        raise _raise("mask_bitmask", e) from None
+    return ImageMask(width=m.width, height=m.height, rle=m.rle)

@@ -6,8 +6,8 @@ use wasmtime::component::Resource;
 
 use super::nn::NnView;
 use crate::engine::bindings::wit::vision::{
-    BoundingBox, ChannelOrder, Detection, Frame, Host, Layout, Placement, Point, Prepared, Region,
-    RegionOptions, Resize, TensorOptions, YoloFormat, YoloOptions,
+    BoundingBox, ChannelOrder, Detection, Frame, Host, ImageMask, Layout, Placement, Point,
+    Prepared, Region, RegionOptions, Resize, TensorOptions, YoloFormat, YoloOptions,
 };
 use crate::nn::vision as v;
 use crate::nn::Tensor;
@@ -40,6 +40,16 @@ fn placement_out(p: v::Placement) -> Placement {
 
 fn bounding_box([x, y, w, h]: [f32; 4]) -> BoundingBox {
     BoundingBox { x, y, w, h }
+}
+
+/// A map's height and width from its dimensions.
+fn map_size(what: &str, dims: &[u32]) -> Result<(usize, usize), String> {
+    match dims {
+        [1, 1, h, w] | [1, h, w] | [h, w] => Ok((*h as usize, *w as usize)),
+        _ => Err(format!(
+            "a {what} is [1, 1, H, W], [1, H, W] or [H, W]; got {dims:?}"
+        )),
+    }
 }
 
 /// The f32 values of a tensor the guest lent, with its dimensions.
@@ -154,5 +164,22 @@ impl Host for NnView<'_> {
                 class_index: d.class_index,
             })
             .collect())
+    }
+
+    async fn mask_bitmask(
+        &mut self,
+        mask: Resource<Tensor>,
+        placement: Placement,
+        threshold: f32,
+    ) -> Result<ImageMask, String> {
+        let (values, dims) = values(self, &mask)?;
+        let (h, w) = map_size("mask", &dims)?;
+        let placement = placement_in(&placement);
+        let m = blocking(move || v::mask_bitmask(&values, w, h, &placement, threshold)).await?;
+        Ok(ImageMask {
+            width: m.width,
+            height: m.height,
+            rle: m.rle,
+        })
     }
 }

@@ -28,6 +28,7 @@ pub(crate) mod v0_2 {
             "wasi:nn/inference.[method]graph-execution-context.compute": async | trappable,
             "encord:agent/vision.frame-tensor": async,
             "encord:agent/vision.probability-regions": async,
+            "encord:agent/vision.mask-bitmask": async,
             // A guest's bad handle or a tensor that breaks the rules traps.
             "wasi:nn": trappable,
         },

@@ -301,6 +301,11 @@ impl Model {
         result
     }
 
+    /// Sessions waiting for an inference (each running one holds its own).
+    pub fn idle_sessions(&self) -> usize {
+        self.idle.lock().unwrap_or_else(|p| p.into_inner()).len()
+    }
+
     fn take_session(&self) -> Result<Session, NnError> {
         let idle = self.idle.lock().unwrap_or_else(|p| p.into_inner()).pop();
         match idle {
@@ -461,6 +466,66 @@ impl Models {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::{Duration, Instant};
+
+    /// The library and detector scripts/setup.sh installs: their absence is
+    /// a set-up error, not a skipped test.
+    fn installed() -> (PathBuf, PathBuf) {
+        let library = crate::nn::runtime::locate(None).expect("ONNX Runtime: run scripts/setup.sh");
+        let model = crate::nn::runtime::cache_dir()
+            .expect("a cache directory")
+            .join("models/ch_PP-OCRv4_det_infer.onnx");
+        assert!(
+            model.is_file(),
+            "{} is missing: run scripts/setup.sh",
+            model.display()
+        );
+        (library, model)
+    }
+
+    /// Waits until the model's one session is back in its pool.
+    async fn session_back(model: &Model) {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while model.idle_sessions() == 0 {
+            assert!(Instant::now() < deadline, "the session never came back");
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_dropped_inference_is_terminated() {
+        let (library, path) = installed();
+        let grant = ModelGrant {
+            name: "det".into(),
+            path,
+        };
+        let models = Models::load(&[grant], &library, 1).unwrap();
+        let model = models.get("det").unwrap().clone();
+        let input = || {
+            let side = 1600u32;
+            let n = 3 * (side * side) as usize;
+            vec![(
+                "x".to_string(),
+                Tensor::from_f32(vec![1, 3, side, side], vec![0.0; n]).unwrap(),
+            )]
+        };
+        // Dropped (the task's time ran out) 100 ms in: the session comes back
+        // when ONNX Runtime stops.
+        let started = Instant::now();
+        let dropped = tokio::time::timeout(Duration::from_millis(100), model.run(input())).await;
+        assert!(dropped.is_err(), "the inference outlived its timeout");
+        session_back(&model).await;
+        let stopped = started.elapsed();
+        // The same inference left to finish, for scale.
+        let started = Instant::now();
+        let out = model.run(input()).await.unwrap();
+        let full = started.elapsed();
+        assert_eq!(out[0].1.dims, vec![1, 1, 1600, 1600]);
+        assert!(
+            stopped * 4 < full,
+            "a dropped inference took {stopped:?} to stop; a whole one takes {full:?}"
+        );
+    }
 
     #[test]
     fn a_grant_is_name_equals_an_existing_model() {

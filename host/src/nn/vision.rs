@@ -428,6 +428,93 @@ fn min_area_rect(points: &[(f32, f32)]) -> Option<Rect> {
     best.map(|(_, r)| r)
 }
 
+/// A mask over the whole image (Encord's bitmask: the image's size, rows
+/// top to bottom, its run-length string).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImageMask {
+    pub width: u32,
+    pub height: u32,
+    pub rle: String,
+}
+
+/// The pixels of the image whose value in `map` (a `w × h` map over the
+/// tensor the placement describes, sampled at each image pixel's centre)
+/// is above `threshold`, as an Encord bitmask.
+pub fn mask_bitmask(
+    map: &[f32],
+    w: usize,
+    h: usize,
+    placement: &Placement,
+    threshold: f32,
+) -> Result<ImageMask, String> {
+    placement.check()?;
+    if map.len() != w * h || w == 0 || h == 0 {
+        return Err(format!(
+            "mask of {w}×{h} needs {} values, got {}",
+            w * h,
+            map.len()
+        ));
+    }
+    let (iw, ih) = (
+        placement.image_width as usize,
+        placement.image_height as usize,
+    );
+    let column = |x: usize| {
+        let t = (x as f32 + 0.5) * placement.scale_x + placement.offset_x;
+        (t.max(0.0) as usize).min(w - 1)
+    };
+    let columns: Vec<usize> = (0..iw).map(column).collect();
+    // Runs alternate, starting with unset pixels.
+    let mut counts: Vec<u64> = Vec::new();
+    let (mut current, mut run) = (false, 0u64);
+    for y in 0..ih {
+        let ty = (((y as f32 + 0.5) * placement.scale_y + placement.offset_y).max(0.0) as usize)
+            .min(h - 1);
+        let row = &map[ty * w..(ty + 1) * w];
+        for &tx in &columns {
+            let set = row[tx] > threshold;
+            if set == current {
+                run += 1;
+            } else {
+                counts.push(run);
+                current = set;
+                run = 1;
+            }
+        }
+    }
+    counts.push(run);
+    Ok(ImageMask {
+        width: placement.image_width,
+        height: placement.image_height,
+        rle: rle_string(&counts),
+    })
+}
+
+/// Encord's (COCO's) run-length string: each count as 5-bit groups offset
+/// by 48, from the third on as the difference to the count two before.
+pub fn rle_string(counts: &[u64]) -> String {
+    let mut out = String::new();
+    for (i, &c) in counts.iter().enumerate() {
+        let mut x = c as i64;
+        if i > 2 {
+            x -= counts[i - 2] as i64;
+        }
+        loop {
+            let mut ch = x & 0x1f;
+            x >>= 5;
+            let more = if ch & 0x10 != 0 { x != -1 } else { x != 0 };
+            if more {
+                ch |= 0x20;
+            }
+            out.push(char::from((ch + 48) as u8));
+            if !more {
+                break;
+            }
+        }
+    }
+    out
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum YoloFormat {
     V5,
@@ -793,6 +880,41 @@ mod tests {
         let r = probability_regions(&map, w, h, &identity(20, 20), &region_opts(0.0)).unwrap();
         assert!(r.is_empty(), "{r:?}");
         assert!(probability_regions(&map, 3, 3, &identity(20, 20), &region_opts(0.0)).is_err());
+    }
+
+    #[test]
+    fn run_lengths_are_encords_string() {
+        // Vectors from the Encord SDK's own `_mask_to_rle` / `_rle_to_string`.
+        assert_eq!(rle_string(&[2, 2, 1, 3, 3, 1]), "22112N");
+        assert_eq!(rle_string(&[0, 5, 100, 40, 3]), "05T3S1oL");
+    }
+
+    #[test]
+    fn a_mask_is_sampled_per_image_pixel_through_the_placement() {
+        // A 4×3 map over a 4×3 image: the Encord SDK's vector above.
+        let map = [0., 0., 1., 1., 0., 1., 1., 1., 0., 0., 0., 1.];
+        let m = mask_bitmask(&map, 4, 3, &identity(4, 3), 0.5).unwrap();
+        assert_eq!((m.width, m.height, m.rle.as_str()), (4, 3, "22112N"));
+        // The same map letterboxed into 8×8 at scale 2 (offset 0, 1): an
+        // 4×3 image still reads the same pixels.
+        let mut big = vec![0f32; 64];
+        for y in 0..3 {
+            for x in 0..4 {
+                for (dy, dx) in [(0, 0), (0, 1), (1, 0), (1, 1)] {
+                    big[(1 + 2 * y + dy) * 8 + 2 * x + dx] = map[y * 4 + x];
+                }
+            }
+        }
+        let p = Placement {
+            tensor_width: 8,
+            tensor_height: 8,
+            scale_x: 2.0,
+            scale_y: 2.0,
+            offset_y: 1.0,
+            ..identity(4, 3)
+        };
+        assert_eq!(mask_bitmask(&big, 8, 8, &p, 0.5).unwrap().rle, "22112N");
+        assert!(mask_bitmask(&map, 5, 3, &p, 0.5).is_err());
     }
 
     #[test]
