@@ -55,6 +55,9 @@ fn regions(row: &serde_json::Value) -> Vec<[f64; 4]> {
                 .map(|p| (p["x"].as_f64().unwrap(), p["y"].as_f64().unwrap()))
                 .collect();
             assert_eq!(points.len(), 4, "a rotated rectangle: {o}");
+            // The detector's score, written as the object's confidence.
+            let confidence = o["confidence"].as_f64().unwrap();
+            assert!(confidence > 0.6 && confidence < 1.0, "{o}");
             let (x0, x1) = points
                 .iter()
                 .fold((1f64, 0f64), |(a, b), p| (a.min(p.0), b.max(p.0)));

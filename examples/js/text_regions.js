@@ -26,7 +26,7 @@ stage("pre-label", { needs: { frame: firstFrame, row: labelRow }, pathways: ["to
   const input = nn.frameTensor(frame, { width, height, mean: [0.5, 0.5, 0.5], std: [0.5, 0.5, 0.5] });
   const outputs = model.run({ x: input.tensor });
   const regions = nn.probabilityRegions(outputs.first(), input.placement);
-  for (const region of regions) row.addObject("Region", 0, { polygon: region.polygon });
+  for (const region of regions) row.addObject("Region", 0, { polygon: region.polygon }, { confidence: region.score });
   log.info(`${regions.length} text region(s)`);
   return { pathway: "to triage", labelRow: row };
 });

@@ -44,7 +44,7 @@ def text_regions(lr: LabelRowV2, frame: Annotated[Image, Depends(dep_single_fram
     regions = nn.probability_regions(outputs.first(), prepared.placement)
     for region in regions:
         instance = region_class.create_instance()
-        instance.set_for_frames(coordinates=region.polygon, frames=0)
+        instance.set_for_frames(coordinates=region.polygon, frames=0, confidence=region.score)
         lr.add_object_instance(instance)
     print(f"{len(regions)} text region(s)")
     return TaskAgentReturnStruct(pathway="to triage", label_row=lr)

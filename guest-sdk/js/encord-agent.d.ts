@@ -66,8 +66,9 @@ export class LabelRow {
   objects(name?: string): ObjectInstance[];
   classifications(name?: string): ClassificationInstance[];
   classification(name: string): ClassificationInstance | undefined;
-  addObject(name: string, frame: number, shape: Shape): string;
-  addObjectFrame(objectHash: string, frame: number, shape: Shape): void;
+  /** `confidence` in [0, 1] (default 1.0): a model's score where one placed it. */
+  addObject(name: string, frame: number, shape: Shape, options?: { confidence?: number }): string;
+  addObjectFrame(objectHash: string, frame: number, shape: Shape, options?: { confidence?: number }): void;
   setObjectAnswer(objectHash: string, attribute: string, answer: Answer): void;
   addClassification(name: string, answer: Answer, frames?: [number, number]): string;
   removeObject(objectHash: string): boolean;

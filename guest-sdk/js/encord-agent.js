@@ -305,18 +305,18 @@ export class LabelRow {
   }
 
   /** Adds an object of ontology type `name` on `frame`; returns its hash. */
-  addObject(name, frame, shape) {
+  addObject(name, frame, shape, { confidence = 1.0 } = {}) {
     const hash = this.#newHash(`object:${name}:${frame}`);
-    this.#place(name, hash, frame, shape);
+    this.#place(name, hash, frame, shape, confidence);
     this.json.object_answers[hash] = { objectHash: hash, classifications: [] };
     return hash;
   }
 
   /** Places an existing object on one more frame (video tracking). */
-  addObjectFrame(objectHash, frame, shape) {
+  addObjectFrame(objectHash, frame, shape, { confidence = 1.0 } = {}) {
     const def = this.ontology.objectByHash(this.#featureOf(objectHash));
     if (!def) throw new LabelError(`object \`${objectHash}\` is not in the ontology`);
-    this.#place(def.name, objectHash, frame, shape);
+    this.#place(def.name, objectHash, frame, shape, confidence);
   }
 
   /** Answers one of an object's static attributes. */
@@ -437,7 +437,8 @@ export class LabelRow {
     return labels;
   }
 
-  #place(name, hash, frame, shape) {
+  #place(name, hash, frame, shape, confidence = 1.0) {
+    if (!(confidence >= 0 && confidence <= 1)) throw new LabelError(`confidence ${confidence} of \`${name}\` is outside [0, 1]`);
     const def = this.ontology.object(name);
     const kind = shapeKind(shape);
     if (def.shape !== kind) throw new LabelError(`object \`${name}\` is a ${def.shape} in the ontology, not a ${kind}`);
@@ -453,7 +454,7 @@ export class LabelRow {
       value: snake(def.name),
       createdAt: t,
       createdBy: null,
-      confidence: 1.0,
+      confidence,
       manualAnnotation: false,
       lastEditedAt: t,
       ...shapeKeys(shape),

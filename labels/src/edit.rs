@@ -218,6 +218,31 @@ impl LabelRow {
         Ok(())
     }
 
+    /// Sets the confidence (in [0, 1]) of an object where it is placed on
+    /// `frame`; objects are added with 1.0. A model's score goes here.
+    pub fn set_object_confidence(
+        &mut self,
+        object_hash: &str,
+        frame: u32,
+        confidence: f64,
+    ) -> Result<(), LabelError> {
+        if !(0.0..=1.0).contains(&confidence) {
+            return Err(LabelError::Invalid(format!(
+                "confidence {confidence} of object `{object_hash}` is outside [0, 1]"
+            )));
+        }
+        let object = self
+            .frame_labels(frame)?
+            .objects
+            .iter_mut()
+            .find(|o| o.object_hash == object_hash)
+            .ok_or_else(|| {
+                LabelError::Invalid(format!("object `{object_hash}` is not on frame {frame}"))
+            })?;
+        object.extra.insert("confidence".into(), json!(confidence));
+        Ok(())
+    }
+
     /// Sets the answer of one of an object's static attributes.
     pub fn set_object_answer(
         &mut self,

@@ -158,6 +158,32 @@ fn objects_and_classifications_are_created_by_ontology_name() {
 }
 
 #[test]
+fn a_models_score_is_the_objects_confidence() {
+    let mut row = LabelRow::parse(IMAGE, ontology()).unwrap();
+    let p = Shape::Point(Point { x: 0.5, y: 0.5 });
+    let hash = row.add_object("Pt", 0, p).unwrap();
+    let confidence = |row: &LabelRow| {
+        let v: Value = serde_json::from_str(&row.to_json()).unwrap();
+        let units = v["data_units"].as_object().unwrap();
+        let objects = units.values().next().unwrap()["labels"]["objects"].clone();
+        objects
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|o| o["objectHash"] == hash.as_str())
+            .unwrap()["confidence"]
+            .as_f64()
+            .unwrap()
+    };
+    assert_eq!(confidence(&row), 1.0);
+    row.set_object_confidence(&hash, 0, 0.75).unwrap();
+    assert_eq!(confidence(&row), 0.75);
+    let e = row.set_object_confidence(&hash, 0, 1.5).unwrap_err();
+    assert!(e.to_string().contains("outside [0, 1]"), "{e}");
+    assert!(row.set_object_confidence("nope", 0, 0.5).is_err());
+}
+
+#[test]
 fn wrong_names_and_shapes_are_refused_with_the_valid_choices() {
     let mut row = LabelRow::parse(IMAGE, ontology()).unwrap();
     let err = row

@@ -41,7 +41,8 @@ pub fn text_regions(frame: Frame, mut row: LabelRow) -> Result<Outcome, AgentErr
     let regions =
         nn::probability_regions(outputs.first()?, &input.placement, &RegionOptions::dbnet())?;
     for region in &regions {
-        row.add_object("Region", 0, Shape::Polygon(region.points()))?;
+        let object = row.add_object("Region", 0, Shape::Polygon(region.points()))?;
+        row.set_object_confidence(&object, 0, f64::from(region.score))?;
     }
     encord_agent_sdk::log::info(&format!("{} text region(s)", regions.len()));
     Ok(Outcome::pathway("to triage").with_label_row(row))

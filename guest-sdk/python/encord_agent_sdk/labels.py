@@ -470,6 +470,7 @@ class ObjectInstance:
         self._hash = object_hash
         self._row: Optional[LabelRowV2] = None
         self._frames: dict[int, Coordinates] = {}
+        self._confidence: dict[int, float] = {}
         self._answers: list[tuple[Attribute, Any]] = []
 
     @property
@@ -480,9 +481,14 @@ class ObjectInstance:
     def feature_hash(self) -> str:
         return self.ontology_item.feature_node_hash
 
-    def set_for_frames(self, coordinates: Coordinates, frames=0, *, overwrite: bool = False, **_metadata) -> None:
+    def set_for_frames(
+        self, coordinates: Coordinates, frames=0, *, overwrite: bool = False, confidence: Optional[float] = None, **_metadata
+    ) -> None:
         """Places the object with these coordinates on `frames` (an int, a
-        `Range` or a list of them)."""
+        `Range` or a list of them), with `confidence` in [0, 1] (default 1.0,
+        a model's score where one placed it)."""
+        if confidence is not None and not 0.0 <= confidence <= 1.0:
+            raise LabelError(f"confidence {confidence} of `{self.ontology_item.name}` is outside [0, 1]")
         shape = getattr(coordinates, "_shape", None)
         want = getattr(self.ontology_item.shape, "value", self.ontology_item.shape)
         if shape != want:
@@ -493,9 +499,11 @@ class ObjectInstance:
                     f"object `{self.ontology_item.name}` is already on frame {f}: pass overwrite=True to replace it"
                 )
             if self._row is not None:
-                self._row._place(self, f, coordinates)
+                self._row._place(self, f, coordinates, confidence)
             else:
                 self._frames[f] = coordinates
+                if confidence is not None:
+                    self._confidence[f] = confidence
 
     def _placed_frames(self) -> set[int]:
         if self._row is not None:
@@ -817,13 +825,14 @@ class LabelRowV2:
         ):
             raise LabelError(f"object hash `{obj._hash}` is already in this label row")
         for f, coords in sorted(obj._frames.items()):
-            self._place(obj, f, coords)
+            self._place(obj, f, coords, obj._confidence.get(f))
         self._data["object_answers"][obj._hash] = {
             "objectHash": obj._hash,
             "classifications": [e for _, e in obj._answers],
         }
         obj._row = self
         obj._frames = {}
+        obj._confidence = {}
         obj._answers = []
 
     def add_classification_instance(self, c: ClassificationInstance, force: bool = False) -> None:
@@ -934,7 +943,7 @@ class LabelRowV2:
             raise LabelError(f"the data unit's labels do not have the shape of a {self._data.get('data_type')} row")
         return labels
 
-    def _place(self, obj: ObjectInstance, frame: int, coords: Coordinates) -> None:
+    def _place(self, obj: ObjectInstance, frame: int, coords: Coordinates, confidence: Optional[float] = None) -> None:
         ont = obj.ontology_item
         h = obj._hash
         labels = self._frame_labels(frame)
@@ -949,7 +958,7 @@ class LabelRowV2:
             "value": _snake(ont.name),
             "createdAt": now,
             "createdBy": None,
-            "confidence": 1.0,
+            "confidence": 1.0 if confidence is None else float(confidence),
             "manualAnnotation": False,
             "lastEditedAt": now,
         }
