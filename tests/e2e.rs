@@ -11,6 +11,7 @@ mod encord_http;
 mod end_to_end;
 mod languages;
 mod media;
+mod model_apis;
 mod models;
 mod python_sdk;
 mod runner;

@@ -13,7 +13,8 @@ Build with `encord-agent-build agent.py -o agent.wasm`, run with
 `runner-host --component agent.wasm --project-hash ...`.
 """
 
-from . import nn
+from . import http, nn
+from .schema import OntologyDataModel
 from .data import (
     Frame,
     Image,

@@ -8,6 +8,7 @@ Frames are RGB8 `Image`s (no numpy inside the sandbox): `.shape` is
 
 from __future__ import annotations
 
+import base64
 import json
 from dataclasses import dataclass
 from enum import Enum
@@ -102,6 +103,87 @@ class Image:
     def tobytes(self) -> bytes:
         return bytes(self.rgb)
 
+    def encode(
+        self,
+        image_format: str = "jpeg",
+        *,
+        quality: int = 90,
+        crop=None,
+        padding: float = 0.0,
+        max_side: Optional[int] = None,
+    ) -> bytes:
+        """The image (or `crop`, a `BoundingBoxCoordinates` or an object's
+        polygon bounds, grown by `padding` of its size) as a PNG or JPEG file,
+        encoded in the host; `max_side` scales it down, aspect kept."""
+        return _encode(self, image_format, quality, crop, padding, max_side)[0]
+
+    def b64_encoding(
+        self,
+        image_format: str = "jpeg",
+        output_format: str = "raw",
+        *,
+        quality: int = 90,
+        crop=None,
+        padding: float = 0.0,
+        max_side: Optional[int] = None,
+    ):
+        """encord-agents' `Frame.b64_encoding`: the image as base64 ("raw"), a
+        data URL ("url"), or a message part for OpenAI ("openai") or
+        Anthropic ("anthropic")."""
+        data, media_type = _encode(self, image_format, quality, crop, padding, max_side)
+        b64 = base64.b64encode(data).decode("ascii")
+        if output_format == "raw":
+            return b64
+        url = f"data:{media_type};base64,{b64}"
+        if output_format == "url":
+            return url
+        if output_format == "openai":
+            return {"type": "image_url", "image_url": {"url": url}}
+        if output_format == "anthropic":
+            return {"type": "image", "source": {"type": "base64", "media_type": media_type, "data": b64}}
+        raise ValueError(f"output_format {output_format!r}: one of raw, url, openai, anthropic")
+
+
+def _crop_box(crop):
+    """(x, y, w, h) of a BoundingBoxCoordinates, a polygon's points or a
+    tuple, normalised."""
+    if crop is None:
+        return None
+    if hasattr(crop, "top_left_x"):
+        return (crop.top_left_x, crop.top_left_y, crop.width, crop.height)
+    points = getattr(crop, "values", None)
+    if points:
+        xs, ys = [p.x for p in points], [p.y for p in points]
+        return (min(xs), min(ys), max(xs) - min(xs), max(ys) - min(ys))
+    x, y, w, h = crop
+    return (x, y, w, h)
+
+
+def _encode(image: "Image", image_format: str, quality: int, crop, padding: float, max_side) -> tuple[bytes, str]:
+    try:
+        from componentize_py_types import Err
+        from wit_world.imports import data as wdata
+        from wit_world.imports import vision
+    except ImportError:
+        raise RuntimeError("images are encoded by runner-host: build the agent with encord-agent-build") from None
+    fmt = {"png": vision.ImageFormat.PNG, "jpeg": vision.ImageFormat.JPEG, "jpg": vision.ImageFormat.JPEG}.get(image_format.lower())
+    if fmt is None:
+        raise ValueError(f"image_format {image_format!r}: png or jpeg")
+    box = _crop_box(crop)
+    options = vision.EncodeOptions(
+        format=fmt,
+        quality=int(quality),
+        crop=None if box is None else vision.BoundingBox(x=box[0], y=box[1], w=box[2], h=box[3]),
+        padding=float(padding),
+        max_side=max_side,
+    )
+    frame = wdata.Frame(index=0, width=image.width, height=image.height, rgb=bytes(image.rgb))
+    try:
+        e = vision.encode_image(frame, options)
+    except Err as err:
+        raise ValueError(str(err.value)) from None
+    return bytes(e.bytes), e.media_type
+
 
 @dataclass
 class Frame:
@@ -109,6 +191,10 @@ class Frame:
 
     frame: int
     content: Image
+
+    def b64_encoding(self, image_format: str = "jpeg", output_format: str = "raw", **kwargs):
+        """encord-agents' `Frame.b64_encoding` (see `Image.b64_encoding`)."""
+        return self.content.b64_encoding(image_format, output_format, **kwargs)
 
 
 def _frame(f) -> Frame:

@@ -13,6 +13,7 @@
 //! [`Capabilities::take_effects`]. See docs/architecture.md.
 
 pub(crate) mod data;
+pub(crate) mod http;
 pub(crate) mod labels;
 pub(crate) mod log;
 pub mod net;
@@ -66,7 +67,7 @@ impl Capabilities {
             .unwrap_or_default();
         Capabilities {
             log: log::Log::new(task.clone(), stage.clone()),
-            net: net::Net::new(net, task.clone()),
+            net: net::Net::new(net, task.clone(), memory_cap),
             project: project::ProjectCap::new(project, stage),
             labels: labels::Labels::new(label_row),
             twins: twins::Twins::new(twins.clone(), twin_projects, data_hash),
@@ -95,6 +96,8 @@ pub(crate) fn add_to_linker(linker: &mut Linker<TaskState>) -> wasmtime::Result<
     })?;
     wit::labels::add_to_linker::<_, HasSelf<labels::Labels>>(linker, |s| &mut s.caps.labels)?;
     wit::log::add_to_linker::<_, HasSelf<log::Log>>(linker, |s| &mut s.caps.log)?;
+    // The blocking HTTP call shares wasi:http's per-call state: its grants.
+    wit::http::add_to_linker::<_, HasSelf<net::Net>>(linker, |s| &mut s.caps.net)?;
     wit::tasks::add_to_linker::<_, HasSelf<tasks::Tasks>>(linker, |s| &mut s.caps.tasks)?;
     wit::twins::add_to_linker::<_, HasSelf<twins::Twins>>(linker, |s| &mut s.caps.twins)?;
     wit::data::add_to_linker::<_, data::DataCap>(linker, |s| data::DataView {

@@ -104,11 +104,35 @@ pub(crate) fn grant_sockets(b: &mut wasmtime_wasi::WasiCtxBuilder, grants: &Arc<
 pub(crate) struct Net {
     allowed: Arc<[NetGrant]>,
     task: Option<Arc<crate::platform::Task>>,
+    /// The instance's memory limit: no answer larger is read in
+    /// (`encord:agent/http`).
+    memory_cap: usize,
 }
 
 impl Net {
-    pub(crate) fn new(allowed: Arc<[NetGrant]>, task: Option<Arc<crate::platform::Task>>) -> Net {
-        Net { allowed, task }
+    pub(crate) fn new(
+        allowed: Arc<[NetGrant]>,
+        task: Option<Arc<crate::platform::Task>>,
+        memory_cap: usize,
+    ) -> Net {
+        Net {
+            allowed,
+            task,
+            memory_cap,
+        }
+    }
+
+    pub(crate) fn memory_cap(&self) -> usize {
+        self.memory_cap
+    }
+
+    /// The log line of a refused request: the host and port, never the
+    /// path or query.
+    pub(crate) fn log_denied(&self, to: &str) {
+        tracing::warn!(
+            task = self.task.as_ref().map_or("-", |t| t.uuid.as_str()),
+            "the agent's HTTP request to `{to}` was denied: that host is not granted (--allow-net HOST[:PORT])"
+        );
     }
 
     /// Whether a request to `uri` is granted (scheme, host and port).
@@ -143,10 +167,7 @@ impl WasiHttpHooks for Net {
                 .uri()
                 .authority()
                 .map_or_else(String::new, |a| a.to_string());
-            tracing::warn!(
-                task = self.task.as_ref().map_or("-", |t| t.uuid.as_str()),
-                "the agent's HTTP request to `{to}` was denied: that host is not granted (--allow-net HOST[:PORT])"
-            );
+            self.log_denied(&to);
             return Box::new(async { Err(wasmtime_wasi_http::Error::HttpRequestDenied) });
         }
         Box::new(async move {
@@ -219,7 +240,7 @@ mod tests {
 
     fn net(specs: &[&str]) -> Net {
         let specs: Vec<String> = specs.iter().map(|s| s.to_string()).collect();
-        Net::new(NetGrant::resolve(&specs).unwrap().into(), None)
+        Net::new(NetGrant::resolve(&specs).unwrap().into(), None, 1 << 20)
     }
 
     #[test]

@@ -6,8 +6,9 @@ use wasmtime::component::Resource;
 
 use super::nn::NnView;
 use crate::engine::bindings::wit::vision::{
-    BoundingBox, ChannelOrder, Detection, Frame, Host, ImageMask, Layout, Placement, Point,
-    Prepared, Region, RegionOptions, Resize, TensorOptions, YoloFormat, YoloOptions,
+    BoundingBox, ChannelOrder, Detection, EncodeOptions, EncodedImage, Frame, Host, ImageFormat,
+    ImageMask, Layout, Placement, Point, Prepared, Region, RegionOptions, Resize, TensorOptions,
+    YoloFormat, YoloOptions,
 };
 use crate::nn::vision as v;
 use crate::nn::Tensor;
@@ -180,6 +181,34 @@ impl Host for NnView<'_> {
             width: m.width,
             height: m.height,
             rle: m.rle,
+        })
+    }
+
+    async fn encode_image(
+        &mut self,
+        frame: Frame,
+        o: EncodeOptions,
+    ) -> Result<EncodedImage, String> {
+        use crate::media::{self, ImageFormat as F};
+        let (format, media_type) = match o.format {
+            ImageFormat::Png => (F::Png, "image/png"),
+            ImageFormat::Jpeg => (F::Jpeg, "image/jpeg"),
+        };
+        let options = media::EncodeOptions {
+            format,
+            quality: o.quality,
+            crop: o.crop.map(|b| [b.x, b.y, b.w, b.h]),
+            padding: o.padding,
+            max_side: o.max_side,
+        };
+        let (bytes, width, height) =
+            blocking(move || media::encode_image(frame.width, frame.height, &frame.rgb, &options))
+                .await?;
+        Ok(EncodedImage {
+            bytes,
+            media_type: media_type.into(),
+            width,
+            height,
         })
     }
 }

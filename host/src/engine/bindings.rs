@@ -29,6 +29,8 @@ pub(crate) mod v0_2 {
             "encord:agent/vision.frame-tensor": async,
             "encord:agent/vision.probability-regions": async,
             "encord:agent/vision.mask-bitmask": async,
+            "encord:agent/vision.encode-image": async,
+            "encord:agent/http.send": async,
             // A guest's bad handle or a tensor that breaks the rules traps.
             "wasi:nn": trappable,
         },

@@ -22,10 +22,12 @@ use tokio::sync::mpsc;
 use crate::platform::DataItem;
 
 mod decode;
+mod encode;
 mod probe;
 mod yuv;
 pub use decode::decode_still;
 use decode::*;
+pub use encode::{encode_image, EncodeOptions, ImageFormat};
 pub use probe::{probe, Matrix, VideoInfo, Wire};
 pub use yuv::yuv420_to_rgb;
 

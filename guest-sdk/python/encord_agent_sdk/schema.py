@@ -1,0 +1,109 @@
+"""The ontology as a JSON schema for a model's structured output, and the
+model's answer back into labels: encord-agents' `OntologyDataModel` for
+classifications.
+
+    model = OntologyDataModel([quality, scene])        # or the whole OntologyStructure
+    body["response_format"] = {"type": "json_schema",
+                               "json_schema": {"name": "labels", "schema": model.model_json_schema(), "strict": True}}
+    ...
+    for instance in model.validate_json(answer_text):   # LabelError when the answer does not fit
+        lr.add_classification_instance(instance)
+
+Each classification is one property named after its question: a radio
+question's answer is one of its option labels, a checklist's a list of them,
+a text question's a string. Nested questions under radio options are not in
+the schema (yet).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Iterable, Union
+
+from .labels import (
+    ChecklistAttribute,
+    Classification,
+    ClassificationInstance,
+    LabelError,
+    OntologyStructure,
+    RadioAttribute,
+    TextAttribute,
+)
+
+
+class OntologyDataModel:
+    def __init__(self, classifications: Union[OntologyStructure, Iterable[Classification]]):
+        items = getattr(classifications, "classifications", classifications)
+        self.classifications: list[Classification] = list(items)
+        for c in self.classifications:
+            if not c.attributes:
+                raise LabelError(f"classification {c!r} has no question")
+
+    def _property(self, c: Classification) -> dict:
+        q = c.attributes[0]
+        labels = [o.label for o in q.options]
+        if isinstance(q, RadioAttribute):
+            return {"type": "string", "enum": labels, "description": f"{q.name}: one of {', '.join(labels)}"}
+        if isinstance(q, ChecklistAttribute):
+            return {
+                "type": "array",
+                "items": {"type": "string", "enum": labels},
+                "uniqueItems": True,
+                "description": f"{q.name}: any of {', '.join(labels)}",
+            }
+        if isinstance(q, TextAttribute):
+            return {"type": "string", "description": q.name}
+        raise LabelError(f"question `{q.name}` of type {type(q).__name__} is not supported in a schema")
+
+    def model_json_schema(self) -> dict:
+        """A JSON Schema (draft 2020-12) object: one required property per
+        classification, no others."""
+        props = {c.title: self._property(c) for c in self.classifications}
+        return {
+            "$schema": "https://json-schema.org/draft/2020-12/schema",
+            "title": "Labels",
+            "type": "object",
+            "properties": props,
+            "required": list(props),
+            "additionalProperties": False,
+        }
+
+    def validate_json(self, answer: Union[str, bytes, dict], frames=0) -> list[ClassificationInstance]:
+        """The answer (JSON text or already parsed) as classification
+        instances on `frames`, checked against the schema: every
+        classification answered, nothing else, each answer one the ontology
+        has. Raises `LabelError` naming what does not fit."""
+        if isinstance(answer, (str, bytes)):
+            try:
+                answer = json.loads(answer)
+            except ValueError as e:
+                raise LabelError(f"the model's answer is not JSON: {e}") from None
+        if not isinstance(answer, dict):
+            raise LabelError(f"the model's answer is not a JSON object: {answer!r}")
+        known = {c.title for c in self.classifications}
+        extra = sorted(set(answer) - known)
+        if extra:
+            raise LabelError(f"the model's answer has {', '.join(extra)}, not in the schema ({', '.join(sorted(known))})")
+        out = []
+        for c in self.classifications:
+            if c.title not in answer:
+                raise LabelError(f"the model's answer lacks `{c.title}`")
+            q, value = c.attributes[0], answer[c.title]
+            options = {o.label: o for o in q.options}
+            if isinstance(q, RadioAttribute):
+                if value not in options:
+                    raise LabelError(f"`{c.title}`: {value!r} is not one of {', '.join(options)}")
+                chosen = options[value]
+            elif isinstance(q, ChecklistAttribute):
+                if not isinstance(value, list) or any(v not in options for v in value):
+                    raise LabelError(f"`{c.title}`: {value!r} is not a list of {', '.join(options)}")
+                chosen = [options[v] for v in dict.fromkeys(value)]
+            else:
+                if not isinstance(value, str):
+                    raise LabelError(f"`{c.title}`: {value!r} is not a string")
+                chosen = value
+            instance = c.create_instance()
+            instance.set_for_frames(frames=frames)
+            instance.set_answer(answer=chosen)
+            out.append(instance)
+        return out

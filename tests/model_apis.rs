@@ -1,0 +1,327 @@
+//! Agents that call a hosted model's API. The machine has no internet, so
+//! a stand-in on loopback speaks OpenAI's chat-completions shapes and
+//! checks what it receives (the key, the image, the schema); it answers
+//! from the image's pixels, so a label that lands proves the image
+//! arrived intact.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpListener;
+use std::sync::{Arc, Mutex};
+
+use base64::Engine;
+
+use crate::support::{
+    agent_component, count, demo_at, export, exported, read_report, run_agent_env, status, stderr,
+    stdout,
+};
+
+const KEY: &str = "sk-test-7c1f9e";
+
+/// One request as the stand-in received it.
+#[derive(Debug, Clone)]
+struct Received {
+    path: String,
+    authorization: String,
+    body: serde_json::Value,
+}
+
+/// What the stand-in answers for a request: a status and a body.
+fn answer(received: &Received, seen_before: bool) -> (u16, String) {
+    let user = &received.body["messages"][1]["content"];
+    let title = user[0]["text"].as_str().unwrap_or_default().to_string();
+    if title == "street-02.png" && !seen_before {
+        return (429, r#"{"error": {"message": "rate limited"}}"#.into());
+    }
+    let content = if title == "park-01.png" {
+        "Sure! The image shows a park.".to_string()
+    } else {
+        let url = user[1]["image_url"]["url"].as_str().unwrap_or_default();
+        let png = base64::engine::general_purpose::STANDARD
+            .decode(
+                url.strip_prefix("data:image/png;base64,")
+                    .unwrap_or_default(),
+            )
+            .unwrap_or_default();
+        // The demo's blurry images are smooth gradients; the others have
+        // sharp checker edges.
+        let quality = match decode_png(&png) {
+            Some((w, _, px)) => {
+                let sharp = px
+                    .chunks(3)
+                    .zip(px.chunks(3).skip(1))
+                    .enumerate()
+                    .filter(|(i, _)| (i + 1) % w as usize != 0)
+                    .any(|(_, (a, b))| (a[0] as i32 - b[0] as i32).abs() > 40);
+                if sharp {
+                    "Good"
+                } else {
+                    "Blurry"
+                }
+            }
+            None => "no image",
+        };
+        serde_json::json!({"Quality": quality, "Scene": ["Outdoor"]}).to_string()
+    };
+    let body =
+        serde_json::json!({"choices": [{"message": {"role": "assistant", "content": content}}]});
+    (200, body.to_string())
+}
+
+fn decode_png(bytes: &[u8]) -> Option<(u32, u32, Vec<u8>)> {
+    let mut reader = png::Decoder::new(std::io::Cursor::new(bytes))
+        .read_info()
+        .ok()?;
+    let mut buf = vec![0; reader.output_buffer_size()];
+    let info = reader.next_frame(&mut buf).ok()?;
+    buf.truncate(info.buffer_size());
+    Some((info.width, info.height, buf))
+}
+
+/// The stand-in: HTTP/1.1 with keep-alive, one thread per connection.
+fn stand_in() -> (u16, Arc<Mutex<Vec<Received>>>) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let seen: Arc<Mutex<Vec<Received>>> = Arc::default();
+    let log = seen.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            let log = log.clone();
+            std::thread::spawn(move || {
+                let mut out = stream.try_clone().unwrap();
+                let mut reader = BufReader::new(stream);
+                loop {
+                    let mut line = String::new();
+                    if reader.read_line(&mut line).unwrap_or(0) == 0 {
+                        return;
+                    }
+                    let path = line
+                        .split_whitespace()
+                        .nth(1)
+                        .unwrap_or_default()
+                        .to_string();
+                    let (mut length, mut authorization) = (0usize, String::new());
+                    loop {
+                        let mut h = String::new();
+                        reader.read_line(&mut h).unwrap();
+                        let h = h.trim_end();
+                        if h.is_empty() {
+                            break;
+                        }
+                        let (name, value) = h.split_once(':').unwrap_or((h, ""));
+                        match name.to_ascii_lowercase().as_str() {
+                            "content-length" => length = value.trim().parse().unwrap_or(0),
+                            "authorization" => authorization = value.trim().to_string(),
+                            _ => {}
+                        }
+                    }
+                    let mut body = vec![0; length];
+                    reader.read_exact(&mut body).unwrap();
+                    let received = Received {
+                        path,
+                        authorization,
+                        body: serde_json::from_slice(&body).unwrap_or(serde_json::Value::Null),
+                    };
+                    let (code, reply) = {
+                        let mut seen = log.lock().unwrap();
+                        let title = &received.body["messages"][1]["content"][0]["text"];
+                        let before = seen
+                            .iter()
+                            .any(|r| &r.body["messages"][1]["content"][0]["text"] == title);
+                        seen.push(received.clone());
+                        answer(&received, before)
+                    };
+                    let reason = if code == 200 {
+                        "OK"
+                    } else {
+                        "Too Many Requests"
+                    };
+                    let head = format!(
+                        "HTTP/1.1 {code} {reason}\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n",
+                        reply.len()
+                    );
+                    if out
+                        .write_all(head.as_bytes())
+                        .and_then(|_| out.write_all(reply.as_bytes()))
+                        .is_err()
+                    {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    (port, seen)
+}
+
+fn quality(row: &serde_json::Value) -> Option<String> {
+    let answers = row["label_row"]["classification_answers"].as_object()?;
+    answers.values().find_map(|a| {
+        let c = &a["classifications"][0];
+        (c["name"] == "Quality").then(|| {
+            c["answers"][0]["name"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string()
+        })
+    })
+}
+
+#[test]
+fn a_python_agent_classifies_through_a_chat_completions_api() {
+    let (port, seen) = stand_in();
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("store");
+    let hash = demo_at(&store, &["--images-only"]);
+    let report = dir.path().join("report.jsonl");
+    let base = format!("http://127.0.0.1:{port}/v1");
+    let allow = format!("127.0.0.1:{port}");
+    let out = run_agent_env(
+        &agent_component("examples/python/classify_with_llm.py"),
+        &store,
+        &hash,
+        &[
+            "--env",
+            "OPENAI_API_KEY",
+            "--env",
+            "OPENAI_BASE_URL",
+            "--allow-net",
+            &allow,
+            "--stage",
+            "pre-label",
+            "--num-retries",
+            "1",
+            "--retry-delay-ms",
+            "10",
+            "--report",
+            report.to_str().unwrap(),
+        ],
+        &[("OPENAI_API_KEY", KEY), ("OPENAI_BASE_URL", &base)],
+    );
+    // park-01's answer is not JSON, twice: that task fails; the others land.
+    assert_eq!(
+        out.status.code(),
+        Some(3),
+        "{}{}",
+        stdout(&out),
+        stderr(&out)
+    );
+    let records = read_report(&report);
+    let park = records
+        .iter()
+        .find(|r| r["data_title"] == "park-01.png")
+        .unwrap();
+    assert_eq!(park["result"], "failed", "{park}");
+    assert!(
+        park["error"]
+            .as_str()
+            .unwrap()
+            .contains("the model's answer is not JSON"),
+        "{park}"
+    );
+    // street-02's first answer was a 429: the retry landed it.
+    let street = records
+        .iter()
+        .find(|r| r["data_title"] == "street-02.png")
+        .unwrap();
+    assert_eq!(
+        (street["result"].as_str(), street["attempts"].as_u64()),
+        (Some("moved"), Some(2)),
+        "{street}"
+    );
+    assert_eq!(count(&status(&store, &hash), "triage"), 21);
+    // The answers the stand-in read off the pixels are the labels.
+    let rows = export(&store, &hash);
+    for (title, want) in [
+        ("street-01.png", "Good"),
+        ("street-02.png", "Good"),
+        ("street-blurry-01.png", "Blurry"),
+        ("portrait-blurry-01.png", "Blurry"),
+        ("portrait-03.png", "Good"),
+    ] {
+        assert_eq!(
+            quality(exported(&rows, title)).as_deref(),
+            Some(want),
+            "{title}"
+        );
+    }
+    // What the API received: the granted key, a PNG of the image's size,
+    // the ontology's schema.
+    let seen = seen.lock().unwrap();
+    assert_eq!(
+        seen.len(),
+        22 + 1 + 1,
+        "one request per image, plus two retries"
+    );
+    for r in seen.iter() {
+        assert_eq!(r.path, "/v1/chat/completions");
+        assert_eq!(r.authorization, format!("Bearer {KEY}"));
+        let url = r.body["messages"][1]["content"][1]["image_url"]["url"]
+            .as_str()
+            .unwrap();
+        let png = base64::engine::general_purpose::STANDARD
+            .decode(url.strip_prefix("data:image/png;base64,").unwrap())
+            .unwrap();
+        let (w, h, _) = decode_png(&png).expect("a PNG");
+        assert_eq!((w, h), (64, 48));
+        let schema = &r.body["response_format"]["json_schema"];
+        assert_eq!(schema["strict"], true);
+        assert_eq!(
+            schema["schema"]["required"],
+            serde_json::json!(["Quality", "Scene"])
+        );
+        assert_eq!(
+            schema["schema"]["properties"]["Quality"]["enum"],
+            serde_json::json!(["Good", "Blurry"])
+        );
+    }
+    // The key never reaches the logs or the report.
+    let text = format!(
+        "{}{}{}",
+        stdout(&out),
+        stderr(&out),
+        std::fs::read_to_string(&report).unwrap()
+    );
+    assert!(!text.contains(KEY), "the API key leaked");
+}
+
+#[test]
+fn a_python_agents_request_to_an_ungranted_host_is_denied() {
+    let (port, seen) = stand_in();
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("store");
+    let hash = demo_at(&store, &["--images-only"]);
+    let base = format!("http://127.0.0.1:{port}/v1");
+    let out = run_agent_env(
+        &agent_component("examples/python/classify_with_llm.py"),
+        &store,
+        &hash,
+        &[
+            "--env",
+            "OPENAI_API_KEY",
+            "--env",
+            "OPENAI_BASE_URL",
+            "--allow-net",
+            "127.0.0.1:9",
+            "--stage",
+            "pre-label",
+            "--num-retries",
+            "0",
+            "--max-tasks-per-stage",
+            "2",
+        ],
+        &[("OPENAI_API_KEY", KEY), ("OPENAI_BASE_URL", &base)],
+    );
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(
+        text.contains(&format!(
+            "HTTP request to `127.0.0.1:{port}` denied: the host is not granted (runner-host --allow-net HOST[:PORT])"
+        )),
+        "{text}"
+    );
+    assert!(
+        seen.lock().unwrap().is_empty(),
+        "nothing reached the stand-in"
+    );
+    assert_eq!(count(&status(&store, &hash), "pre-label"), 22);
+}
