@@ -21,12 +21,16 @@ const KEY: &str = "sk-test-7c1f9e";
 #[derive(Debug, Clone)]
 struct Received {
     path: String,
+    /// `authorization` (OpenAI) or `x-api-key` (Anthropic).
     authorization: String,
     body: serde_json::Value,
 }
 
 /// What the stand-in answers for a request: a status and a body.
 fn answer(received: &Received, seen_before: bool) -> (u16, String) {
+    if received.path == "/v1/messages" {
+        return caption(received);
+    }
     let user = &received.body["messages"][1]["content"];
     let title = user[0]["text"].as_str().unwrap_or_default().to_string();
     if title == "street-02.png" && !seen_before {
@@ -64,6 +68,22 @@ fn answer(received: &Received, seen_before: bool) -> (u16, String) {
     };
     let body =
         serde_json::json!({"choices": [{"message": {"role": "assistant", "content": content}}]});
+    (200, body.to_string())
+}
+
+/// An Anthropic-style answer: a caption naming the image's size and its
+/// top-left pixel, read from the image part.
+fn caption(received: &Received) -> (u16, String) {
+    let part = &received.body["messages"][0]["content"][0];
+    let ok = part["type"] == "image" && part["source"]["media_type"] == "image/png";
+    let png = base64::engine::general_purpose::STANDARD
+        .decode(part["source"]["data"].as_str().unwrap_or_default())
+        .unwrap_or_default();
+    let text = match decode_png(&png) {
+        Some((w, h, px)) if ok => format!("A {w}x{h} image, top-left pixel {:?}.", &px[..3]),
+        _ => "no image".to_string(),
+    };
+    let body = serde_json::json!({"type": "message", "role": "assistant", "content": [{"type": "text", "text": text}]});
     (200, body.to_string())
 }
 
@@ -110,7 +130,9 @@ fn stand_in() -> (u16, Arc<Mutex<Vec<Received>>>) {
                         let (name, value) = h.split_once(':').unwrap_or((h, ""));
                         match name.to_ascii_lowercase().as_str() {
                             "content-length" => length = value.trim().parse().unwrap_or(0),
-                            "authorization" => authorization = value.trim().to_string(),
+                            "authorization" | "x-api-key" => {
+                                authorization = value.trim().to_string()
+                            }
                             _ => {}
                         }
                     }
@@ -324,4 +346,59 @@ fn a_python_agents_request_to_an_ungranted_host_is_denied() {
         "nothing reached the stand-in"
     );
     assert_eq!(count(&status(&store, &hash), "pre-label"), 22);
+}
+
+#[test]
+fn a_javascript_agent_captions_through_a_messages_api() {
+    let (port, seen) = stand_in();
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("store");
+    let hash = demo_at(&store, &["--images-only"]);
+    let base = format!("http://127.0.0.1:{port}");
+    let allow = format!("127.0.0.1:{port}");
+    let out = run_agent_env(
+        &agent_component("examples/js/caption_with_llm.js"),
+        &store,
+        &hash,
+        &[
+            "--env",
+            "ANTHROPIC_API_KEY",
+            "--env",
+            "ANTHROPIC_BASE_URL",
+            "--allow-net",
+            &allow,
+            "--stage",
+            "pre-label",
+        ],
+        &[("ANTHROPIC_API_KEY", KEY), ("ANTHROPIC_BASE_URL", &base)],
+    );
+    assert!(out.status.success(), "{}{}", stdout(&out), stderr(&out));
+    assert_eq!(count(&status(&store, &hash), "triage"), 22);
+    // The caption the stand-in read off each image is its Caption; the
+    // demo's street-01 (seed 0) starts with a checker square of (0, 0, 40).
+    let rows = export(&store, &hash);
+    let caption = |title: &str| -> String {
+        let answers = exported(&rows, title)["label_row"]["classification_answers"].clone();
+        answers
+            .as_object()
+            .unwrap()
+            .values()
+            .find_map(|a| {
+                let c = &a["classifications"][0];
+                (c["name"] == "Caption")
+                    .then(|| c["answers"].as_str().unwrap_or_default().to_string())
+            })
+            .unwrap_or_else(|| panic!("{title} has no caption"))
+    };
+    assert_eq!(
+        caption("street-01.png"),
+        "A 64x48 image, top-left pixel [0, 0, 40]."
+    );
+    let seen = seen.lock().unwrap();
+    assert_eq!(seen.len(), 22);
+    assert!(seen
+        .iter()
+        .all(|r| r.path == "/v1/messages" && r.authorization == KEY));
+    let text = format!("{}{}", stdout(&out), stderr(&out));
+    assert!(!text.contains(KEY), "the API key leaked");
 }

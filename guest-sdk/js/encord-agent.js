@@ -25,6 +25,8 @@ import tasksApi from "encord:agent/tasks@0.2.0";
 import projectApi from "encord:agent/project@0.2.0";
 import logApi from "encord:agent/log@0.2.0";
 import visionApi from "encord:agent/vision@0.2.0";
+import httpApi from "encord:agent/http@0.2.0";
+import settingsApi from "encord:agent/settings@0.2.0";
 import graphApi from "wasi:nn/graph@0.2.0-rc-2024-10-28";
 import tensorApi from "wasi:nn/tensor@0.2.0-rc-2024-10-28";
 
@@ -502,6 +504,198 @@ export class Frame {
     let sum = 0;
     for (let i = 0; i < this.rgb.length; i++) sum += this.rgb[i];
     return this.rgb.length ? sum / this.rgb.length : 0;
+  }
+  /** The frame (or `crop`, a `{ x, y, w, h }` box, grown by `padding` of its
+   * size) as a PNG or JPEG file made in the host: `{ bytes, mediaType, width, height }`. */
+  encode({ format = "jpeg", quality = 90, crop = null, padding = 0, maxSide = null } = {}) {
+    const wit = { index: this.index ?? 0, width: this.width, height: this.height, rgb: this.rgb };
+    const options = { format, quality, crop, padding, maxSide };
+    return hostCall(() => visionApi.encodeImage(wit, options));
+  }
+  /** encord-agents' `Frame.b64_encoding`: base64 ("raw"), a data URL ("url"),
+   * or a message part for OpenAI ("openai") or Anthropic ("anthropic"). */
+  b64Encoding(imageFormat = "jpeg", outputFormat = "raw", options = {}) {
+    const e = this.encode({ ...options, format: imageFormat === "jpg" ? "jpeg" : imageFormat });
+    const b64 = base64(e.bytes);
+    const url = `data:${e.mediaType};base64,${b64}`;
+    switch (outputFormat) {
+      case "raw":
+        return b64;
+      case "url":
+        return url;
+      case "openai":
+        return { type: "image_url", image_url: { url } };
+      case "anthropic":
+        return { type: "image", source: { type: "base64", media_type: e.mediaType, data: b64 } };
+      default:
+        throw new Error(`outputFormat ${outputFormat}: one of raw, url, openai, anthropic`);
+    }
+  }
+}
+
+const B64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+/** Standard base64 of bytes. */
+export function base64(bytes) {
+  let out = "";
+  for (let i = 0; i < bytes.length; i += 3) {
+    const [a, b, c] = [bytes[i], bytes[i + 1], bytes[i + 2]];
+    const n = (a << 16) | ((b ?? 0) << 8) | (c ?? 0);
+    out += B64[(n >> 18) & 63] + B64[(n >> 12) & 63] + (b === undefined ? "=" : B64[(n >> 6) & 63]) + (c === undefined ? "=" : B64[n & 63]);
+  }
+  return out;
+}
+
+function utf8Encode(text) {
+  if (typeof TextEncoder !== "undefined") return new TextEncoder().encode(text);
+  const binary = unescape(encodeURIComponent(text));
+  const out = new Uint8Array(binary.length);
+  for (let i = 0; i < binary.length; i++) out[i] = binary.charCodeAt(i);
+  return out;
+}
+
+function utf8Decode(bytes) {
+  if (typeof TextDecoder !== "undefined") return new TextDecoder().decode(bytes);
+  let binary = "";
+  for (let i = 0; i < bytes.length; i++) binary += String.fromCharCode(bytes[i]);
+  try {
+    return decodeURIComponent(escape(binary));
+  } catch {
+    return binary;
+  }
+}
+
+/** The value of an environment variable the operator granted (`--env NAME`),
+ * or null. */
+export function env(name) {
+  return settingsApi.get(name) ?? null;
+}
+
+// ---------------------------------------------------------------------------
+// HTTP (model APIs), under the operator's --allow-net grants
+
+/** A request that could not be made or answered, or (from
+ * `raiseForStatus`) an answer with a 4xx or 5xx status. */
+export class HttpError extends Error {
+  constructor(message, response = null) {
+    super(message);
+    this.name = "HttpError";
+    this.response = response;
+  }
+}
+
+/** The host is not granted: nothing was sent. */
+export class HttpDenied extends HttpError {}
+
+/** No whole answer within the request's timeout. */
+export class HttpTimeout extends HttpError {}
+
+export class HttpResponse {
+  constructor(r, url) {
+    this.status = r.status;
+    this.headers = Object.fromEntries(r.headers.map(([k, v]) => [k.toLowerCase(), v]));
+    this.bytes = new Uint8Array(r.body);
+    this.url = url;
+  }
+  get ok() {
+    return this.status < 400;
+  }
+  text() {
+    return utf8Decode(this.bytes);
+  }
+  json() {
+    return JSON.parse(this.text());
+  }
+  raiseForStatus() {
+    if (this.status >= 400) throw new HttpError(`HTTP ${this.status} from ${this.url.split("?")[0]}: ${this.text().slice(0, 500)}`, this);
+    return this;
+  }
+}
+
+function httpRequest(method, url, { json, body, headers = {}, timeout = null } = {}) {
+  const head = Object.entries(headers).map(([k, v]) => [String(k), String(v)]);
+  let bytes;
+  if (json !== undefined) {
+    bytes = utf8Encode(JSON.stringify(json));
+    if (!head.some(([k]) => k.toLowerCase() === "content-type")) head.push(["content-type", "application/json"]);
+  } else if (typeof body === "string") {
+    bytes = utf8Encode(body);
+  } else {
+    bytes = body ?? new Uint8Array(0);
+  }
+  const where = url.split("?")[0];
+  try {
+    return new HttpResponse(httpApi.send({ method: method.toUpperCase(), url, headers: head, body: bytes, timeout }), url);
+  } catch (e) {
+    const p = e && typeof e === "object" && "payload" in e ? e.payload : e;
+    switch (p && p.tag) {
+      case "denied":
+        throw new HttpDenied(`HTTP request to \`${p.val}\` denied: the host is not granted (runner-host --allow-net HOST[:PORT])`);
+      case "timeout":
+        throw new HttpTimeout(`HTTP request to ${where} timed out`);
+      case "invalid-url":
+        throw new HttpError(`\`${p.val}\` is not an http:// or https:// URL with a host`);
+      case "too-large":
+        throw new HttpError(`the answer from ${where} is ${p.val} bytes, over the agent's memory limit`);
+      case "failed":
+        throw new HttpError(`HTTP request to ${where} failed: ${p.val}`);
+      default:
+        throw new HttpError(`HTTP request to ${where} failed: ${String(p)}`);
+    }
+  }
+}
+
+/** `http.post(url, { json, headers, timeout })` and the other methods: one
+ * blocking request; the answer whatever its status (`raiseForStatus()`). */
+export const http = {
+  request: httpRequest,
+  get: (url, options) => httpRequest("GET", url, options),
+  post: (url, options) => httpRequest("POST", url, options),
+  put: (url, options) => httpRequest("PUT", url, options),
+  patch: (url, options) => httpRequest("PATCH", url, options),
+  delete: (url, options) => httpRequest("DELETE", url, options),
+};
+
+// ---------------------------------------------------------------------------
+// The ontology as a JSON schema for structured output (classifications)
+
+/** encord-agents' `OntologyDataModel` for classifications: `schema()` for a
+ * model's structured output, `apply(row, answer)` to check the answer and
+ * write it as classifications. Radio: one option label; checklist: a list of
+ * them; text: a string. */
+export class OntologyDataModel {
+  constructor(ontology, names) {
+    this.questions = names.map((n) => ontology.classification(n).attributes[0]);
+  }
+  schema() {
+    const properties = {};
+    for (const q of this.questions) {
+      const labels = (q.options || []).map((o) => o.label);
+      if (q.type === "radio") properties[q.name] = { type: "string", enum: labels, description: `${q.name}: one of ${labels.join(", ")}` };
+      else if (q.type === "checklist") properties[q.name] = { type: "array", items: { type: "string", enum: labels }, uniqueItems: true, description: `${q.name}: any of ${labels.join(", ")}` };
+      else if (q.type === "text") properties[q.name] = { type: "string", description: q.name };
+      else throw new LabelError(`question \`${q.name}\` of type ${q.type} is not supported in a schema`);
+    }
+    return { $schema: "https://json-schema.org/draft/2020-12/schema", title: "Labels", type: "object", properties, required: Object.keys(properties), additionalProperties: false };
+  }
+  /** Checks `answer` (JSON text or an object) and adds its classifications to `row`. */
+  apply(row, answer, frames = [0, 0]) {
+    let value = answer;
+    if (typeof answer === "string") {
+      try {
+        value = JSON.parse(answer);
+      } catch (e) {
+        throw new LabelError(`the model's answer is not JSON: ${e.message}`);
+      }
+    }
+    if (!value || typeof value !== "object" || Array.isArray(value)) throw new LabelError(`the model's answer is not a JSON object: ${JSON.stringify(value)}`);
+    const names = this.questions.map((q) => q.name);
+    const extra = Object.keys(value).filter((k) => !names.includes(k));
+    if (extra.length) throw new LabelError(`the model's answer has ${extra.join(", ")}, not in the schema (${names.join(", ")})`);
+    const missing = names.filter((n) => !(n in value));
+    if (missing.length) throw new LabelError(`the model's answer lacks \`${missing[0]}\``);
+    for (const q of this.questions) row.addClassification(q.name, value[q.name], frames);
+    return row;
   }
 }
 

@@ -28,6 +28,7 @@ mod data;
 mod error;
 mod extract;
 pub mod http;
+pub mod images;
 pub mod log;
 pub mod nn;
 mod outcome;

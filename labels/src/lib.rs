@@ -12,6 +12,7 @@ mod lossless;
 mod ontology;
 pub mod outcome;
 mod row;
+mod schema;
 mod validate;
 
 use std::sync::Arc;
@@ -26,6 +27,7 @@ pub use row::{
     AttributeAnswer, ClassificationAnswer, DataUnit, FrameLabels, FrameObject, Labels,
     ObjectAnswer, RowData,
 };
+pub use schema::ClassificationSchema;
 
 /// What can go wrong reading or editing labels.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]

@@ -19,6 +19,7 @@ pub(crate) mod log;
 pub mod net;
 pub(crate) mod nn;
 pub(crate) mod project;
+pub(crate) mod settings;
 pub(crate) mod tasks;
 pub(crate) mod twins;
 pub(crate) mod vision;
@@ -40,6 +41,7 @@ pub(crate) struct Capabilities {
     pub(crate) data: data::Data,
     /// Outgoing HTTP (linked with wasi:http, see [`crate::engine`]).
     pub(crate) net: net::Net,
+    pub(crate) settings: settings::Settings,
 }
 
 impl Capabilities {
@@ -47,7 +49,7 @@ impl Capabilities {
     pub(crate) fn new(
         cx: CallContext,
         memory_cap: usize,
-        net: Arc<[net::NetGrant]>,
+        grants: &Arc<crate::engine::Grants>,
     ) -> Capabilities {
         let CallContext {
             project,
@@ -67,7 +69,8 @@ impl Capabilities {
             .unwrap_or_default();
         Capabilities {
             log: log::Log::new(task.clone(), stage.clone()),
-            net: net::Net::new(net, task.clone(), memory_cap),
+            net: net::Net::new(grants.net.clone(), task.clone(), memory_cap),
+            settings: settings::Settings::new(grants.clone()),
             project: project::ProjectCap::new(project, stage),
             labels: labels::Labels::new(label_row),
             twins: twins::Twins::new(twins.clone(), twin_projects, data_hash),
@@ -98,6 +101,9 @@ pub(crate) fn add_to_linker(linker: &mut Linker<TaskState>) -> wasmtime::Result<
     wit::log::add_to_linker::<_, HasSelf<log::Log>>(linker, |s| &mut s.caps.log)?;
     // The blocking HTTP call shares wasi:http's per-call state: its grants.
     wit::http::add_to_linker::<_, HasSelf<net::Net>>(linker, |s| &mut s.caps.net)?;
+    wit::settings::add_to_linker::<_, HasSelf<settings::Settings>>(linker, |s| {
+        &mut s.caps.settings
+    })?;
     wit::tasks::add_to_linker::<_, HasSelf<tasks::Tasks>>(linker, |s| &mut s.caps.tasks)?;
     wit::twins::add_to_linker::<_, HasSelf<twins::Twins>>(linker, |s| &mut s.caps.twins)?;
     wit::data::add_to_linker::<_, data::DataCap>(linker, |s| data::DataView {

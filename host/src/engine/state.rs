@@ -182,7 +182,7 @@ impl TaskState {
             wasi,
             table: ResourceTable::new(),
             http: WasiHttpCtx::new(),
-            caps: Capabilities::new(cx, memory_bytes, grants.net.clone()),
+            caps: Capabilities::new(cx, memory_bytes, grants),
             nn: crate::capabilities::nn::Nn::new(grants.models.clone(), memory_bytes),
             limits: MemoryLimiter::new(memory_bytes),
             stderr,
@@ -194,7 +194,7 @@ impl TaskState {
     /// Makes a reused instance's store serve the next call: each
     /// capability's state for it, and a clean stderr.
     pub(crate) fn next_call(&mut self, cx: CallContext) {
-        self.caps = Capabilities::new(cx, self.memory_bytes, self.grants.net.clone());
+        self.caps = Capabilities::new(cx, self.memory_bytes, &self.grants);
         self.stderr.clear();
     }
 
