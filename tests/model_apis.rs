@@ -175,6 +175,38 @@ fn stand_in() -> (u16, Arc<Mutex<Vec<Received>>>) {
     (port, seen)
 }
 
+/// Runs an example agent over `store` with an API's key and endpoint granted
+/// as `{prefix}_API_KEY` and `{prefix}_BASE_URL` (`--env`), `--allow-net
+/// allow`, and `extra`.
+fn run_with_api(
+    example: &str,
+    store: &std::path::Path,
+    hash: &str,
+    (prefix, base): (&str, &str),
+    allow: &str,
+    extra: &[&str],
+) -> std::process::Output {
+    let (key_var, base_var) = (format!("{prefix}_API_KEY"), format!("{prefix}_BASE_URL"));
+    let mut args = vec![
+        "--env",
+        &key_var,
+        "--env",
+        &base_var,
+        "--allow-net",
+        allow,
+        "--stage",
+        "pre-label",
+    ];
+    args.extend_from_slice(extra);
+    run_agent_env(
+        &agent_component(example),
+        store,
+        hash,
+        &args,
+        &[(key_var.as_str(), KEY), (base_var.as_str(), base)],
+    )
+}
+
 fn quality(row: &serde_json::Value) -> Option<String> {
     let answers = row["label_row"]["classification_answers"].as_object()?;
     answers.values().find_map(|a| {
@@ -197,19 +229,13 @@ fn a_python_agent_classifies_through_a_chat_completions_api() {
     let report = dir.path().join("report.jsonl");
     let base = format!("http://127.0.0.1:{port}/v1");
     let allow = format!("127.0.0.1:{port}");
-    let out = run_agent_env(
-        &agent_component("examples/python/classify_with_llm.py"),
+    let out = run_with_api(
+        "examples/python/classify_with_llm.py",
         &store,
         &hash,
+        ("OPENAI", &base),
+        &allow,
         &[
-            "--env",
-            "OPENAI_API_KEY",
-            "--env",
-            "OPENAI_BASE_URL",
-            "--allow-net",
-            &allow,
-            "--stage",
-            "pre-label",
             "--num-retries",
             "1",
             "--retry-delay-ms",
@@ -217,7 +243,6 @@ fn a_python_agent_classifies_through_a_chat_completions_api() {
             "--report",
             report.to_str().unwrap(),
         ],
-        &[("OPENAI_API_KEY", KEY), ("OPENAI_BASE_URL", &base)],
     );
     // park-01's answer is not JSON, twice: that task fails; the others land.
     assert_eq!(
@@ -313,25 +338,13 @@ fn a_python_agents_request_to_an_ungranted_host_is_denied() {
     let store = dir.path().join("store");
     let hash = demo_at(&store, &["--images-only"]);
     let base = format!("http://127.0.0.1:{port}/v1");
-    let out = run_agent_env(
-        &agent_component("examples/python/classify_with_llm.py"),
+    let out = run_with_api(
+        "examples/python/classify_with_llm.py",
         &store,
         &hash,
-        &[
-            "--env",
-            "OPENAI_API_KEY",
-            "--env",
-            "OPENAI_BASE_URL",
-            "--allow-net",
-            "127.0.0.1:9",
-            "--stage",
-            "pre-label",
-            "--num-retries",
-            "0",
-            "--max-tasks-per-stage",
-            "2",
-        ],
-        &[("OPENAI_API_KEY", KEY), ("OPENAI_BASE_URL", &base)],
+        ("OPENAI", &base),
+        "127.0.0.1:9",
+        &["--num-retries", "0", "--max-tasks-per-stage", "2"],
     );
     assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
     let text = stdout(&out);
@@ -356,21 +369,13 @@ fn a_javascript_agent_captions_through_a_messages_api() {
     let hash = demo_at(&store, &["--images-only"]);
     let base = format!("http://127.0.0.1:{port}");
     let allow = format!("127.0.0.1:{port}");
-    let out = run_agent_env(
-        &agent_component("examples/js/caption_with_llm.js"),
+    let out = run_with_api(
+        "examples/js/caption_with_llm.js",
         &store,
         &hash,
-        &[
-            "--env",
-            "ANTHROPIC_API_KEY",
-            "--env",
-            "ANTHROPIC_BASE_URL",
-            "--allow-net",
-            &allow,
-            "--stage",
-            "pre-label",
-        ],
-        &[("ANTHROPIC_API_KEY", KEY), ("ANTHROPIC_BASE_URL", &base)],
+        ("ANTHROPIC", &base),
+        &allow,
+        &[],
     );
     assert!(out.status.success(), "{}{}", stdout(&out), stderr(&out));
     assert_eq!(count(&status(&store, &hash), "triage"), 22);

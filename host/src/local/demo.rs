@@ -466,19 +466,27 @@ impl DataWriter<'_> {
         let (rel, path) = self.media(title)?;
         write_png(&path, seed, blurry).map_err(|e| io(self.dir, e))?;
         let item = self.item(title, "image", Some("image/png"), Some(&rel), 1, None, None)?;
+        self.image_task(title, &rel, &item)
+    }
+
+    /// An image's data unit, label row and task (its file and storage item
+    /// written); returns its data hash.
+    fn image_task(&mut self, title: &str, rel: &str, item: &str) -> Result<String, StoreError> {
         let data_hash = new_uuid();
-        let units =
-            json!({ data_hash.clone(): Self::image_unit(&data_hash, title, &rel, json!(0)) });
+        let mut unit = Self::image_unit(&data_hash, title, rel, json!(0));
+        unit["width"] = json!(self.dims.0);
+        unit["height"] = json!(self.dims.1);
+        let units = json!({ data_hash.clone(): unit });
         let row = self.label_row(&data_hash, title, "image", units);
         self.unit(
             &data_hash,
             title,
             "image",
             "image/png",
-            &rel,
+            rel,
             1,
             None,
-            &item,
+            item,
             row,
         )?;
         Ok(data_hash)
@@ -504,25 +512,9 @@ impl DataWriter<'_> {
                 params![metadata, item],
             )
             .map_err(|e| sql(self.dir, e))?;
-        let data_hash = new_uuid();
-        let mut unit = Self::image_unit(&data_hash, title, &rel, json!(0));
-        unit["width"] = json!(TEXT_WIDTH);
-        unit["height"] = json!(TEXT_HEIGHT);
-        let units = json!({ data_hash.clone(): unit });
-        let row = self.label_row(&data_hash, title, "image", units);
-        let done = self.unit(
-            &data_hash,
-            title,
-            "image",
-            "image/png",
-            &rel,
-            1,
-            None,
-            &item,
-            row,
-        );
+        let done = self.image_task(title, &rel, &item);
         self.dims = dims;
-        done.map(|_| data_hash)
+        done
     }
 
     /// A media file copied into the store: an image, or a video (anything
@@ -738,13 +730,7 @@ fn write_png(path: &Path, seed: u32, blurry: bool) -> std::io::Result<()> {
             pixels.extend_from_slice(&[r, g, b]);
         }
     }
-    let file = std::io::BufWriter::new(std::fs::File::create(path)?);
-    let mut enc = png::Encoder::new(file, WIDTH, HEIGHT);
-    enc.set_color(png::ColorType::Rgb);
-    enc.set_depth(png::BitDepth::Eight);
-    let mut w = enc.write_header().map_err(std::io::Error::other)?;
-    w.write_image_data(&pixels).map_err(std::io::Error::other)?;
-    w.finish().map_err(std::io::Error::other)
+    write_rgb_png(path, WIDTH, HEIGHT, &pixels)
 }
 
 /// A short YUV4MPEG2 video (which ffmpeg reads natively): a bright square
