@@ -49,7 +49,7 @@ def classify(lr: LabelRowV2, frame: Annotated[Image, Depends(dep_single_frame)])
         ],
         "response_format": {
             "type": "json_schema",
-            "json_schema": {"name": "labels", "schema": schema.model_json_schema(), "strict": True},
+            "json_schema": {"name": "labels", "schema": schema.model_json_schema, "strict": True},
         },
     }
     r = http.post(f"{base}/chat/completions", json=body, headers={"Authorization": f"Bearer {key}"}, timeout=60)

@@ -4,10 +4,14 @@ classifications.
 
     model = OntologyDataModel([quality, scene])        # or the whole OntologyStructure
     body["response_format"] = {"type": "json_schema",
-                               "json_schema": {"name": "labels", "schema": model.model_json_schema(), "strict": True}}
+                               "json_schema": {"name": "labels", "schema": model.model_json_schema, "strict": True}}
     ...
     for instance in model.validate_json(answer_text):   # LabelError when the answer does not fit
         lr.add_classification_instance(instance)
+
+As in encord-agents, `model_json_schema` and `model_json_schema_str` are
+properties and the model can be called with the answer. Objects (a choice
+among object types) are not offered yet.
 
 Each classification is one property named after its question: a radio
 question's answer is one of its option labels, a checklist's a list of them,
@@ -55,9 +59,10 @@ class OntologyDataModel:
             return {"type": "string", "description": q.name}
         raise LabelError(f"question `{q.name}` of type {type(q).__name__} is not supported in a schema")
 
+    @property
     def model_json_schema(self) -> dict:
         """A JSON Schema (draft 2020-12) object: one required property per
-        classification, no others."""
+        classification, no others (a property, as in encord-agents)."""
         props = {c.title: self._property(c) for c in self.classifications}
         return {
             "$schema": "https://json-schema.org/draft/2020-12/schema",
@@ -67,6 +72,14 @@ class OntologyDataModel:
             "required": list(props),
             "additionalProperties": False,
         }
+
+    @property
+    def model_json_schema_str(self) -> str:
+        return json.dumps(self.model_json_schema)
+
+    def __call__(self, answer: Union[str, bytes, dict]) -> list[ClassificationInstance]:
+        """`validate_json(answer)`, as encord-agents' model is called."""
+        return self.validate_json(answer)
 
     def validate_json(self, answer: Union[str, bytes, dict], frames=0) -> list[ClassificationInstance]:
         """The answer (JSON text or already parsed) as classification
