@@ -83,6 +83,17 @@ fn a_component_of_another_world() {
 }
 
 #[test]
+fn a_component_built_against_another_version_names_both_and_the_fix() {
+    refused(
+        &guest("guest-old-version"),
+        &[
+            "was built against encord:agent@0.1.0, and this runner-host serves encord:agent@0.2.0 (`runner-host --version`)",
+            "rebuild the agent with this runner-host's SDK",
+        ],
+    );
+}
+
+#[test]
 fn a_stage_that_is_not_an_agent_stage_lists_the_valid_ones_and_suggests_the_closest() {
     refused(
         &guest("guest-wrong-stage"),

@@ -34,11 +34,12 @@ pub const EXIT_TASKS_FAILED: i32 = 3;
 /// Exit code of a run stopped by Ctrl-C or SIGTERM.
 pub const EXIT_INTERRUPTED: i32 = 130;
 
-/// `runner-host --version`: the release and the WIT package it serves
-/// (checked against the bindings by a test).
+/// `runner-host --version`: the release, the WIT package it serves and the
+/// engine it runs agents on (both checked by tests: the world against the
+/// bindings, wasmtime against Cargo.lock).
 const VERSION: &str = concat!(
     env!("CARGO_PKG_VERSION"),
-    " (serves the WIT world encord:agent/agent@0.2.0)"
+    " (serves the WIT world encord:agent/agent@0.2.0; wasmtime 48.0.8; models on ONNX Runtime 1.22 or newer)"
 );
 
 #[derive(Debug, Parser)]
@@ -757,10 +758,30 @@ async fn emulator(args: EmulatorArgs) -> anyhow::Result<i32> {
 #[cfg(test)]
 mod tests {
     #[test]
+    fn the_version_names_the_wasmtime_it_was_built_with() {
+        let lock = include_str!("../../Cargo.lock");
+        let at = lock
+            .find("name = \"wasmtime\"\n")
+            .expect("wasmtime in Cargo.lock");
+        let version = lock[at..]
+            .lines()
+            .nth(1)
+            .and_then(|l| l.strip_prefix("version = \""))
+            .and_then(|v| v.strip_suffix('"'))
+            .expect("its version");
+        assert!(
+            super::VERSION.contains(&format!("; wasmtime {version};")),
+            "{} does not name wasmtime {version}",
+            super::VERSION
+        );
+        assert!(super::VERSION.contains(&format!("ONNX Runtime 1.{}", ort::MINOR_VERSION)));
+    }
+
+    #[test]
     fn the_version_names_the_world_the_host_serves() {
         let world = crate::engine::WORLD;
         assert!(
-            super::VERSION.contains(&format!("WIT world {world})")),
+            super::VERSION.contains(&format!("WIT world {world};")),
             "{} does not name {world}",
             super::VERSION
         );

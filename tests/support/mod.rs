@@ -17,6 +17,7 @@ const GUESTS: &[(&str, &str)] = &[
     ("guest-nn-hostile", "guest_nn_hostile"),
     ("guest-misbehave", "guest_misbehave"),
     ("guest-other-world", "guest_other_world"),
+    ("guest-old-version", "guest_old_version"),
     ("guest-wrong-stage", "guest_wrong_stage"),
     ("guest-undeclared-pathway", "guest_undeclared_pathway"),
     ("guest-slow", "guest_slow"),

@@ -21,6 +21,12 @@ pub enum LoadError {
     Invalid { path: String, message: String },
     #[error("`{path}` does not implement the {WORLD} world ({detail}): build it with encord-agent-sdk, or against this runner-host's wit/agent.wit")]
     WrongWorld { path: String, detail: String },
+    #[error("`{path}` was built against encord:agent@{found}, and this runner-host serves encord:agent@{serves} (`runner-host --version`): rebuild the agent with this runner-host's SDK (encord-agent-sdk, encord_agent_sdk, encord-agent) or its wit/agent.wit, or run it with a runner-host that serves {found}")]
+    WrongVersion {
+        path: String,
+        found: String,
+        serves: String,
+    },
     #[error("the WebAssembly engine failed: {0}")]
     Engine(String),
 }
@@ -143,8 +149,38 @@ pub(super) fn compile(
     Ok((component, digest, defaults))
 }
 
-/// Explains why linking or type-checking the exports failed.
-pub(super) fn world_error(path: &Path, e: wasmtime::Error) -> LoadError {
+/// Explains why linking or type-checking the exports failed: a component
+/// of another version of this package is told which version it has and
+/// which one this host serves; anything else is another world.
+pub(super) fn world_error(
+    path: &Path,
+    engine: &Engine,
+    component: &Component,
+    e: wasmtime::Error,
+) -> LoadError {
+    let serves = super::bindings::WORLD
+        .rsplit_once('@')
+        .map_or("", |(_, v)| v)
+        .to_string();
+    let ty = component.component_type();
+    let names = ty
+        .imports(engine)
+        .map(|(n, _)| n.to_string())
+        .chain(ty.exports(engine).map(|(n, _)| n.to_string()));
+    let found = names
+        .filter_map(|n| {
+            n.strip_prefix("encord:agent/")
+                .and_then(|rest| rest.rsplit_once('@'))
+                .map(|(_, v)| v.to_string())
+        })
+        .find(|v| *v != serves);
+    if let Some(found) = found {
+        return LoadError::WrongVersion {
+            path: path.display().to_string(),
+            found,
+            serves,
+        };
+    }
     let detail = format!("{e:#}").replace('\n', " ");
     LoadError::WrongWorld {
         path: path.display().to_string(),

@@ -147,7 +147,7 @@ impl LoadedAgent {
         let pre = linker
             .instantiate_pre(&component)
             .and_then(AgentPre::new)
-            .map_err(|e| load::world_error(path, e))?;
+            .map_err(|e| load::world_error(path, &engine, &component, e))?;
         let init = component
             .get_export_index(None, LIFECYCLE)
             .and_then(|lifecycle| component.get_export_index(Some(&lifecycle), "init"));
