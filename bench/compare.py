@@ -197,6 +197,7 @@ def main() -> None:
     ap.add_argument("--runner-host", required=True, help="the release runner-host binary")
     ap.add_argument("--rust-component", required=True)
     ap.add_argument("--python-component", required=True)
+    ap.add_argument("--js-component", help="the JavaScript agent (bench/agent.js); its rows are left out without it")
     ap.add_argument("--sizes", default="1000,10000", help="image tasks per store, comma-separated")
     ap.add_argument("--latencies", default="0,20", help="emulator latency per request in ms, comma-separated")
     ap.add_argument("--work", required=True, help="a directory for stores, logs and recordings")
@@ -208,7 +209,7 @@ def main() -> None:
     work.mkdir(parents=True)
     key = keypair(work)
     cache = work / "cache"
-    for component in (args.rust_component, args.python_component):
+    for component in filter(None, (args.rust_component, args.python_component, args.js_component)):
         subprocess.run([rh, "compile", component, "--cache-dir", str(cache)], check=True, capture_output=True)
     base_env = {k: v for k, v in os.environ.items() if not k.startswith("ENCORD_")}
 
@@ -231,6 +232,13 @@ def main() -> None:
             rh, args.python_component, url, project, key, cache, run, base_env, ["--reuse-instance", "1"]
         ),
     }
+    if args.js_component:
+        variants["runner-host, JavaScript agent"] = lambda url, project, run: runner_host_cmd(
+            rh, args.js_component, url, project, key, cache, run, base_env
+        )
+        variants["runner-host, JavaScript agent, --reuse-instance 100"] = lambda url, project, run: runner_host_cmd(
+            rh, args.js_component, url, project, key, cache, run, base_env, ["--reuse-instance", "100"]
+        )
     reference = "encord-agents 0.2.10 (Python)"
     rows, ceilings = [], []
     for n in [int(s) for s in args.sizes.split(",")]:

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Side-by-side benchmark: the official encord-agents Runner (0.2.10, Python)
-# and runner-host (Rust agent, Python agent) on the same work, machine and
+# and runner-host (Rust, Python and JavaScript agents) on the same work, machine and
 # emulator; see bench/compare.py and docs/benchmarks.md.
 #   bench/compare.sh [--sizes 1000,10000] [--latencies 0,20] [--markdown FILE]
 # Builds runner-host (release) and the agents, makes the encord-agents venv
@@ -14,6 +14,7 @@ cargo build --release -p runner-host
 scripts/build-guests.sh bench-agent
 mkdir -p target/bench
 scripts/build-agent.sh bench/agent.py -o target/bench/agent-py.wasm
+scripts/build-agent.sh bench/agent.js -o target/bench/agent-js.wasm
 
 venv=target/python-sdk-venv
 pins=$'encord==0.1.211\nencord-agents==0.2.10'
@@ -30,4 +31,5 @@ exec "$venv/bin/python" bench/compare.py \
   --runner-host target/release/runner-host \
   --rust-component target/guests/wasm32-wasip2/guest/bench_agent.wasm \
   --python-component target/bench/agent-py.wasm \
+  --js-component target/bench/agent-js.wasm \
   --work target/bench-compare "$@"

@@ -349,12 +349,12 @@ fn python_examples_run_on_encord_agents_with_only_their_imports_changed() {
 }
 
 /// `bench/compare.sh`'s comparison, small: the encord-agents agent, and the
-/// Rust and Python ones on runner-host (fresh and reused instances) end in
+/// Rust, Python and JavaScript ones on runner-host (fresh and reused instances) end in
 /// the same state (the script fails otherwise), runner-host with no more
 /// HTTP requests per task, and the table and the emulator's ceiling are
 /// printed.
 #[test]
-fn the_benchmark_comparison_runs_and_its_three_agents_agree() {
+fn the_benchmark_comparison_runs_and_its_agents_agree() {
     let bench = workspace().join("bench");
     let ours = agent_body(&bench.join("agent.py"));
     assert!(ours.len() > 8, "the body was read");
@@ -372,6 +372,8 @@ fn the_benchmark_comparison_runs_and_its_three_agents_agree() {
         .arg(guest("bench-agent"))
         .arg("--python-component")
         .arg(agent_component("bench/agent.py"))
+        .arg("--js-component")
+        .arg(agent_component("bench/agent.js"))
         .args(["--sizes", "30", "--latencies", "0,5", "--work"])
         .arg(work.path().join("run"))
         .arg("--markdown")
@@ -392,14 +394,14 @@ fn the_benchmark_comparison_runs_and_its_three_agents_agree() {
         .filter(|l| l.starts_with("| 30 |"))
         .map(|l| l.split('|').map(str::trim).collect())
         .collect();
-    // Five runs (encord-agents; Rust and Python agents, each with its default and the other
-    // instances) at two latencies, the emulator's ceiling, and the API's bound for the five
-    // runs with latency.
-    assert_eq!(rows.len(), 16, "{table}");
+    // Seven runs (encord-agents; Rust, Python and JavaScript agents, each with its default
+    // and the other instances) at two latencies, the emulator's ceiling, and the API's bound
+    // for the seven runs with latency.
+    assert_eq!(rows.len(), 22, "{table}");
     let runs: Vec<&Vec<&str>> = rows.iter().filter(|r| r.len() > 10).collect();
-    assert_eq!(runs.len(), 10, "{table}");
+    assert_eq!(runs.len(), 14, "{table}");
     let bounds: Vec<&Vec<&str>> = rows.iter().filter(|r| r.len() == 9).collect();
-    assert_eq!(bounds.len(), 5, "{table}");
+    assert_eq!(bounds.len(), 7, "{table}");
     for b in &bounds {
         let pages: u32 = b[4].parse().unwrap();
         assert!(pages >= 1, "the task pages were counted: {table}");
@@ -422,7 +424,7 @@ fn the_benchmark_comparison_runs_and_its_three_agents_agree() {
             .filter(|r| r[2] == latency)
             .map(|r| r[10].parse().unwrap())
             .collect();
-        assert_eq!(requests.len(), 5, "{table}");
+        assert_eq!(requests.len(), 7, "{table}");
         assert!(
             requests.iter().all(|r| *r > 0.0),
             "the emulator recorded every run's requests: {table}"
