@@ -45,7 +45,7 @@ def classify(lr: LabelRowV2, frame: Annotated[Image, Depends(dep_single_frame)])
         "model": os.environ.get("OPENAI_MODEL", "gpt-4o-mini"),
         "messages": [
             {"role": "system", "content": PROMPT},
-            {"role": "user", "content": [{"type": "text", "text": lr.data_title}, frame.b64_encoding("png", "openai")]},
+            {"role": "user", "content": [{"type": "text", "text": lr.data_title}, frame.b64_encoding(".png", "openai")]},
         ],
         "response_format": {
             "type": "json_schema",

@@ -512,10 +512,12 @@ export class Frame {
     const options = { format, quality, crop, padding, maxSide };
     return hostCall(() => visionApi.encodeImage(wit, options));
   }
-  /** encord-agents' `Frame.b64_encoding`: base64 ("raw"), a data URL ("url"),
-   * or a message part for OpenAI ("openai") or Anthropic ("anthropic"). */
-  b64Encoding(imageFormat = "jpeg", outputFormat = "raw", options = {}) {
-    const e = this.encode({ ...options, format: imageFormat === "jpg" ? "jpeg" : imageFormat });
+  /** encord-agents' `Frame.b64_encoding`, with its defaults (".jpeg", "url"):
+   * a data URL ("url"), base64 ("raw"), or a message part for OpenAI
+   * ("openai") or Anthropic ("anthropic"). */
+  b64Encoding(imageFormat = ".jpeg", outputFormat = "url", options = {}) {
+    const format = imageFormat.replace(/^\./, "").toLowerCase();
+    const e = this.encode({ ...options, format: format === "jpg" ? "jpeg" : format });
     const b64 = base64(e.bytes);
     const url = `data:${e.mediaType};base64,${b64}`;
     switch (outputFormat) {

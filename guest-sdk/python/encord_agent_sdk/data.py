@@ -105,7 +105,7 @@ class Image:
 
     def encode(
         self,
-        image_format: str = "jpeg",
+        image_format: str = ".jpeg",
         *,
         quality: int = 90,
         crop=None,
@@ -119,17 +119,18 @@ class Image:
 
     def b64_encoding(
         self,
-        image_format: str = "jpeg",
-        output_format: str = "raw",
+        image_format: str = ".jpeg",
+        output_format: str = "url",
         *,
         quality: int = 90,
         crop=None,
         padding: float = 0.0,
         max_side: Optional[int] = None,
     ):
-        """encord-agents' `Frame.b64_encoding`: the image as base64 ("raw"), a
-        data URL ("url"), or a message part for OpenAI ("openai") or
-        Anthropic ("anthropic")."""
+        """encord-agents' `Frame.b64_encoding`, with its defaults: the image
+        (`image_format` ".jpeg", ".jpg" or ".png"; the dot is optional) as a
+        data URL ("url"), base64 ("raw"), or a message part for OpenAI
+        ("openai") or Anthropic ("anthropic")."""
         data, media_type = _encode(self, image_format, quality, crop, padding, max_side)
         b64 = base64.b64encode(data).decode("ascii")
         if output_format == "raw":
@@ -166,9 +167,11 @@ def _encode(image: "Image", image_format: str, quality: int, crop, padding: floa
         from wit_world.imports import vision
     except ImportError:
         raise RuntimeError("images are encoded by runner-host: build the agent with encord-agent-build") from None
-    fmt = {"png": vision.ImageFormat.PNG, "jpeg": vision.ImageFormat.JPEG, "jpg": vision.ImageFormat.JPEG}.get(image_format.lower())
+    fmt = {"png": vision.ImageFormat.PNG, "jpeg": vision.ImageFormat.JPEG, "jpg": vision.ImageFormat.JPEG}.get(
+        image_format.lower().lstrip(".")
+    )
     if fmt is None:
-        raise ValueError(f"image_format {image_format!r}: png or jpeg")
+        raise ValueError(f"image_format {image_format!r}: .png, .jpeg or .jpg")
     box = _crop_box(crop)
     options = vision.EncodeOptions(
         format=fmt,
@@ -192,7 +195,7 @@ class Frame:
     frame: int
     content: Image
 
-    def b64_encoding(self, image_format: str = "jpeg", output_format: str = "raw", **kwargs):
+    def b64_encoding(self, image_format: str = ".jpeg", output_format: str = "url", **kwargs):
         """encord-agents' `Frame.b64_encoding` (see `Image.b64_encoding`)."""
         return self.content.b64_encoding(image_format, output_format, **kwargs)
 
