@@ -407,3 +407,62 @@ fn a_javascript_agent_captions_through_a_messages_api() {
     let text = format!("{}{}", stdout(&out), stderr(&out));
     assert!(!text.contains(KEY), "the API key leaked");
 }
+
+/// The Python SDK's `OntologyDataModel` natively (it is plain Python): the
+/// demo ontology's classifications and objects as schemas, and answers
+/// back, refused where they do not fit.
+#[test]
+fn the_python_ontology_data_model_round_trips_classifications_and_objects() {
+    let script = r#"
+import json, sys
+from encord_agent_sdk import OntologyDataModel
+from encord_agent_sdk.labels import Classification, LabelError, Object, OntologyStructure
+
+o = OntologyStructure(json.load(open(sys.argv[1])))
+c = OntologyDataModel([o.get_child_by_title(t, type_=Classification) for t in ("Quality", "Scene", "Caption")])
+s = c.model_json_schema
+assert s["required"] == ["Quality", "Scene", "Caption"] and s["additionalProperties"] is False, s
+assert s["properties"]["Scene"]["items"]["enum"] == ["Indoor", "Outdoor", "Night"], s
+assert json.loads(c.model_json_schema_str) == s
+got = c('{"Quality": "Blurry", "Scene": ["Night", "Outdoor"], "Caption": "a dark street"}')
+quality, scene, caption = (i.get_answer() for i in got)
+assert quality.label == "Blurry", quality
+assert sorted(a.label for a in scene) == ["Night", "Outdoor"], scene
+assert caption == "a dark street", caption
+
+m = OntologyDataModel([o.get_child_by_title("Person", type_=Object), o.get_child_by_title("Vehicle", type_=Object)])
+person = m.model_json_schema["anyOf"][0]
+assert person["properties"]["object"]["const"] == "Person" and person["required"] == ["object", "Pose"], person
+ins = m('{"object": "Person", "Pose": "Sitting"}')
+assert ins.ontology_item.title == "Person"
+for bad, says in [
+    ('{"object": "Dog"}', "not one of Person, Vehicle"),
+    ('{"object": "Person"}', "lacks `Pose`"),
+    ('{"Quality": "Good"}', "not one of"),
+]:
+    try:
+        m(bad)
+    except LabelError as e:
+        assert says in str(e), (bad, str(e))
+    else:
+        raise AssertionError(f"{bad} was accepted")
+for bad, says in [('{"Quality": "Meh", "Scene": [], "Caption": ""}', "not one of Good, Blurry"), ("nope", "not JSON")]:
+    try:
+        c(bad)
+    except LabelError as e:
+        assert says in str(e), (bad, str(e))
+    else:
+        raise AssertionError(f"{bad} was accepted")
+print("ok")
+"#;
+    let root = crate::support::workspace();
+    let out = std::process::Command::new("python3")
+        .arg("-c")
+        .arg(script)
+        .arg(root.join("examples/demo-ontology.json"))
+        .env("PYTHONPATH", root.join("guest-sdk/python"))
+        .output()
+        .expect("python3 runs");
+    assert!(out.status.success(), "{}{}", stdout(&out), stderr(&out));
+    assert_eq!(stdout(&out).trim(), "ok");
+}

@@ -10,8 +10,10 @@ classifications.
         lr.add_classification_instance(instance)
 
 As in encord-agents, `model_json_schema` and `model_json_schema_str` are
-properties and the model can be called with the answer. Objects (a choice
-among object types) are not offered yet.
+properties and the model can be called with the answer. Given object types
+instead of classifications, the model is a choice among them (with each
+one's attributes), and the answer becomes one `ObjectInstance` for the
+caller to place with `set_for_frames` and add to the row.
 
 Each classification is one property named after its question: a radio
 question's answer is one of its option labels, a checklist's a list of them,
@@ -29,6 +31,8 @@ from .labels import (
     Classification,
     ClassificationInstance,
     LabelError,
+    Object,
+    ObjectInstance,
     OntologyStructure,
     RadioAttribute,
     TextAttribute,
@@ -36,15 +40,24 @@ from .labels import (
 
 
 class OntologyDataModel:
-    def __init__(self, classifications: Union[OntologyStructure, Iterable[Classification]]):
-        items = getattr(classifications, "classifications", classifications)
-        self.classifications: list[Classification] = list(items)
+    def __init__(self, classifications: Union[OntologyStructure, Iterable[Union[Classification, Object]]]):
+        items = list(getattr(classifications, "classifications", classifications))
+        if not items:
+            raise LabelError("no classifications or objects given to make a schema of")
+        kinds = {type(i) for i in items}
+        if len(kinds) > 1:
+            raise LabelError("classifications and objects cannot be mixed in one OntologyDataModel")
+        self.objects: list[Object] = [i for i in items if isinstance(i, Object)]
+        self.classifications: list[Classification] = [i for i in items if isinstance(i, Classification)]
         for c in self.classifications:
             if not c.attributes:
                 raise LabelError(f"classification {c!r} has no question")
 
     def _property(self, c: Classification) -> dict:
-        q = c.attributes[0]
+        return self._question(c.attributes[0])
+
+    @staticmethod
+    def _question(q) -> dict:
         labels = [o.label for o in q.options]
         if isinstance(q, RadioAttribute):
             return {"type": "string", "enum": labels, "description": f"{q.name}: one of {', '.join(labels)}"}
@@ -62,7 +75,17 @@ class OntologyDataModel:
     @property
     def model_json_schema(self) -> dict:
         """A JSON Schema (draft 2020-12) object: one required property per
-        classification, no others (a property, as in encord-agents)."""
+        classification, no others; for objects, one of them (`object`, its
+        title) with its attributes (a property, as in encord-agents)."""
+        if self.objects:
+            choices = []
+            for o in self.objects:
+                props = {"object": {"type": "string", "const": o.title}}
+                props.update({a.name: self._question(a) for a in o.attributes})
+                choices.append(
+                    {"type": "object", "properties": props, "required": list(props), "additionalProperties": False}
+                )
+            return {"$schema": "https://json-schema.org/draft/2020-12/schema", "title": "Object", "anyOf": choices}
         props = {c.title: self._property(c) for c in self.classifications}
         return {
             "$schema": "https://json-schema.org/draft/2020-12/schema",
@@ -81,7 +104,9 @@ class OntologyDataModel:
         """`validate_json(answer)`, as encord-agents' model is called."""
         return self.validate_json(answer)
 
-    def validate_json(self, answer: Union[str, bytes, dict], frames=0) -> list[ClassificationInstance]:
+    def validate_json(
+        self, answer: Union[str, bytes, dict], frames=0
+    ) -> Union[list[ClassificationInstance], ObjectInstance]:
         """The answer (JSON text or already parsed) as classification
         instances on `frames`, checked against the schema: every
         classification answered, nothing else, each answer one the ontology
@@ -93,6 +118,8 @@ class OntologyDataModel:
                 raise LabelError(f"the model's answer is not JSON: {e}") from None
         if not isinstance(answer, dict):
             raise LabelError(f"the model's answer is not a JSON object: {answer!r}")
+        if self.objects:
+            return self._object(answer)
         known = {c.title for c in self.classifications}
         extra = sorted(set(answer) - known)
         if extra:
@@ -120,3 +147,35 @@ class OntologyDataModel:
             instance.set_answer(answer=chosen)
             out.append(instance)
         return out
+
+    def _object(self, answer: dict) -> ObjectInstance:
+        titles = {o.title: o for o in self.objects}
+        o = titles.get(answer.get("object"))
+        if o is None:
+            raise LabelError(f"the model's answer names object {answer.get('object')!r}, not one of {', '.join(titles)}")
+        names = {a.name: a for a in o.attributes}
+        extra = sorted(set(answer) - set(names) - {"object"})
+        if extra:
+            raise LabelError(f"the model's answer has {', '.join(extra)}, not attributes of `{o.title}`")
+        instance = o.create_instance()
+        for name, attr in names.items():
+            if name not in answer:
+                raise LabelError(f"the model's answer lacks `{name}` of `{o.title}`")
+            value = answer[name]
+            options = {opt.label: opt for opt in attr.options}
+            if isinstance(attr, RadioAttribute):
+                if value not in options:
+                    raise LabelError(f"`{name}`: {value!r} is not one of {', '.join(options)}")
+                chosen = options[value]
+            elif isinstance(attr, ChecklistAttribute):
+                if not isinstance(value, list) or any(v not in options for v in value):
+                    raise LabelError(f"`{name}`: {value!r} is not a list of {', '.join(options)}")
+                chosen = [options[v] for v in dict.fromkeys(value)]
+            elif isinstance(attr, TextAttribute):
+                if not isinstance(value, str):
+                    raise LabelError(f"`{name}`: {value!r} is not a string")
+                chosen = value
+            else:
+                raise LabelError(f"attribute `{name}` of type {type(attr).__name__} is not supported in a schema")
+            instance.set_answer(answer=chosen, attribute=attr)
+        return instance
