@@ -27,7 +27,7 @@ pub use row::{
     AttributeAnswer, ClassificationAnswer, DataUnit, FrameLabels, FrameObject, Labels,
     ObjectAnswer, RowData,
 };
-pub use schema::ClassificationSchema;
+pub use schema::{ClassificationSchema, ObjectChoice, ObjectSchema};
 
 /// What can go wrong reading or editing labels.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]

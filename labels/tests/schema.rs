@@ -94,3 +94,56 @@ fn an_answer_that_does_not_fit_is_refused_and_writes_nothing() {
     }
     assert!(ClassificationSchema::new(&ontology, &["Mood"]).is_err());
 }
+
+#[test]
+fn object_types_become_a_choice_and_the_answer_an_object_with_its_attributes() {
+    use encord_labels::{BoundingBox, ObjectSchema, Shape};
+    let ontology = Arc::new(Ontology::parse(DEMO_ONTOLOGY).unwrap());
+    let schema = ObjectSchema::new(&ontology, &["Person", "Vehicle"]).unwrap();
+    let s = schema.json_schema();
+    let person = &s["anyOf"][0];
+    assert_eq!(person["properties"]["object"]["const"], "Person");
+    assert_eq!(person["required"], json!(["object", "Pose"]));
+    assert_eq!(
+        person["properties"]["Pose"]["enum"],
+        json!(["Standing", "Sitting"])
+    );
+    assert_eq!(s["anyOf"][1]["required"], json!(["object"]));
+
+    let choice = schema
+        .choose(r#"{"object": "Person", "Pose": "Sitting"}"#)
+        .unwrap();
+    assert_eq!(choice.name, "Person");
+    let mut row = clean_row(&ontology);
+    let b = BoundingBox {
+        x: 0.1,
+        y: 0.2,
+        w: 0.3,
+        h: 0.4,
+    };
+    choice.add_to(&mut row, 0, Shape::BoundingBox(b)).unwrap();
+    row.validate().unwrap();
+    let people = row.objects_named("Person");
+    assert_eq!(people.len(), 1);
+    assert_eq!(
+        people[0].answers,
+        vec![("Pose".to_string(), Answer::Radio("Sitting".into()))]
+    );
+
+    for (answer, says) in [
+        (r#"{"object": "Dog"}"#, "not one of Person, Vehicle"),
+        (r#"{"object": "Person"}"#, "lacks `Pose` of `Person`"),
+        (
+            r#"{"object": "Person", "Pose": "Lying"}"#,
+            "is not one of Standing, Sitting",
+        ),
+        (
+            r#"{"object": "Vehicle", "Pose": "Sitting"}"#,
+            "`Pose`, not in the schema of `Vehicle`",
+        ),
+    ] {
+        let e = schema.choose(answer).unwrap_err().to_string();
+        assert!(e.contains(says), "{answer}: {e}");
+    }
+    assert!(ObjectSchema::new(&ontology, &["Dragon"]).is_err());
+}
