@@ -207,17 +207,23 @@ fn run_with_api(
     )
 }
 
-fn quality(row: &serde_json::Value) -> Option<String> {
+/// The answers of the classification `name` in an exported row: option
+/// names for a radio or checklist, the text for a text question.
+fn answers_of(row: &serde_json::Value, name: &str) -> Option<serde_json::Value> {
     let answers = row["label_row"]["classification_answers"].as_object()?;
     answers.values().find_map(|a| {
         let c = &a["classifications"][0];
-        (c["name"] == "Quality").then(|| {
-            c["answers"][0]["name"]
-                .as_str()
-                .unwrap_or_default()
-                .to_string()
+        (c["name"] == name).then(|| match &c["answers"] {
+            serde_json::Value::Array(options) => {
+                options.iter().map(|o| o["name"].clone()).collect()
+            }
+            text => text.clone(),
         })
     })
+}
+
+fn quality(row: &serde_json::Value) -> Option<String> {
+    answers_of(row, "Quality")?[0].as_str().map(str::to_string)
 }
 
 #[test]
@@ -383,16 +389,8 @@ fn a_javascript_agent_captions_through_a_messages_api() {
     // demo's street-01 (seed 0) starts with a checker square of (0, 0, 40).
     let rows = export(&store, &hash);
     let caption = |title: &str| -> String {
-        let answers = exported(&rows, title)["label_row"]["classification_answers"].clone();
-        answers
-            .as_object()
-            .unwrap()
-            .values()
-            .find_map(|a| {
-                let c = &a["classifications"][0];
-                (c["name"] == "Caption")
-                    .then(|| c["answers"].as_str().unwrap_or_default().to_string())
-            })
+        answers_of(exported(&rows, title), "Caption")
+            .and_then(|c| c.as_str().map(str::to_string))
             .unwrap_or_else(|| panic!("{title} has no caption"))
     };
     assert_eq!(
@@ -465,4 +463,53 @@ print("ok")
         .expect("python3 runs");
     assert!(out.status.success(), "{}{}", stdout(&out), stderr(&out));
     assert_eq!(stdout(&out).trim(), "ok");
+}
+
+/// The JavaScript SDK's `OntologyDataModel` inside a component: the schema
+/// the demo ontology gives, an answer applied, and answers that do not fit
+/// refused with nothing of them written.
+#[test]
+fn a_javascript_agents_ontology_data_model_applies_only_answers_that_fit() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("store");
+    let hash = demo_at(&store, &["--images-only"]);
+    let out = run_agent_env(
+        &agent_component("tests/guests/js/ontology_model.js"),
+        &store,
+        &hash,
+        &["--stage", "pre-label"],
+        &[],
+    );
+    assert!(out.status.success(), "{}{}", stdout(&out), stderr(&out));
+    let rows = export(&store, &hash);
+    let good = exported(&rows, "street-01.png");
+    assert_eq!(
+        answers_of(good, "Quality"),
+        Some(serde_json::json!(["Good"]))
+    );
+    assert_eq!(
+        answers_of(good, "Scene"),
+        Some(serde_json::json!(["Outdoor", "Night"]))
+    );
+    let half = exported(&rows, "street-02.png");
+    assert_eq!(
+        answers_of(half, "Quality"),
+        None,
+        "the fitting half was not written"
+    );
+    assert_eq!(answers_of(half, "Scene"), None);
+    assert_eq!(
+        answers_of(half, "Caption"),
+        Some(serde_json::json!(
+            "`Scene`: [\"Underwater\"] is not a list of Indoor, Outdoor, Night"
+        ))
+    );
+    let caption = answers_of(exported(&rows, "street-03.png"), "Caption").unwrap();
+    assert!(
+        caption
+            .as_str()
+            .unwrap()
+            .starts_with("the model's answer is not JSON"),
+        "{caption}"
+    );
 }

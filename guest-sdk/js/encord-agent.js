@@ -661,6 +661,20 @@ export const http = {
 // ---------------------------------------------------------------------------
 // The ontology as a JSON schema for structured output (classifications)
 
+/** Throws unless `value` answers question `q` as its schema says. */
+function checkAnswer(q, value) {
+  const labels = (q.options || []).map((o) => o.label);
+  const ok =
+    q.type === "radio" ? labels.includes(value)
+    : q.type === "checklist" ? Array.isArray(value) && value.every((v) => labels.includes(v))
+    : q.type === "text" ? typeof value === "string"
+    : false;
+  if (!ok) {
+    const want = q.type === "radio" ? `one of ${labels.join(", ")}` : q.type === "checklist" ? `a list of ${labels.join(", ")}` : "a string";
+    throw new LabelError(`\`${q.name}\`: ${JSON.stringify(value)} is not ${want}`);
+  }
+}
+
 /** encord-agents' `OntologyDataModel` for classifications: `schema()` for a
  * model's structured output, `apply(row, answer)` to check the answer and
  * write it as classifications. Radio: one option label; checklist: a list of
@@ -696,6 +710,8 @@ export class OntologyDataModel {
     if (extra.length) throw new LabelError(`the model's answer has ${extra.join(", ")}, not in the schema (${names.join(", ")})`);
     const missing = names.filter((n) => !(n in value));
     if (missing.length) throw new LabelError(`the model's answer lacks \`${missing[0]}\``);
+    // The whole answer is checked before anything is written.
+    for (const q of this.questions) checkAnswer(q, value[q.name]);
     for (const q of this.questions) row.addClassification(q.name, value[q.name], frames);
     return row;
   }

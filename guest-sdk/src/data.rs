@@ -183,6 +183,17 @@ pub struct Frame {
 }
 
 impl Frame {
+    /// The host's record of this frame, for the host's helpers to read
+    /// (`nn::frame_tensor`, `Frame::encode`).
+    pub(crate) fn to_wit(&self) -> crate::bindings::encord::agent::data::Frame {
+        crate::bindings::encord::agent::data::Frame {
+            index: self.index,
+            width: self.width,
+            height: self.height,
+            rgb: self.rgb.clone(),
+        }
+    }
+
     /// The (r, g, b) of pixel (x, y).
     pub fn pixel(&self, x: u32, y: u32) -> [u8; 3] {
         let i = (y as usize * self.width as usize + x as usize) * 3;

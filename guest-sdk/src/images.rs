@@ -103,12 +103,6 @@ impl Frame {
                 "images are encoded by runner-host: build the agent for wasm32-wasip2",
             ));
         }
-        let frame = crate::bindings::encord::agent::data::Frame {
-            index: self.index,
-            width: self.width,
-            height: self.height,
-            rgb: self.rgb.clone(),
-        };
         let o = wit::EncodeOptions {
             format: options.format,
             quality: options.quality,
@@ -121,7 +115,7 @@ impl Frame {
             padding: options.padding,
             max_side: options.max_side,
         };
-        let e = wit::encode_image(&frame, o).map_err(AgentError::msg)?;
+        let e = wit::encode_image(&self.to_wit(), o).map_err(AgentError::msg)?;
         Ok(EncodedImage {
             bytes: e.bytes,
             media_type: e.media_type,

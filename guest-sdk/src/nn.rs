@@ -243,13 +243,7 @@ pub fn frame_tensor(frame: &Frame, options: &TensorOptions) -> Result<Prepared, 
     if !cfg!(target_arch = "wasm32") {
         return Err(native());
     }
-    let f = crate::bindings::encord::agent::data::Frame {
-        index: frame.index,
-        width: frame.width,
-        height: frame.height,
-        rgb: frame.rgb.clone(),
-    };
-    let p = wit::frame_tensor(&f, *options).map_err(AgentError::msg)?;
+    let p = wit::frame_tensor(&frame.to_wit(), *options).map_err(AgentError::msg)?;
     Ok(Prepared {
         tensor: Tensor(p.tensor),
         placement: p.placement,

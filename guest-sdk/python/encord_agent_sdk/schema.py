@@ -128,20 +128,7 @@ class OntologyDataModel:
         for c in self.classifications:
             if c.title not in answer:
                 raise LabelError(f"the model's answer lacks `{c.title}`")
-            q, value = c.attributes[0], answer[c.title]
-            options = {o.label: o for o in q.options}
-            if isinstance(q, RadioAttribute):
-                if value not in options:
-                    raise LabelError(f"`{c.title}`: {value!r} is not one of {', '.join(options)}")
-                chosen = options[value]
-            elif isinstance(q, ChecklistAttribute):
-                if not isinstance(value, list) or any(v not in options for v in value):
-                    raise LabelError(f"`{c.title}`: {value!r} is not a list of {', '.join(options)}")
-                chosen = [options[v] for v in dict.fromkeys(value)]
-            else:
-                if not isinstance(value, str):
-                    raise LabelError(f"`{c.title}`: {value!r} is not a string")
-                chosen = value
+            chosen = _chosen(c.attributes[0], answer[c.title])
             instance = c.create_instance()
             instance.set_for_frames(frames=frames)
             instance.set_answer(answer=chosen)
@@ -161,21 +148,24 @@ class OntologyDataModel:
         for name, attr in names.items():
             if name not in answer:
                 raise LabelError(f"the model's answer lacks `{name}` of `{o.title}`")
-            value = answer[name]
-            options = {opt.label: opt for opt in attr.options}
-            if isinstance(attr, RadioAttribute):
-                if value not in options:
-                    raise LabelError(f"`{name}`: {value!r} is not one of {', '.join(options)}")
-                chosen = options[value]
-            elif isinstance(attr, ChecklistAttribute):
-                if not isinstance(value, list) or any(v not in options for v in value):
-                    raise LabelError(f"`{name}`: {value!r} is not a list of {', '.join(options)}")
-                chosen = [options[v] for v in dict.fromkeys(value)]
-            elif isinstance(attr, TextAttribute):
-                if not isinstance(value, str):
-                    raise LabelError(f"`{name}`: {value!r} is not a string")
-                chosen = value
-            else:
-                raise LabelError(f"attribute `{name}` of type {type(attr).__name__} is not supported in a schema")
-            instance.set_answer(answer=chosen, attribute=attr)
+            instance.set_answer(answer=_chosen(attr, answer[name]), attribute=attr)
         return instance
+
+
+def _chosen(q, value):
+    """What `value` answers question `q` with: its option, options or text,
+    checked."""
+    options = {o.label: o for o in q.options}
+    if isinstance(q, RadioAttribute):
+        if value not in options:
+            raise LabelError(f"`{q.name}`: {value!r} is not one of {', '.join(options)}")
+        return options[value]
+    if isinstance(q, ChecklistAttribute):
+        if not isinstance(value, list) or any(v not in options for v in value):
+            raise LabelError(f"`{q.name}`: {value!r} is not a list of {', '.join(options)}")
+        return [options[v] for v in dict.fromkeys(value)]
+    if isinstance(q, TextAttribute):
+        if not isinstance(value, str):
+            raise LabelError(f"`{q.name}`: {value!r} is not a string")
+        return value
+    raise LabelError(f"question `{q.name}` of type {type(q).__name__} is not supported in a schema")

@@ -443,15 +443,18 @@ impl DataWriter<'_> {
         Ok(())
     }
 
+    /// An image's data unit, of the size being written (`dims`).
     fn image_unit(
+        &self,
         hash: &str,
         title: &str,
         rel: &str,
         sequence: serde_json::Value,
     ) -> serde_json::Value {
+        let (width, height) = self.dims;
         json!({
             "data_hash": hash, "data_title": title, "data_link": format!("media/{rel}"),
-            "data_type": "image/png", "data_sequence": sequence, "width": WIDTH, "height": HEIGHT,
+            "data_type": "image/png", "data_sequence": sequence, "width": width, "height": height,
             "labels": {"objects": [], "classifications": []},
         })
     }
@@ -473,10 +476,7 @@ impl DataWriter<'_> {
     /// written); returns its data hash.
     fn image_task(&mut self, title: &str, rel: &str, item: &str) -> Result<String, StoreError> {
         let data_hash = new_uuid();
-        let mut unit = Self::image_unit(&data_hash, title, rel, json!(0));
-        unit["width"] = json!(self.dims.0);
-        unit["height"] = json!(self.dims.1);
-        let units = json!({ data_hash.clone(): unit });
+        let units = json!({ data_hash.clone(): self.image_unit(&data_hash, title, rel, json!(0)) });
         let row = self.label_row(&data_hash, title, "image", units);
         self.unit(
             &data_hash,
@@ -563,10 +563,8 @@ impl DataWriter<'_> {
         let data_hash = new_uuid();
         let result = if kind == "image" {
             let item = self.item(&title, "image", Some(mime), Some(&rel), 1, None, None)?;
-            let mut unit = Self::image_unit(&data_hash, &title, &rel, json!(0));
+            let mut unit = self.image_unit(&data_hash, &title, &rel, json!(0));
             unit["data_type"] = json!(mime);
-            unit["width"] = json!(info.width);
-            unit["height"] = json!(info.height);
             let row = self.label_row(
                 &data_hash,
                 &title,
@@ -639,7 +637,7 @@ impl DataWriter<'_> {
             )?;
             units.insert(
                 child.clone(),
-                Self::image_unit(&child, &name, &rel, json!(n.to_string())),
+                self.image_unit(&child, &name, &rel, json!(n.to_string())),
             );
         }
         let data_hash = new_uuid();

@@ -46,28 +46,44 @@ fn crop_rect(width: u32, height: u32, crop: [f32; 4], padding: f32) -> Result<[u
     Ok([x0, y0, x1, y1])
 }
 
-/// Bilinear scaling of RGB8 pixels (pixel centres aligned).
+/// Bilinear sampling along one axis with pixel centres aligned (OpenCV's
+/// INTER_LINEAR): for each of `n_out` output pixels, the two input pixels it
+/// lies between and the weight of the second.
+pub(crate) fn bilinear_axis(n_out: usize, n_in: usize) -> Vec<(usize, usize, f32)> {
+    let s = n_in as f32 / n_out as f32;
+    (0..n_out)
+        .map(|i| {
+            let v = ((i as f32 + 0.5) * s - 0.5).max(0.0);
+            let i0 = (v.floor() as usize).min(n_in - 1);
+            (i0, (i0 + 1).min(n_in - 1), v - i0 as f32)
+        })
+        .collect()
+}
+
+/// Channel `c` of RGB8 pixels (`row` bytes a row) at a bilinear sample.
+#[inline]
+pub(crate) fn bilinear_rgb(
+    rgb: &[u8],
+    row: usize,
+    (x0, x1, fx): (usize, usize, f32),
+    (y0, y1, fy): (usize, usize, f32),
+    c: usize,
+) -> f32 {
+    let p = |x: usize, y: usize| rgb[y * row + x * 3 + c] as f32;
+    let top = p(x0, y0) + (p(x1, y0) - p(x0, y0)) * fx;
+    let bottom = p(x0, y1) + (p(x1, y1) - p(x0, y1)) * fx;
+    top + (bottom - top) * fy
+}
+
+/// Bilinear scaling of RGB8 pixels.
 fn scale(rgb: &[u8], w: u32, h: u32, nw: u32, nh: u32) -> Vec<u8> {
     let (w, h, nw, nh) = (w as usize, h as usize, nw as usize, nh as usize);
     let mut out = vec![0u8; nw * nh * 3];
-    let axis = |n_out: usize, n_in: usize| -> Vec<(usize, usize, f32)> {
-        let s = n_in as f32 / n_out as f32;
-        (0..n_out)
-            .map(|i| {
-                let v = ((i as f32 + 0.5) * s - 0.5).max(0.0);
-                let i0 = (v.floor() as usize).min(n_in - 1);
-                (i0, (i0 + 1).min(n_in - 1), v - i0 as f32)
-            })
-            .collect()
-    };
-    let (xs, ys) = (axis(nw, w), axis(nh, h));
-    for (oy, &(y0, y1, fy)) in ys.iter().enumerate() {
-        for (ox, &(x0, x1, fx)) in xs.iter().enumerate() {
+    let (xs, ys) = (bilinear_axis(nw, w), bilinear_axis(nh, h));
+    for (oy, &y) in ys.iter().enumerate() {
+        for (ox, &x) in xs.iter().enumerate() {
             for c in 0..3 {
-                let p = |x: usize, y: usize| rgb[(y * w + x) * 3 + c] as f32;
-                let top = p(x0, y0) + (p(x1, y0) - p(x0, y0)) * fx;
-                let bottom = p(x0, y1) + (p(x1, y1) - p(x0, y1)) * fx;
-                out[(oy * nw + ox) * 3 + c] = (top + (bottom - top) * fy).round() as u8;
+                out[(oy * nw + ox) * 3 + c] = bilinear_rgb(rgb, w * 3, x, y, c).round() as u8;
             }
         }
     }

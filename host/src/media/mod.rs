@@ -27,6 +27,7 @@ mod probe;
 mod yuv;
 pub use decode::decode_still;
 use decode::*;
+pub(crate) use encode::{bilinear_axis, bilinear_rgb};
 pub use encode::{encode_image, EncodeOptions, ImageFormat};
 pub use probe::{probe, Matrix, VideoInfo, Wire};
 pub use yuv::yuv420_to_rgb;

@@ -142,19 +142,8 @@ pub fn frame_tensor(
         Layout::Nhwc => out[(y * tw + x) * 3 + c] = v,
     };
     // Bilinear sampling with pixel centres aligned (OpenCV's INTER_LINEAR).
-    let axis = |n_out: usize, n_in: u32| -> Vec<(usize, usize, f32)> {
-        let scale = n_in as f32 / n_out as f32;
-        (0..n_out)
-            .map(|i| {
-                let s = ((i as f32 + 0.5) * scale - 0.5).max(0.0);
-                let i0 = (s.floor() as usize).min(n_in as usize - 1);
-                let i1 = (i0 + 1).min(n_in as usize - 1);
-                (i0, i1, s - i0 as f32)
-            })
-            .collect()
-    };
-    let xs = axis(cw, width);
-    let ys = axis(ch, height);
+    let xs = crate::media::bilinear_axis(cw, width as usize);
+    let ys = crate::media::bilinear_axis(ch, height as usize);
     let row = width as usize * 3;
     for y in 0..th {
         for x in 0..tw {
@@ -165,14 +154,9 @@ pub fn frame_tensor(
                 }
                 continue;
             }
-            let (y0, y1, fy) = ys[y - oy];
-            let (x0, x1, fx) = xs[x - ox];
+            let (sx, sy) = (xs[x - ox], ys[y - oy]);
             for c in 0..3 {
-                let s = src_ch[c];
-                let p = |xx: usize, yy: usize| rgb[yy * row + xx * 3 + s] as f32;
-                let top = p(x0, y0) + (p(x1, y0) - p(x0, y0)) * fx;
-                let bottom = p(x0, y1) + (p(x1, y1) - p(x0, y1)) * fx;
-                let v = top + (bottom - top) * fy;
+                let v = crate::media::bilinear_rgb(rgb, row, sx, sy, src_ch[c]);
                 put(&mut out, x, y, c, v * a[c] + b[c]);
             }
         }
