@@ -606,3 +606,89 @@ fn python_module_level_code_runs_when_an_instance_starts() {
     let st = status(&store, &hash);
     assert_eq!((count(&st, "pre-label"), count(&st, "triage")), (3, 21));
 }
+
+/// `encord_agent_sdk.testing.TestRun` runs a Python stage natively (no
+/// component): the decision, the saved row with its new classification, a
+/// pathway the stage does not declare refused, and what only the host has
+/// raising `HostOnly`.
+#[test]
+fn a_python_stage_runs_natively_with_test_run() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("agent.py"),
+        r#"
+from encord_agent_sdk import AgentTask, Classification, LabelRowV2, Runner, StorageItem
+
+runner = Runner()
+
+@runner.stage("pre-label", pathways=["to triage"])
+def pre_label(task: AgentTask, lr: LabelRowV2) -> str:
+    caption = lr.ontology_structure.get_child_by_title("Caption", type_=Classification).create_instance()
+    caption.set_for_frames(frames=0)
+    caption.set_answer(answer=f"seen: {task.data_title}")
+    lr.add_classification_instance(caption)
+    lr.save()
+    lr.set_priority(0.25)
+    return "to triage"
+
+@runner.stage("wrong", pathways=["to triage"])
+def wrong(task: AgentTask) -> str:
+    return "nowhere"
+
+@runner.stage("item")
+def item(task: AgentTask, it: StorageItem) -> None:
+    return None
+"#,
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("test_agent.py"),
+        r#"
+import os, pathlib, unittest
+from encord_agent_sdk.testing import HostOnly, TestRun
+from agent import runner
+
+ROOT = pathlib.Path(os.environ["WORKSPACE"])
+ONTOLOGY = (ROOT / "examples/demo-ontology.json").read_text()
+ROW = (ROOT / "labels/tests/vectors/image_label.json").read_text()
+
+class PreLabel(unittest.TestCase):
+    def test_captions_and_routes(self):
+        out = TestRun(runner, ontology=ONTOLOGY, label_row=ROW, data_title="street-01.png").run("pre-label")
+        self.assertEqual(out.pathway, "to triage")
+        self.assertEqual(out.priority, 0.25)
+        answers = [c.get_answer() for c in out.label_row.get_classification_instances()]
+        self.assertIn("seen: street-01.png", answers)
+
+    def test_an_undeclared_pathway_is_refused(self):
+        with self.assertRaisesRegex(AssertionError, "returned pathway `nowhere`, not one it declares"):
+            TestRun(runner, ontology=ONTOLOGY, label_row=ROW).run("wrong")
+
+    def test_what_only_the_host_has_raises(self):
+        with self.assertRaisesRegex(HostOnly, "comes from runner-host"):
+            TestRun(runner, ontology=ONTOLOGY, label_row=ROW).run("item")
+
+    def test_an_unknown_stage_is_named(self):
+        with self.assertRaisesRegex(ValueError, "no stage `absent`"):
+            TestRun(runner, ontology=ONTOLOGY).run("absent")
+
+if __name__ == "__main__":
+    unittest.main()
+"#,
+    )
+    .unwrap();
+    let root = workspace();
+    let out = std::process::Command::new("python3")
+        .args(["-m", "unittest", "-v", "test_agent"])
+        .current_dir(dir.path())
+        .env("PYTHONPATH", root.join("guest-sdk/python"))
+        .env("WORKSPACE", &root)
+        .output()
+        .expect("python3 runs");
+    let text = format!("{}{}", stdout(&out), stderr(&out));
+    assert!(out.status.success(), "{text}");
+    assert!(
+        text.contains("Ran 4 tests") && text.contains("OK"),
+        "{text}"
+    );
+}

@@ -465,6 +465,93 @@ print("ok")
     assert_eq!(stdout(&out).trim(), "ok");
 }
 
+/// Nested questions in the Python SDK's `OntologyDataModel`, against the
+/// spec's ontology vector: "Quality"'s option "Bad" asks "Why", so the
+/// answer is an object per option, and the nested answer lands on the same
+/// classification instance.
+#[test]
+fn the_python_ontology_data_model_answers_nested_questions() {
+    let script = r#"
+import json, sys
+from encord_agent_sdk import OntologyDataModel
+from encord_agent_sdk.labels import Classification, LabelError, Object, OntologyStructure
+
+o = OntologyStructure(json.load(open(sys.argv[1])))
+quality = o.get_child_by_title("Quality", type_=Classification)
+m = OntologyDataModel([quality])
+s = m.model_json_schema["properties"]["Quality"]["anyOf"]
+assert s[0]["properties"]["choice"]["enum"] == ["Good"] and s[0]["required"] == ["choice"], s
+assert s[1]["required"] == ["choice", "Why"] and s[1]["properties"]["Why"]["type"] == "string", s
+(got,) = m('{"Quality": {"choice": "Bad", "Why": "motion blur"}}')
+why = quality.get_child_by_title("Why")
+assert got.get_answer().label == "Bad", got.get_answer()
+assert got.get_answer(attribute=why) == "motion blur", got.get_answer(attribute=why)
+(good,) = m('{"Quality": {"choice": "Good"}}')
+assert good.get_answer().label == "Good" and good.get_answer(attribute=why) is None
+for bad, says in [
+    ('{"Quality": "Bad"}', "is not an object with `choice`"),
+    ('{"Quality": {"choice": "Bad"}}', "lacks `Why` of `Quality`: `Bad`"),
+    ('{"Quality": {"choice": "Good", "Why": "sharp"}}', "has Why, not in the schema of `Quality`: `Good`"),
+    ('{"Quality": {"choice": "Bad", "Why": 3}}', "`Why`: 3 is not a string"),
+]:
+    try:
+        m(bad)
+    except LabelError as e:
+        assert says in str(e), (bad, str(e))
+    else:
+        raise AssertionError(f"{bad} was accepted")
+print("ok")
+"#;
+    let root = crate::support::workspace();
+    let out = std::process::Command::new("python3")
+        .arg("-c")
+        .arg(script)
+        .arg(root.join("labels/tests/vectors/ontology.json"))
+        .env("PYTHONPATH", root.join("guest-sdk/python"))
+        .output()
+        .expect("python3 runs");
+    assert!(out.status.success(), "{}{}", stdout(&out), stderr(&out));
+    assert_eq!(stdout(&out).trim(), "ok");
+}
+
+/// The JavaScript SDK natively, under Node with its stand-ins for the host
+/// (`encord-agent/native/register.mjs`): `tests/native-js/*.test.mjs`
+/// (nested questions and object types in `OntologyDataModel`), from a
+/// folder where `encord-agent` is an installed package, as in an agent's
+/// own project.
+#[test]
+fn the_javascript_sdk_runs_natively_under_node() {
+    let root = crate::support::workspace();
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("node_modules")).unwrap();
+    std::os::unix::fs::symlink(
+        root.join("guest-sdk/js"),
+        dir.path().join("node_modules/encord-agent"),
+    )
+    .unwrap();
+    let mut tests = vec![];
+    for entry in std::fs::read_dir(root.join("tests/native-js")).unwrap() {
+        let path = entry.unwrap().path();
+        let name = path.file_name().unwrap().to_owned();
+        std::fs::copy(&path, dir.path().join(&name)).unwrap();
+        tests.push(name);
+    }
+    assert!(!tests.is_empty());
+    let out = std::process::Command::new("node")
+        .args(["--import", "encord-agent/native/register.mjs", "--test"])
+        .args(&tests)
+        .current_dir(dir.path())
+        .env("WORKSPACE", &root)
+        .output()
+        .expect("node runs");
+    let text = format!("{}{}", stdout(&out), stderr(&out));
+    assert!(out.status.success(), "{text}");
+    assert!(
+        text.contains("# fail 0") && !text.contains("# pass 0"),
+        "{text}"
+    );
+}
+
 /// The JavaScript SDK's `OntologyDataModel` inside a component: the schema
 /// the demo ontology gives, an answer applied, and answers that do not fit
 /// refused with nothing of them written.

@@ -71,6 +71,8 @@ export class LabelRow {
   addObjectFrame(objectHash: string, frame: number, shape: Shape, options?: { confidence?: number }): void;
   setObjectAnswer(objectHash: string, attribute: string, answer: Answer): void;
   addClassification(name: string, answer: Answer, frames?: [number, number]): string;
+  /** Answers a nested question (under an option of its radio question). */
+  setClassificationAnswer(classificationHash: string, attribute: string, answer: Answer): void;
   removeObject(objectHash: string): boolean;
   removeClassification(classificationHash: string): boolean;
   toJSON(): any;
@@ -178,6 +180,68 @@ export function start(callback: () => void): void;
 export function init(callback: () => void): void;
 
 export const log: Record<"trace" | "debug" | "info" | "warn" | "error", (...parts: unknown[]) => void>;
+
+/** The value of an environment variable the operator granted (`--env`). */
+export function env(name: string): string | null;
+
+export function base64(bytes: Uint8Array): string;
+
+export class HttpError extends Error {
+  response: HttpResponse | null;
+}
+/** The host is not granted (`--allow-net`): nothing was sent. */
+export class HttpDenied extends HttpError {}
+/** No whole answer within the request's timeout. */
+export class HttpTimeout extends HttpError {}
+
+export class HttpResponse {
+  status: number;
+  headers: Record<string, string>;
+  bytes: Uint8Array;
+  url: string;
+  readonly ok: boolean;
+  text(): string;
+  json(): any;
+  raiseForStatus(): HttpResponse;
+}
+
+export interface HttpOptions {
+  json?: unknown;
+  body?: string | Uint8Array;
+  headers?: Record<string, string>;
+  /** Seconds. */
+  timeout?: number | null;
+}
+
+/** One blocking request; the answer whatever its status. */
+export const http: {
+  request(method: string, url: string, options?: HttpOptions): HttpResponse;
+  get(url: string, options?: HttpOptions): HttpResponse;
+  post(url: string, options?: HttpOptions): HttpResponse;
+  put(url: string, options?: HttpOptions): HttpResponse;
+  patch(url: string, options?: HttpOptions): HttpResponse;
+  delete(url: string, options?: HttpOptions): HttpResponse;
+};
+
+/** encord-agents' `OntologyDataModel`: the ontology as a JSON schema for a
+ * model's structured output, and its answer checked as a whole before any
+ * of it is written. A radio question with nested questions is answered
+ * `{ choice, ...nested }`. */
+export class OntologyDataModel {
+  constructor(ontology: Ontology, names: string[], options?: { objects?: boolean });
+  schema(): Record<string, unknown>;
+  /** Objects only: the type chosen and its [attribute, answer] pairs. */
+  choose(answer: string | object): { object: string; answers: [string, Answer][] };
+  /** Classifications over `frames`; objects on `{ frame, shape }` (returns the object's hash). */
+  apply(row: LabelRow, answer: string | object, where?: [number, number] | { frame?: number; shape: Shape }): LabelRow | string;
+}
+
+/** Runs stage `name`'s handler once natively (under Node with
+ * `--import encord-agent/native/register.mjs`): no component, no host. */
+export function testStage(
+  name: string,
+  input: { ontology: string | object; labelRow?: string | object | null; task?: Partial<Task> },
+): { pathway: string | null; labelRow: LabelRow | null; priority: number | null };
 
 /** Re-export from your agent: `export { handler } from "encord-agent";` */
 export const handler: unknown;

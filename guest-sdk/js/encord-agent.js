@@ -359,6 +359,23 @@ export class LabelRow {
     return hash;
   }
 
+  /** Answers one of a classification's nested questions (under an option
+   * of its radio question, by name), replacing an earlier answer to it. */
+  setClassificationAnswer(classificationHash, attribute, answer) {
+    const entry = this.json.classification_answers[classificationHash];
+    if (!entry) throw new LabelError(`no classification \`${classificationHash}\` in this label row`);
+    const def = this.ontology.classificationByHash(entry.featureHash);
+    if (!def) throw new LabelError(`classification \`${classificationHash}\` is not in the ontology`);
+    const attr = [...walkAttributes(def.attributes)].find((a) => a.name === attribute);
+    if (!attr) {
+      const names = [...walkAttributes(def.attributes)].slice(1).map((a) => a.name);
+      throw new LabelError(`no question \`${attribute}\` in classification \`${def.attributes[0]?.name}\`; nested questions: ${names.join(", ")}`);
+    }
+    const written = answerEntry(attr, answer);
+    entry.classifications = (entry.classifications || []).filter((a) => a.featureHash !== written.featureHash);
+    entry.classifications.push(written);
+  }
+
   /** Removes an object from every frame; returns whether it existed. */
   removeObject(objectHash) {
     let found = objectHash in this.json.object_answers;
@@ -661,58 +678,138 @@ export const http = {
 // ---------------------------------------------------------------------------
 // The ontology as a JSON schema for structured output (classifications)
 
-/** Throws unless `value` answers question `q` as its schema says. */
-function checkAnswer(q, value) {
+const isNested = (q) => q.type === "radio" && (q.options || []).some((o) => (o.options || []).length);
+
+/** The schema of question `q`. A radio question with nested questions is an
+ * object per option: `choice`, its label, and that option's questions. */
+function questionSchema(q) {
+  const labels = (q.options || []).map((o) => o.label);
+  if (isNested(q)) {
+    const anyOf = q.options.map((o) => {
+      const properties = { choice: { type: "string", enum: [o.label] } };
+      for (const n of o.options || []) properties[n.name] = questionSchema(n);
+      return { type: "object", properties, required: Object.keys(properties), additionalProperties: false };
+    });
+    return { anyOf, description: `${q.name}: one of ${labels.join(", ")} as \`choice\`, with the questions of the option chosen` };
+  }
+  if (q.type === "radio") return { type: "string", enum: labels, description: `${q.name}: one of ${labels.join(", ")}` };
+  if (q.type === "checklist") return { type: "array", items: { type: "string", enum: labels }, uniqueItems: true, description: `${q.name}: any of ${labels.join(", ")}` };
+  if (q.type === "text") return { type: "string", description: q.name };
+  if (q.type === "numeric") return { type: "number", description: q.name };
+  throw new LabelError(`question \`${q.name}\` of type ${q.type} is not supported in a schema`);
+}
+
+/** Exactly `questions` in `value` (`ignore` aside), or a LabelError. */
+function checkKeys(questions, value, ignore, of) {
+  const names = questions.map((q) => q.name);
+  const extra = Object.keys(value).filter((k) => k !== ignore && !names.includes(k));
+  if (extra.length) throw new LabelError(`the model's answer has ${extra.join(", ")}, not in the schema${of}`);
+  const missing = names.filter((n) => !(n in value));
+  if (missing.length) throw new LabelError(`the model's answer lacks \`${missing[0]}\`${of}`);
+}
+
+/** The [question name, answer] pairs `value` gives question `q`, checked:
+ * its own first, then the nested questions of the option chosen. */
+function answersOf(q, value) {
+  if (isNested(q)) {
+    if (!value || typeof value !== "object" || Array.isArray(value)) {
+      throw new LabelError(`\`${q.name}\`: ${JSON.stringify(value)} is not an object with \`choice\` and the questions of that option`);
+    }
+    const choice = value.choice ?? null;
+    answersOf({ ...q, options: q.options.map((o) => ({ ...o, options: [] })) }, choice);
+    const option = q.options.find((o) => o.label === choice);
+    const of = ` of \`${q.name}\`: \`${choice}\``;
+    checkKeys(option.options || [], value, "choice", of);
+    return [[q.name, choice], ...(option.options || []).flatMap((n) => answersOf(n, value[n.name]))];
+  }
   const labels = (q.options || []).map((o) => o.label);
   const ok =
     q.type === "radio" ? labels.includes(value)
     : q.type === "checklist" ? Array.isArray(value) && value.every((v) => labels.includes(v))
     : q.type === "text" ? typeof value === "string"
+    : q.type === "numeric" ? typeof value === "number"
     : false;
   if (!ok) {
-    const want = q.type === "radio" ? `one of ${labels.join(", ")}` : q.type === "checklist" ? `a list of ${labels.join(", ")}` : "a string";
+    const want = q.type === "radio" ? `one of ${labels.join(", ")}` : q.type === "checklist" ? `a list of ${labels.join(", ")}` : q.type === "numeric" ? "a number" : "a string";
     throw new LabelError(`\`${q.name}\`: ${JSON.stringify(value)} is not ${want}`);
   }
+  return [[q.name, q.type === "checklist" ? [...new Set(value)] : value]];
 }
 
-/** encord-agents' `OntologyDataModel` for classifications: `schema()` for a
- * model's structured output, `apply(row, answer)` to check the answer and
- * write it as classifications. Radio: one option label; checklist: a list of
- * them; text: a string. */
+function parseAnswer(answer) {
+  let value = answer;
+  if (typeof answer === "string") {
+    try {
+      value = JSON.parse(answer);
+    } catch (e) {
+      throw new LabelError(`the model's answer is not JSON: ${e.message}`);
+    }
+  }
+  if (!value || typeof value !== "object" || Array.isArray(value)) throw new LabelError(`the model's answer is not a JSON object: ${JSON.stringify(value)}`);
+  return value;
+}
+
+const SCHEMA = "https://json-schema.org/draft/2020-12/schema";
+
+/** encord-agents' `OntologyDataModel`: `schema()` for a model's structured
+ * output, and the answer checked as a whole before any of it is written.
+ *
+ * Classifications (`new OntologyDataModel(ontology, ["Quality", ...])`):
+ * one property per question; `apply(row, answer, frames)` adds them.
+ * Objects (`new OntologyDataModel(ontology, ["Person", ...], { objects: true })`):
+ * a choice among the types (`object`, its name) with each one's attributes;
+ * `choose(answer)` gives `{ object, answers }`, and `apply(row, answer,
+ * { frame, shape })` adds that object with its answers and returns its hash.
+ * Radio: one option label (or, with nested questions, `{ choice, ...they }`);
+ * checklist: a list of labels; text: a string; numeric: a number. */
 export class OntologyDataModel {
-  constructor(ontology, names) {
-    this.questions = names.map((n) => ontology.classification(n).attributes[0]);
+  constructor(ontology, names, { objects = false } = {}) {
+    this.objects = objects ? names.map((n) => ontology.object(n)) : null;
+    this.questions = objects ? [] : names.map((n) => ontology.classification(n).attributes[0]);
   }
   schema() {
+    if (this.objects) {
+      const anyOf = this.objects.map((o) => {
+        const properties = { object: { type: "string", const: o.name } };
+        for (const a of o.attributes || []) properties[a.name] = questionSchema(a);
+        return { title: o.name, type: "object", properties, required: Object.keys(properties), additionalProperties: false };
+      });
+      return { $schema: SCHEMA, title: "Object", anyOf };
+    }
     const properties = {};
-    for (const q of this.questions) {
-      const labels = (q.options || []).map((o) => o.label);
-      if (q.type === "radio") properties[q.name] = { type: "string", enum: labels, description: `${q.name}: one of ${labels.join(", ")}` };
-      else if (q.type === "checklist") properties[q.name] = { type: "array", items: { type: "string", enum: labels }, uniqueItems: true, description: `${q.name}: any of ${labels.join(", ")}` };
-      else if (q.type === "text") properties[q.name] = { type: "string", description: q.name };
-      else throw new LabelError(`question \`${q.name}\` of type ${q.type} is not supported in a schema`);
-    }
-    return { $schema: "https://json-schema.org/draft/2020-12/schema", title: "Labels", type: "object", properties, required: Object.keys(properties), additionalProperties: false };
+    for (const q of this.questions) properties[q.name] = questionSchema(q);
+    return { $schema: SCHEMA, title: "Labels", type: "object", properties, required: Object.keys(properties), additionalProperties: false };
   }
-  /** Checks `answer` (JSON text or an object) and adds its classifications to `row`. */
-  apply(row, answer, frames = [0, 0]) {
-    let value = answer;
-    if (typeof answer === "string") {
-      try {
-        value = JSON.parse(answer);
-      } catch (e) {
-        throw new LabelError(`the model's answer is not JSON: ${e.message}`);
-      }
+  /** The object type an answer chose and its [attribute, answer] pairs. */
+  choose(answer) {
+    if (!this.objects) throw new LabelError("choose() is for a model of objects: pass { objects: true }");
+    const value = parseAnswer(answer);
+    const o = this.objects.find((x) => x.name === value.object);
+    if (!o) throw new LabelError(`the model's answer names object ${JSON.stringify(value.object ?? null)}, not one of ${this.objects.map((x) => x.name).join(", ")}`);
+    const of = ` of \`${o.name}\``;
+    checkKeys(o.attributes || [], value, "object", of);
+    return { object: o.name, answers: (o.attributes || []).flatMap((a) => answersOf(a, value[a.name])) };
+  }
+  /** Checks `answer` (JSON text or an object) and writes it into `row`:
+   * classifications over `frames` ([first, last]), or, for objects, one
+   * object on `{ frame, shape }` (returns its hash). */
+  apply(row, answer, where = [0, 0]) {
+    if (this.objects) {
+      const { frame = 0, shape } = Array.isArray(where) ? {} : where;
+      if (!shape) throw new LabelError("apply() on a model of objects needs { frame, shape } for the object");
+      const chosen = this.choose(answer);
+      const hash = row.addObject(chosen.object, frame, shape);
+      for (const [name, a] of chosen.answers) row.setObjectAnswer(hash, name, a);
+      return hash;
     }
-    if (!value || typeof value !== "object" || Array.isArray(value)) throw new LabelError(`the model's answer is not a JSON object: ${JSON.stringify(value)}`);
-    const names = this.questions.map((q) => q.name);
-    const extra = Object.keys(value).filter((k) => !names.includes(k));
-    if (extra.length) throw new LabelError(`the model's answer has ${extra.join(", ")}, not in the schema (${names.join(", ")})`);
-    const missing = names.filter((n) => !(n in value));
-    if (missing.length) throw new LabelError(`the model's answer lacks \`${missing[0]}\``);
+    const value = parseAnswer(answer);
+    checkKeys(this.questions, value, null, ` (${this.questions.map((q) => q.name).join(", ")})`);
     // The whole answer is checked before anything is written.
-    for (const q of this.questions) checkAnswer(q, value[q.name]);
-    for (const q of this.questions) row.addClassification(q.name, value[q.name], frames);
+    const given = this.questions.map((q) => answersOf(q, value[q.name]));
+    for (const [[name, top], ...nested] of given) {
+      const hash = row.addClassification(name, top, where);
+      for (const [n, a] of nested) row.setClassificationAnswer(hash, n, a);
+    }
     return row;
   }
 }
@@ -998,16 +1095,21 @@ export function init(callback) {
   onInit.push(callback);
 }
 
-function taskContext() {
+const hostSource = {
+  ontology: () => JSON.parse(projectApi.ontology()),
+  labelRow: () => JSON.parse(hostCall(() => labelsApi.labelRow())),
+};
+
+function taskContext(source = hostSource) {
   let ontologyValue = null;
   let row = null;
   const cache = new Map();
   const cx = {
     ontology() {
-      return (ontologyValue ??= new Ontology(JSON.parse(projectApi.ontology())));
+      return (ontologyValue ??= new Ontology(source.ontology()));
     },
     labelRow() {
-      return (row ??= new LabelRow(JSON.parse(hostCall(() => labelsApi.labelRow())), cx.ontology()));
+      return (row ??= new LabelRow(source.labelRow(), cx.ontology()));
     },
     solve(dep, task) {
       if (cache.has(dep)) return cache.get(dep);
@@ -1074,6 +1176,37 @@ function spec(s) {
     pathways: s.pathways,
     twins: Object.entries(twins).map(([projectHash, includeTask]) => ({ projectHash, includeTask })),
   };
+}
+
+/** Runs the handler of stage `name` once, natively (no component, no host:
+ * under Node with `--import encord-agent/native/register.mjs`), with the
+ * label row and ontology given as JSON (text or parsed) and the task's
+ * fields (`dataTitle`, ...). Returns `{ pathway, labelRow, priority }`:
+ * the pathway (null: the task stays), the LabelRow returned to be saved (or
+ * null) and the priority. A handler's throw propagates, as a failed task's
+ * would; what only the host has (media, storage items, HTTP, models, twins)
+ * throws "... is not available outside a component". */
+export function testStage(name, { ontology: ontologyJson, labelRow: rowJson = null, task = {} } = {}) {
+  const s = stages.find((x) => x.stage === name);
+  if (!s) throw new Error(`no stage \`${name}\` registered (stages: ${stages.map((x) => x.stage).join(", ") || "none"})`);
+  if (ontologyJson === undefined) throw new TypeError("testStage: give the ontology (Encord's ontology JSON)");
+  const parse = (v) => (typeof v === "string" ? JSON.parse(v) : JSON.parse(JSON.stringify(v)));
+  const row = rowJson === null ? null : parse(rowJson);
+  const source = {
+    ontology: () => parse(ontologyJson),
+    labelRow: () => {
+      if (row === null) throw new Error("this stage reads the label row: pass labelRow to testStage");
+      return row;
+    },
+  };
+  const full = { uuid: "test-task", dataHash: row?.data_hash ?? "test-data", dataTitle: row?.data_title ?? "test-data", labelBranchName: "main", status: "NEW", ...task };
+  const cx = taskContext(source);
+  const out = decision(cx.solve(s.root, full), name);
+  const pathway = out.route.tag === "pathway" ? out.route.val : null;
+  if (pathway !== null && s.pathways.length && !s.pathways.includes(pathway)) {
+    throw new Error(`stage \`${name}\` returned pathway \`${pathway}\`, not one it declares (${s.pathways.join(", ")})`);
+  }
+  return { pathway, labelRow: out.labelRow === null ? null : new LabelRow(JSON.parse(out.labelRow), cx.ontology()), priority: out.priority };
 }
 
 /** The export runner-host calls: re-export it from your agent module with

@@ -320,6 +320,57 @@ impl LabelRow {
         Ok(hash)
     }
 
+    /// Answers one of a classification's nested questions (one under an
+    /// option of its radio question, by name), replacing an earlier answer
+    /// to it.
+    pub fn set_classification_answer(
+        &mut self,
+        classification_hash: &str,
+        attribute: &str,
+        answer: Answer,
+    ) -> Result<(), LabelError> {
+        let entry = self
+            .data
+            .classification_answers
+            .get(classification_hash)
+            .ok_or_else(|| {
+                LabelError::Invalid(format!(
+                    "no classification `{classification_hash}` in this label row"
+                ))
+            })?;
+        let def = self
+            .ontology
+            .classification_by_hash(&entry.feature_hash)
+            .ok_or_else(|| {
+                LabelError::Invalid(format!(
+                    "classification `{classification_hash}` is not in the ontology"
+                ))
+            })?;
+        let attr = find_attribute(&def.attributes, attribute).ok_or_else(|| {
+            LabelError::NotInOntology {
+                kind: "attribute",
+                name: format!("{attribute}` of classification `{}", def.name()),
+                valid: def
+                    .attributes
+                    .iter()
+                    .flat_map(|a| a.options.iter().flat_map(|o| &o.options))
+                    .map(|a| a.name.clone())
+                    .collect(),
+            }
+        })?;
+        let written = write_answer(attr, &answer)?;
+        let entry = self
+            .data
+            .classification_answers
+            .get_mut(classification_hash)
+            .expect("looked up above");
+        entry
+            .classifications
+            .retain(|a| a.feature_hash != written.feature_hash);
+        entry.classifications.push(written);
+        Ok(())
+    }
+
     /// Removes an object from every frame. Returns whether it existed.
     pub fn remove_object(&mut self, object_hash: &str) -> bool {
         let mut found = self.data.object_answers.shift_remove(object_hash).is_some();

@@ -6,8 +6,11 @@
 //! after its question. [`ObjectSchema`]: a choice among object types
 //! (`object`, its name) with each one's attributes. A radio question's
 //! answer is one of its option labels, a checklist's a list of them, a text
-//! question's a string, a numeric one's a number. Nested questions under
-//! radio options are not in the schemas.
+//! question's a string, a numeric one's a number. A radio question whose
+//! options have nested questions is answered with an object instead:
+//! `choice`, the option's label, and the nested questions of that option
+//! (each option one of the schema's `anyOf`), as encord-agents' nested radio
+//! models are.
 
 use serde_json::{json, Map, Value};
 
@@ -20,6 +23,9 @@ struct Question {
     name: String,
     kind: AttributeType,
     labels: Vec<String>,
+    /// Per option (in `labels`' order), the questions nested under it; all
+    /// empty for a flat question.
+    nested: Vec<Vec<Question>>,
 }
 
 impl Question {
@@ -28,11 +34,38 @@ impl Question {
             name: a.name.clone(),
             kind: a.kind,
             labels: a.options.iter().map(|o| o.label.clone()).collect(),
+            nested: a
+                .options
+                .iter()
+                .map(|o| o.options.iter().map(Question::of).collect())
+                .collect(),
         }
+    }
+
+    /// A radio question with nested questions under any of its options.
+    fn is_nested(&self) -> bool {
+        self.kind == AttributeType::Radio && self.nested.iter().any(|n| !n.is_empty())
     }
 
     fn schema(&self) -> Value {
         let (name, labels) = (&self.name, &self.labels);
+        if self.is_nested() {
+            let choices: Vec<Value> = labels
+                .iter()
+                .zip(&self.nested)
+                .map(|(label, nested)| {
+                    let mut properties = Map::new();
+                    properties.insert("choice".into(), json!({"type": "string", "enum": [label]}));
+                    for q in nested {
+                        properties.insert(q.name.clone(), q.schema());
+                    }
+                    object_schema(properties)
+                })
+                .collect();
+            return json!({"anyOf": choices, "description": format!(
+                "{name}: one of {} as `choice`, with the questions of the option chosen",
+                labels.join(", "))});
+        }
         match self.kind {
             AttributeType::Radio => json!({"type": "string", "enum": labels,
                 "description": format!("{name}: one of {}", labels.join(", "))}),
@@ -44,7 +77,34 @@ impl Question {
         }
     }
 
-    /// The answer `v` gives this question, checked.
+    /// The answers `v` gives this question, checked: its own first, then
+    /// those to the nested questions of the option chosen.
+    fn answers(&self, v: &Value) -> Result<Vec<(String, Answer)>, LabelError> {
+        if !self.is_nested() {
+            return Ok(vec![(self.name.clone(), self.answer(v)?)]);
+        }
+        let name = &self.name;
+        let object = v.as_object().ok_or_else(|| {
+            LabelError::Invalid(format!(
+                "`{name}`: {v} is not an object with `choice` and the questions of that option"
+            ))
+        })?;
+        let choice = object.get("choice").unwrap_or(&Value::Null);
+        let Answer::Radio(label) = self.answer(choice)? else {
+            unreachable!("a radio question answers with a radio answer")
+        };
+        let index = self.labels.iter().position(|l| *l == label).unwrap_or(0);
+        let mut out = vec![(name.clone(), Answer::Radio(label.clone()))];
+        out.extend(answers(
+            &self.nested[index],
+            object,
+            "choice",
+            &format!(" of `{name}`: `{label}`"),
+        )?);
+        Ok(out)
+    }
+
+    /// The answer `v` gives this question itself, checked.
     fn answer(&self, v: &Value) -> Result<Answer, LabelError> {
         let (name, labels) = (&self.name, &self.labels);
         let invalid = |what: &str| LabelError::Invalid(format!("`{name}`: {v} is not {what}"));
@@ -95,8 +155,8 @@ fn parse_object(answer: &str) -> Result<Map<String, Value>, LabelError> {
     }
 }
 
-/// The answers `object` gives `questions`, all of them and nothing else
-/// (`ignore` aside).
+/// The answers `object` gives `questions` (nested ones flattened after
+/// their question's), all of them and nothing else (`ignore` aside).
 fn answers(
     questions: &[Question],
     object: &Map<String, Value>,
@@ -117,21 +177,32 @@ fn answers(
             let v = object.get(&q.name).ok_or_else(|| {
                 LabelError::Invalid(format!("the model's answer lacks `{}`{of}", q.name))
             })?;
-            Ok((q.name.clone(), q.answer(v)?))
+            q.answers(v)
         })
-        .collect()
+        .collect::<Result<Vec<_>, _>>()
+        .map(|groups| groups.into_iter().flatten().collect())
 }
 
-fn schema_of(title: &str, properties: Map<String, Value>) -> Value {
+/// An object schema with every one of `properties` required and no others.
+fn object_schema(properties: Map<String, Value>) -> Value {
     let required: Vec<&String> = properties.keys().collect();
     json!({
-        "$schema": "https://json-schema.org/draft/2020-12/schema",
-        "title": title,
         "type": "object",
         "properties": properties,
         "required": required,
         "additionalProperties": false,
     })
+}
+
+fn schema_of(title: &str, properties: Map<String, Value>) -> Value {
+    let mut s = json!({
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "title": title,
+    });
+    if let (Some(m), Value::Object(o)) = (s.as_object_mut(), object_schema(properties)) {
+        m.extend(o);
+    }
+    s
 }
 
 /// Some of an ontology's classifications, as a schema and back.
@@ -176,8 +247,16 @@ impl ClassificationSchema {
         frames: [u32; 2],
     ) -> Result<(), LabelError> {
         let object = parse_object(answer)?;
-        for (name, answer) in answers(&self.questions, &object, "", "")? {
-            row.add_classification(&name, answer, frames)?;
+        answers(&self.questions, &object, "", "")?;
+        for q in &self.questions {
+            let mut given = q.answers(&object[&q.name])?.into_iter();
+            let Some((name, top)) = given.next() else {
+                continue;
+            };
+            let hash = row.add_classification(&name, top, frames)?;
+            for (nested, answer) in given {
+                row.set_classification_answer(&hash, &nested, answer)?;
+            }
         }
         Ok(())
     }

@@ -29,7 +29,14 @@ fn the_spec_ontology_becomes_a_schema_and_an_answer_becomes_its_labels() {
     assert_eq!(s["type"], "object");
     assert_eq!(s["additionalProperties"], false);
     assert_eq!(s["required"], json!(["Quality", "Tags", "Caption"]));
-    assert_eq!(s["properties"]["Quality"]["enum"], json!(["Good", "Bad"]));
+    // Quality's "Bad" asks "Why": the answer is an object, one per option.
+    let quality = &s["properties"]["Quality"]["anyOf"];
+    assert_eq!(quality[0]["properties"]["choice"]["enum"], json!(["Good"]));
+    assert_eq!(quality[0]["required"], json!(["choice"]));
+    assert_eq!(quality[1]["properties"]["choice"]["enum"], json!(["Bad"]));
+    assert_eq!(quality[1]["properties"]["Why"]["type"], "string");
+    assert_eq!(quality[1]["required"], json!(["choice", "Why"]));
+    assert_eq!(quality[1]["additionalProperties"], false);
     assert_eq!(s["properties"]["Tags"]["type"], "array");
     assert_eq!(
         s["properties"]["Tags"]["items"]["enum"],
@@ -41,7 +48,8 @@ fn the_spec_ontology_becomes_a_schema_and_an_answer_becomes_its_labels() {
     schema
         .apply(
             &mut row,
-            r#"{"Quality": "Bad", "Tags": ["Rain", "Night", "Rain"], "Caption": "a wet street"}"#,
+            r#"{"Quality": {"choice": "Bad", "Why": "motion blur"},
+                "Tags": ["Rain", "Night", "Rain"], "Caption": "a wet street"}"#,
             [0, 0],
         )
         .unwrap();
@@ -49,6 +57,13 @@ fn the_spec_ontology_becomes_a_schema_and_an_answer_becomes_its_labels() {
     let again = LabelRow::parse(&row.to_json(), ontology.clone()).unwrap();
     let answer = |name: &str| again.classification(name).unwrap().answer().cloned();
     assert_eq!(answer("Quality"), Some(Answer::Radio("Bad".into())));
+    assert_eq!(
+        again.classification("Quality").unwrap().answers,
+        vec![
+            ("Quality".into(), Answer::Radio("Bad".into())),
+            ("Why".into(), Answer::Text("motion blur".into())),
+        ]
+    );
     assert_eq!(
         answer("Tags"),
         Some(Answer::Checklist(vec!["Rain".into(), "Night".into()]))
@@ -93,6 +108,51 @@ fn an_answer_that_does_not_fit_is_refused_and_writes_nothing() {
         );
     }
     assert!(ClassificationSchema::new(&ontology, &["Mood"]).is_err());
+}
+
+#[test]
+fn a_nested_answer_must_fit_the_option_chosen() {
+    let ontology = Arc::new(Ontology::parse(ONTOLOGY).unwrap());
+    let schema = ClassificationSchema::new(&ontology, &["Quality"]).unwrap();
+    for (answer, says) in [
+        (r#"{"Quality": "Bad"}"#, "is not an object with `choice`"),
+        (
+            r#"{"Quality": {"Why": "dark"}}"#,
+            "null is not one of Good, Bad",
+        ),
+        (
+            r#"{"Quality": {"choice": "Bad"}}"#,
+            "lacks `Why` of `Quality`: `Bad`",
+        ),
+        (
+            r#"{"Quality": {"choice": "Good", "Why": "sharp"}}"#,
+            "has `Why`, not in the schema of `Quality`: `Good`",
+        ),
+        (
+            r#"{"Quality": {"choice": "Bad", "Why": 3}}"#,
+            "`Why`: 3 is not a string",
+        ),
+    ] {
+        let mut row = clean_row(&ontology);
+        let e = schema
+            .apply(&mut row, answer, [0, 0])
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains(says), "{answer}: {e}");
+        assert!(
+            row.classifications().is_empty(),
+            "{answer}: nothing written"
+        );
+    }
+    let mut row = clean_row(&ontology);
+    schema
+        .apply(&mut row, r#"{"Quality": {"choice": "Good"}}"#, [0, 0])
+        .unwrap();
+    row.validate().unwrap();
+    assert_eq!(
+        row.classification("Quality").unwrap().answers,
+        vec![("Quality".into(), Answer::Radio("Good".into()))]
+    );
 }
 
 #[test]

@@ -622,9 +622,10 @@ class Decision:
     priority: Optional[float]
 
 
-def handle(source, stage_name: str, task: AgentTask) -> Decision:
-    """Runs the handler of `stage_name` for one task."""
-    runner = current_runner()
+def handle(source, stage_name: str, task: AgentTask, runner: Optional[Runner] = None) -> Decision:
+    """Runs the handler of `stage_name` for one task (of `runner`, or the
+    module's one Runner)."""
+    runner = runner or current_runner()
     stage = next((s for s in runner.stages if s.stage == stage_name), None)
     if stage is None:
         raise PrintableError(f"this agent has no handler for stage `{stage_name}`")

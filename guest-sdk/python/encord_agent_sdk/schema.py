@@ -17,8 +17,10 @@ caller to place with `set_for_frames` and add to the row.
 
 Each classification is one property named after its question: a radio
 question's answer is one of its option labels, a checklist's a list of them,
-a text question's a string. Nested questions under radio options are not in
-the schema (yet).
+a text question's a string. A radio question whose options have nested
+questions is answered with an object instead: `choice`, the option's label,
+and the nested questions of that option (each option one of the schema's
+`anyOf`), as encord-agents' nested radio models are.
 """
 
 from __future__ import annotations
@@ -59,6 +61,18 @@ class OntologyDataModel:
     @staticmethod
     def _question(q) -> dict:
         labels = [o.label for o in q.options]
+        if _is_nested(q):
+            choices = []
+            for o in q.options:
+                props = {"choice": {"type": "string", "enum": [o.label]}}
+                props.update({n.name: OntologyDataModel._question(n) for n in o.nested_options})
+                choices.append(
+                    {"type": "object", "properties": props, "required": list(props), "additionalProperties": False}
+                )
+            return {
+                "anyOf": choices,
+                "description": f"{q.name}: one of {', '.join(labels)} as `choice`, with the questions of the option chosen",
+            }
         if isinstance(q, RadioAttribute):
             return {"type": "string", "enum": labels, "description": f"{q.name}: one of {', '.join(labels)}"}
         if isinstance(q, ChecklistAttribute):
@@ -131,7 +145,8 @@ class OntologyDataModel:
             chosen = _chosen(c.attributes[0], answer[c.title])
             instance = c.create_instance()
             instance.set_for_frames(frames=frames)
-            instance.set_answer(answer=chosen)
+            for attr, value in chosen:
+                instance.set_answer(answer=value, attribute=attr)
             out.append(instance)
         return out
 
@@ -148,13 +163,40 @@ class OntologyDataModel:
         for name, attr in names.items():
             if name not in answer:
                 raise LabelError(f"the model's answer lacks `{name}` of `{o.title}`")
-            instance.set_answer(answer=_chosen(attr, answer[name]), attribute=attr)
+            for a, value in _chosen(attr, answer[name]):
+                instance.set_answer(answer=value, attribute=a)
         return instance
 
 
-def _chosen(q, value):
-    """What `value` answers question `q` with: its option, options or text,
-    checked."""
+def _is_nested(q) -> bool:
+    """A radio question with nested questions under any of its options."""
+    return isinstance(q, RadioAttribute) and any(o.nested_options for o in q.options)
+
+
+def _chosen(q, value) -> list:
+    """The (question, answer) pairs `value` gives question `q`, checked:
+    its own first, then the nested questions of the option chosen."""
+    if not _is_nested(q):
+        return [(q, _own(q, value))]
+    if not isinstance(value, dict):
+        raise LabelError(f"`{q.name}`: {value!r} is not an object with `choice` and the questions of that option")
+    option = _own(q, value.get("choice"))
+    of = f" of `{q.name}`: `{option.label}`"
+    names = {n.name: n for n in option.nested_options}
+    extra = sorted(set(value) - set(names) - {"choice"})
+    if extra:
+        raise LabelError(f"the model's answer has {', '.join(extra)}, not in the schema{of}")
+    out = [(q, option)]
+    for name, n in names.items():
+        if name not in value:
+            raise LabelError(f"the model's answer lacks `{name}`{of}")
+        out.extend(_chosen(n, value[name]))
+    return out
+
+
+def _own(q, value):
+    """What `value` answers question `q` itself with: its option, options or
+    text, checked."""
     options = {o.label: o for o in q.options}
     if isinstance(q, RadioAttribute):
         if value not in options:
