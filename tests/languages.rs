@@ -668,6 +668,14 @@ class PreLabel(unittest.TestCase):
         with self.assertRaisesRegex(HostOnly, "comes from runner-host"):
             TestRun(runner, ontology=ONTOLOGY, label_row=ROW).run("item")
 
+    def test_a_rotated_crop_is_rotated_in_pixels(self):
+        # The box Image.b64_encoding(crop=...) sends the host; as Shape::bounds.
+        from encord_agent_sdk.data import _crop_box
+        from encord_agent_sdk.labels import RotatableBoundingBoxCoordinates as R
+        box = _crop_box(R(height=0.2, width=0.2, top_left_x=0.3, top_left_y=0.2, theta=90), 200, 100)
+        for got, want in zip(box, (0.35, 0.1, 0.1, 0.4)):
+            self.assertAlmostEqual(got, want)
+
     def test_an_unknown_stage_is_named(self):
         with self.assertRaisesRegex(ValueError, "no stage `absent`"):
             TestRun(runner, ontology=ONTOLOGY).run("absent")
@@ -688,7 +696,7 @@ if __name__ == "__main__":
     let text = format!("{}{}", stdout(&out), stderr(&out));
     assert!(out.status.success(), "{text}");
     assert!(
-        text.contains("Ran 4 tests") && text.contains("OK"),
+        text.contains("Ran 5 tests") && text.contains("OK"),
         "{text}"
     );
 }

@@ -552,6 +552,30 @@ fn the_javascript_sdk_runs_natively_under_node() {
     );
 }
 
+/// A JavaScript agent crops to an object's shape (a rotated box, a polygon,
+/// a box) for a model API; the host encodes each crop the size of the box
+/// holding the shape.
+#[test]
+fn a_javascript_agent_crops_to_an_objects_shape() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("store");
+    let hash = demo_at(&store, &["--images-only"]);
+    let out = run_agent_env(
+        &agent_component("tests/guests/js/crops.js"),
+        &store,
+        &hash,
+        &["--stage", "pre-label"],
+        &[],
+    );
+    assert!(out.status.success(), "{}{}", stdout(&out), stderr(&out));
+    let rows = export(&store, &hash);
+    let caption = answers_of(exported(&rows, "street-01.png"), "Caption").unwrap();
+    assert!(
+        caption.as_str().unwrap().starts_with("crops ok "),
+        "{caption}"
+    );
+}
+
 /// The JavaScript SDK's `OntologyDataModel` inside a component: the schema
 /// the demo ontology gives, an answer applied, and answers that do not fit
 /// refused with nothing of them written.

@@ -80,8 +80,8 @@ export class LabelRow {
 
 export class Frame {
   /** encord-agents' `Frame.b64_encoding`: defaults ".jpeg" and "url". */
-  b64Encoding(imageFormat?: ".jpeg" | ".jpg" | ".png" | "jpeg" | "png", outputFormat?: "raw" | "url" | "openai" | "anthropic", options?: { quality?: number; crop?: Box | null; padding?: number; maxSide?: number | null }): string | Record<string, unknown>;
-  encode(options?: { format?: "png" | "jpeg"; quality?: number; crop?: Box | null; padding?: number; maxSide?: number | null }): { bytes: Uint8Array; mediaType: string; width: number; height: number };
+  b64Encoding(imageFormat?: ".jpeg" | ".jpg" | ".png" | "jpeg" | "png", outputFormat?: "raw" | "url" | "openai" | "anthropic", options?: { quality?: number; crop?: Box | Shape | null; padding?: number; maxSide?: number | null }): string | Record<string, unknown>;
+  encode(options?: { format?: "png" | "jpeg"; quality?: number; crop?: Box | Shape | null; padding?: number; maxSide?: number | null }): { bytes: Uint8Array; mediaType: string; width: number; height: number };
   index: number;
   width: number;
   height: number;

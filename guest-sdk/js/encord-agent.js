@@ -505,6 +505,31 @@ export class LabelRow {
 // ---------------------------------------------------------------------------
 // Frames
 
+/** The `{ x, y, w, h }` (normalised) holding `crop`: a box, or an object's
+ * shape (`{ boundingBox }`, `{ rotatableBoundingBox }` rotated in pixels,
+ * `{ polygon }`, `{ polyline }`), clamped to the image. */
+function cropBox(crop, width, height) {
+  if (crop === null || crop === undefined) return null;
+  const bounds = (pts) => {
+    const xs = pts.map((p) => Math.min(1, Math.max(0, p.x)));
+    const ys = pts.map((p) => Math.min(1, Math.max(0, p.y)));
+    const [x, y] = [Math.min(...xs), Math.min(...ys)];
+    return { x, y, w: Math.max(...xs) - x, h: Math.max(...ys) - y };
+  };
+  if (crop.boundingBox) return crop.boundingBox;
+  if (crop.rotatableBoundingBox) {
+    const b = crop.rotatableBoundingBox;
+    const [w, h] = [Math.max(width, 1), Math.max(height, 1)];
+    const [cx, cy] = [(b.x + b.w / 2) * w, (b.y + b.h / 2) * h];
+    const [hw, hh] = [(b.w * w) / 2, (b.h * h) / 2];
+    const [sin, cos] = [Math.sin((b.theta * Math.PI) / 180), Math.cos((b.theta * Math.PI) / 180)];
+    return bounds([[-hw, -hh], [hw, -hh], [hw, hh], [-hw, hh]].map(([dx, dy]) => ({ x: (cx + dx * cos - dy * sin) / w, y: (cy + dx * sin + dy * cos) / h })));
+  }
+  if (crop.polygon || crop.polyline) return bounds(crop.polygon || crop.polyline);
+  if (["x", "y", "w", "h"].every((k) => typeof crop[k] === "number")) return crop;
+  throw new LabelError(`crop: ${JSON.stringify(crop)} is not a box { x, y, w, h } nor an object's shape`);
+}
+
 /** One decoded RGB8 frame. */
 export class Frame {
   constructor(f) {
@@ -526,7 +551,7 @@ export class Frame {
    * size) as a PNG or JPEG file made in the host: `{ bytes, mediaType, width, height }`. */
   encode({ format = "jpeg", quality = 90, crop = null, padding = 0, maxSide = null } = {}) {
     const wit = { index: this.index ?? 0, width: this.width, height: this.height, rgb: this.rgb };
-    const options = { format, quality, crop, padding, maxSide };
+    const options = { format, quality, crop: cropBox(crop, this.width, this.height), padding, maxSide };
     return hostCall(() => visionApi.encodeImage(wit, options));
   }
   /** encord-agents' `Frame.b64_encoding`, with its defaults (".jpeg", "url"):

@@ -65,6 +65,64 @@ impl Shape {
         }
     }
 
+    /// The smallest axis-aligned box holding this geometry on an image of
+    /// `width` x `height` pixels (a rotated box's rotation is in pixels, so
+    /// the image's size matters), clamped to the image: what to crop to show
+    /// a model the object (for a bitmask, its placement). `None` for a point
+    /// or a line of no area.
+    pub fn bounds(&self, width: u32, height: u32) -> Option<BoundingBox> {
+        let (w, h) = (f64::from(width.max(1)), f64::from(height.max(1)));
+        let from_points = |pts: &mut dyn Iterator<Item = (f64, f64)>| {
+            let (mut x0, mut y0, mut x1, mut y1) = (f64::MAX, f64::MAX, f64::MIN, f64::MIN);
+            for (x, y) in pts {
+                (x0, y0, x1, y1) = (x0.min(x), y0.min(y), x1.max(x), y1.max(y));
+            }
+            let (x0, y0) = (x0.clamp(0.0, 1.0), y0.clamp(0.0, 1.0));
+            let (x1, y1) = (x1.clamp(0.0, 1.0), y1.clamp(0.0, 1.0));
+            (x1 > x0 && y1 > y0).then(|| BoundingBox {
+                x: x0,
+                y: y0,
+                w: x1 - x0,
+                h: y1 - y0,
+            })
+        };
+        match self {
+            Shape::BoundingBox(b) => {
+                from_points(&mut [(b.x, b.y), (b.x + b.w, b.y + b.h)].into_iter())
+            }
+            Shape::RotatableBoundingBox(b) => {
+                // Rotated about its centre, in pixels.
+                let (cx, cy) = ((b.x + b.w / 2.0) * w, (b.y + b.h / 2.0) * h);
+                let (hw, hh) = (b.w * w / 2.0, b.h * h / 2.0);
+                let (sin, cos) = b.theta.to_radians().sin_cos();
+                from_points(
+                    &mut [(-hw, -hh), (hw, -hh), (hw, hh), (-hw, hh)]
+                        .into_iter()
+                        .map(|(dx, dy)| {
+                            (
+                                (cx + dx * cos - dy * sin) / w,
+                                (cy + dx * sin + dy * cos) / h,
+                            )
+                        }),
+                )
+            }
+            Shape::Polygon(pts) | Shape::Polyline(pts) => {
+                from_points(&mut pts.iter().map(|p| (p.x, p.y)))
+            }
+            Shape::Point(_) => None,
+            Shape::Bitmask(m) => from_points(
+                &mut [
+                    (f64::from(m.left) / w, f64::from(m.top) / h),
+                    (
+                        f64::from(m.left + m.width) / w,
+                        f64::from(m.top + m.height) / h,
+                    ),
+                ]
+                .into_iter(),
+            ),
+        }
+    }
+
     /// Reads the geometry of `shape` from a frame object's keys. `None` when
     /// the shape is not one of the six modelled here or its key is missing or
     /// malformed.

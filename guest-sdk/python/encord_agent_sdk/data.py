@@ -145,11 +145,22 @@ class Image:
         raise ValueError(f"output_format {output_format!r}: one of raw, url, openai, anthropic")
 
 
-def _crop_box(crop):
-    """(x, y, w, h) of a BoundingBoxCoordinates, a polygon's points or a
-    tuple, normalised."""
+def _crop_box(crop, width: int = 1, height: int = 1):
+    """(x, y, w, h), normalised, of what holds a BoundingBoxCoordinates, a
+    RotatableBoundingBoxCoordinates (rotated in pixels, so the image's size
+    matters), a polygon's or polyline's points, or an (x, y, w, h) tuple."""
     if crop is None:
         return None
+    if hasattr(crop, "theta"):
+        import math
+
+        w, h = max(width, 1), max(height, 1)
+        cx, cy = (crop.top_left_x + crop.width / 2) * w, (crop.top_left_y + crop.height / 2) * h
+        hw, hh = crop.width * w / 2, crop.height * h / 2
+        sin, cos = math.sin(math.radians(crop.theta)), math.cos(math.radians(crop.theta))
+        corners = [((cx + dx * cos - dy * sin) / w, (cy + dx * sin + dy * cos) / h) for dx, dy in ((-hw, -hh), (hw, -hh), (hw, hh), (-hw, hh))]
+        xs, ys = [max(0.0, min(1.0, x)) for x, _ in corners], [max(0.0, min(1.0, y)) for _, y in corners]
+        return (min(xs), min(ys), max(xs) - min(xs), max(ys) - min(ys))
     if hasattr(crop, "top_left_x"):
         return (crop.top_left_x, crop.top_left_y, crop.width, crop.height)
     points = getattr(crop, "values", None)
@@ -172,7 +183,7 @@ def _encode(image: "Image", image_format: str, quality: int, crop, padding: floa
     )
     if fmt is None:
         raise ValueError(f"image_format {image_format!r}: .png, .jpeg or .jpg")
-    box = _crop_box(crop)
+    box = _crop_box(crop, image.width, image.height)
     options = vision.EncodeOptions(
         format=fmt,
         quality=int(quality),
