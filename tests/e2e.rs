@@ -16,3 +16,4 @@ mod models;
 mod python_sdk;
 mod runner;
 mod sandbox;
+mod scaffold;

@@ -93,6 +93,34 @@ pub enum Command {
     Local(LocalCommand),
     /// Serve a local store over Encord's wire format (for the official SDKs and tests).
     Emulator(EmulatorArgs),
+    /// Create an agent project in a new folder NAME: a stage, its native test,
+    /// a README, and the SDK this binary carries.
+    New {
+        /// The project's name and folder (lowercase letters, digits, - and _).
+        name: String,
+        #[arg(long, value_enum)]
+        lang: crate::scaffold::Lang,
+        /// Where to create it (default: the current folder).
+        #[arg(long, default_value = ".")]
+        parent: PathBuf,
+    },
+    /// Build an agent project (Rust, Python or JavaScript) into a component,
+    /// installing its pinned toolchain into the user cache on first use.
+    Build {
+        /// The project (default: the current folder).
+        #[arg(default_value = ".")]
+        dir: PathBuf,
+        /// The component to write (default: DIR/agent.wasm).
+        #[arg(short, long)]
+        out: Option<PathBuf>,
+    },
+    /// Run an agent project's native tests (cargo test, unittest with the
+    /// SDK's TestRun, or node --test with its testStage).
+    Test {
+        /// The project (default: the current folder).
+        #[arg(default_value = ".")]
+        dir: PathBuf,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -385,6 +413,23 @@ pub async fn main(cli: Cli, bars: Option<MultiProgress>) -> anyhow::Result<i32> 
         Some(Command::Compile { component, cache }) => compile(&component, &cache),
         Some(Command::Local(cmd)) => local_command(cmd).await,
         Some(Command::Emulator(args)) => emulator(args).await,
+        Some(Command::New { name, lang, parent }) => {
+            let dir = crate::scaffold::new_project(&name, lang, &parent)?;
+            eprintln!(
+                "created {} ({lang:?}); next: cd {} && runner-host test && runner-host build",
+                dir.display(),
+                dir.display()
+            );
+            out!("{}", dir.display());
+            Ok(0)
+        }
+        Some(Command::Build { dir, out }) => {
+            let built = crate::scaffold::toolchain::build(&dir, out.as_deref())?;
+            eprintln!("built {}", built.display());
+            out!("{}", built.display());
+            Ok(0)
+        }
+        Some(Command::Test { dir }) => Ok(crate::scaffold::toolchain::test(&dir)?),
     }
 }
 

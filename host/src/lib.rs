@@ -31,4 +31,5 @@ pub mod platform;
 pub mod progress;
 pub mod retry;
 pub mod runner;
+pub mod scaffold;
 mod sqlite;

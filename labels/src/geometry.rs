@@ -79,7 +79,7 @@ impl Shape {
             }
             let (x0, y0) = (x0.clamp(0.0, 1.0), y0.clamp(0.0, 1.0));
             let (x1, y1) = (x1.clamp(0.0, 1.0), y1.clamp(0.0, 1.0));
-            (x1 > x0 && y1 > y0).then(|| BoundingBox {
+            (x1 > x0 && y1 > y0).then_some(BoundingBox {
                 x: x0,
                 y: y0,
                 w: x1 - x0,
