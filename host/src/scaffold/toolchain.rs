@@ -71,6 +71,8 @@ pub fn build(dir: &Path, out: Option<&Path>) -> Result<PathBuf, ScaffoldError> {
         source: e,
     })?;
     let out = out.map_or_else(|| dir.join("agent.wasm"), Path::to_path_buf);
+    // The SDK the project names (restored if the cache was cleared).
+    sdk::unpack(&cache()?)?;
     match detect(&dir)? {
         Lang::Rust => build_rust(&dir, &out)?,
         Lang::Python => build_python(&dir, &out)?,
@@ -301,6 +303,7 @@ pub fn test(dir: &Path) -> Result<i32, ScaffoldError> {
     })?;
     let mut cmd = match detect(&dir)? {
         Lang::Rust => {
+            sdk::unpack(&cache()?)?;
             let mut c = Command::new("cargo");
             c.arg("test");
             c
