@@ -17,3 +17,4 @@ mod python_sdk;
 mod runner;
 mod sandbox;
 mod scaffold;
+mod service;

@@ -93,6 +93,9 @@ pub enum Command {
     Local(LocalCommand),
     /// Serve a local store over Encord's wire format (for the official SDKs and tests).
     Emulator(EmulatorArgs),
+    /// Serve Encord's task-ready webhooks: drain an agent stage when Encord says
+    /// work waits there; Prometheus metrics at /metrics, health at /healthz.
+    Serve(ServeArgs),
     /// Create an agent project in a new folder NAME: a stage, its native test,
     /// a README, and the SDK this binary carries.
     New {
@@ -261,13 +264,28 @@ fn compile(component: &Path, cache: &CacheArgs) -> anyhow::Result<i32> {
 }
 
 #[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Address to listen on; port 0 picks a free one (printed on stdout).
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    pub listen: String,
+    /// The file holding the webhook signing secret Encord shows for the
+    /// endpoint (else ENCORD_WEBHOOK_SECRET).
+    #[arg(long, value_name = "FILE")]
+    pub webhook_secret_file: Option<PathBuf>,
+    /// The run options: the component, the projects served (--project-hash,
+    /// repeatable), limits and grants, the store or Encord.
+    #[command(flatten)]
+    pub run: RunArgs,
+}
+
+#[derive(Debug, Args)]
 pub struct RunArgs {
     /// The agent component (.wasm built for wasm32-wasip2).
     #[arg(long, required = true)]
     pub component: Option<PathBuf>,
-    /// The project hash.
-    #[arg(long, required = true)]
-    pub project_hash: Option<String>,
+    /// The project hash (`serve`: repeatable, one per project served).
+    #[arg(long = "project-hash", required = true)]
+    pub project_hashes: Vec<String>,
     /// Run against this embedded local store instead of Encord.
     #[arg(long)]
     pub store: Option<PathBuf>,
@@ -413,6 +431,7 @@ pub async fn main(cli: Cli, bars: Option<MultiProgress>) -> anyhow::Result<i32> 
         Some(Command::Compile { component, cache }) => compile(&component, &cache),
         Some(Command::Local(cmd)) => local_command(cmd).await,
         Some(Command::Emulator(args)) => emulator(args).await,
+        Some(Command::Serve(args)) => serve(args).await,
         Some(Command::New { name, lang, parent }) => {
             let dir = crate::scaffold::new_project(&name, lang, &parent)?;
             eprintln!(
@@ -433,12 +452,17 @@ pub async fn main(cli: Cli, bars: Option<MultiProgress>) -> anyhow::Result<i32> 
     }
 }
 
-async fn run(args: RunArgs, bars: Option<MultiProgress>) -> anyhow::Result<i32> {
-    let component = args.component.context("--component is required")?;
-    let project_hash = args.project_hash.context("--project-hash is required")?;
+/// A runner of `project_hash` with every option of `args` but the stages
+/// (a run adds `--stage`; a service's drain adds the stage notified).
+pub(crate) fn runner_builder(
+    args: &RunArgs,
+    project_hash: &str,
+    models: Option<Arc<crate::nn::Models>>,
+) -> anyhow::Result<crate::runner::RunnerBuilder> {
+    let component = args.component.clone().context("--component is required")?;
     let mut builder = Runner::builder()
         .component(component)
-        .project_hash(project_hash)
+        .project_hash(project_hash.to_string())
         .dry_run(args.dry_run)
         .task_timeout(Duration::from_secs(args.task_timeout))
         .memory_limit_mib(usize::try_from(args.memory_limit).unwrap_or(usize::MAX))
@@ -462,22 +486,14 @@ async fn run(args: RunArgs, bars: Option<MultiProgress>) -> anyhow::Result<i32> 
         builder = builder.dir(d.parse::<DirGrant>().map_err(anyhow::Error::msg)?);
     }
     builder = builder.allow_net(NetGrant::resolve(&args.allow_net).map_err(anyhow::Error::msg)?);
-    if let Some(models) = load_models(
-        &args.models,
-        args.onnxruntime.as_deref(),
-        args.nn_threads,
-        args.concurrency,
-    )? {
+    if let Some(models) = models {
         builder = builder.models(models);
     }
     if let Some(c) = args.concurrency {
         builder = builder.concurrency(c);
     }
-    for s in args.stages {
-        builder = builder.stage(s);
-    }
-    if let Some(r) = args.report {
-        builder = builder.report(r);
+    if let Some(r) = &args.report {
+        builder = builder.report(r.clone());
     }
     builder = builder.retry_failed(args.retry_failed);
     if let Some(state) = args
@@ -487,21 +503,42 @@ async fn run(args: RunArgs, bars: Option<MultiProgress>) -> anyhow::Result<i32> 
     {
         builder = builder.state(state);
     }
-    builder = match args.store {
+    Ok(match &args.store {
         Some(store) if args.ssh_key_file.is_some() => anyhow::bail!(
             "--store `{}` runs on the embedded store, and --ssh-key-file is for Encord: drop one of them",
             store.display()
         ),
-        Some(store) => builder.store(store),
+        Some(store) => builder.store(store.clone()),
         None => {
             let creds = Credentials::resolve(
                 args.ssh_key_file.as_deref(),
                 args.bearer_token.clone(),
                 |k| std::env::var(k).ok(),
             )?;
-            builder.encord(args.domain, creds)
+            builder.encord(args.domain.clone(), creds)
         }
+    })
+}
+
+async fn run(args: RunArgs, bars: Option<MultiProgress>) -> anyhow::Result<i32> {
+    let project_hash = match args.project_hashes.as_slice() {
+        [one] => one.clone(),
+        [] => anyhow::bail!("--project-hash is required"),
+        many => anyhow::bail!(
+            "--project-hash is given {} times: a run is of one project; `runner-host serve` serves several",
+            many.len()
+        ),
     };
+    let models = load_models(
+        &args.models,
+        args.onnxruntime.as_deref(),
+        args.nn_threads,
+        args.concurrency,
+    )?;
+    let mut builder = runner_builder(&args, &project_hash, models)?;
+    for s in &args.stages {
+        builder = builder.stage(s.clone());
+    }
     let mut runner = builder.build()?;
     if let Some(multi) = bars {
         runner = runner.with_progress(Arc::new(Bars::new(multi)));
@@ -521,6 +558,88 @@ async fn run(args: RunArgs, bars: Option<MultiProgress>) -> anyhow::Result<i32> 
     } else {
         0
     })
+}
+
+/// The webhook secret: from the file named, else ENCORD_WEBHOOK_SECRET.
+/// Never logged.
+fn webhook_secret(file: Option<&Path>) -> anyhow::Result<Vec<u8>> {
+    let secret = match file {
+        Some(f) => std::fs::read_to_string(f)
+            .with_context(|| format!("cannot read the webhook secret file `{}`", f.display()))?
+            .trim()
+            .to_string(),
+        None => std::env::var("ENCORD_WEBHOOK_SECRET").unwrap_or_default(),
+    };
+    if secret.is_empty() {
+        anyhow::bail!(
+            "no webhook secret to verify Encord's notifications with: set ENCORD_WEBHOOK_SECRET or pass --webhook-secret-file with the secret the Encord app shows for the endpoint"
+        );
+    }
+    Ok(secret.into_bytes())
+}
+
+/// `runner-host serve`.
+async fn serve(args: ServeArgs) -> anyhow::Result<i32> {
+    let secret = webhook_secret(args.webhook_secret_file.as_deref())?;
+    let run = Arc::new(args.run);
+    if !run.stages.is_empty() {
+        anyhow::bail!(
+            "--stage does not apply to `serve`: each notification names the stage to drain"
+        );
+    }
+    if run.refresh_every.is_some() {
+        anyhow::bail!("--refresh-every is not offered by `serve` yet: Encord notifies again while work remains; run `runner-host --refresh-every N` beside it for a fallback poll");
+    }
+    let models = load_models(
+        &run.models,
+        run.onnxruntime.as_deref(),
+        run.nn_threads,
+        run.concurrency,
+    )?;
+    // Every project, component and credential checked before listening.
+    for project in &run.project_hashes {
+        runner_builder(&run, project, models.clone())?.build()?;
+    }
+    let drain: crate::service::DrainFn = {
+        let run = run.clone();
+        Arc::new(move |project: String, stage: String| {
+            let (run, models) = (run.clone(), models.clone());
+            // On a blocking thread of the runtime: the run's future is not
+            // Send (it holds the store across awaits), so it is driven there.
+            let handle = tokio::runtime::Handle::current();
+            Box::pin(async move {
+                tokio::task::spawn_blocking(move || {
+                    let runner = runner_builder(&run, &project, models)
+                        .map_err(|e| format!("{e:#}"))?
+                        // One pass: a drain ends when the stage is empty (an
+                        // agent's own refresh_every must not make it poll).
+                        .refresh_every(Some(0))
+                        .stage(stage)
+                        .build()
+                        .map_err(|e| format!("{e:#}"))?;
+                    handle.block_on(runner.run()).map_err(|e| e.to_string())
+                })
+                .await
+                .unwrap_or_else(|e| Err(format!("the drain panicked: {e}")))
+            }) as std::pin::Pin<Box<dyn std::future::Future<Output = _> + Send>>
+        })
+    };
+    let svc = crate::service::Service::new(secret, &run.project_hashes, drain);
+    let listener = tokio::net::TcpListener::bind(&args.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", args.listen))?;
+    let addr = listener.local_addr()?;
+    out!("listening on http://{addr}");
+    tracing::info!(
+        "serving {} project(s): task-ready webhooks at http://{addr}/encord/task-ready, metrics at /metrics, health at /healthz",
+        run.project_hashes.len()
+    );
+    axum::serve(listener, crate::service::router(svc.clone()))
+        .with_graceful_shutdown(signal())
+        .await?;
+    tracing::info!("stopping: waiting for the drains running to end");
+    svc.until_idle().await;
+    Ok(0)
 }
 
 /// This process's resident and peak resident memory, in MiB (Linux).

@@ -32,4 +32,5 @@ pub mod progress;
 pub mod retry;
 pub mod runner;
 pub mod scaffold;
+pub mod service;
 mod sqlite;
