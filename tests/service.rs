@@ -171,6 +171,7 @@ fn task_ready_webhooks_are_verified_and_a_valid_one_drains_its_stage() {
         "runner_host_webhooks_total{answer=\"not_served\"} 1".into(),
         "runner_host_webhooks_total{answer=\"accepted\"} 1".into(),
         "runner_host_drains_running 0".into(),
+        format!("runner_host_task_duration_seconds_count{{project=\"{hash}\",stage=\"pre-label\"}} 24"),
     ] {
         assert!(metrics.contains(&line), "no `{line}` in\n{metrics}");
     }

@@ -600,10 +600,15 @@ async fn serve(args: ServeArgs) -> anyhow::Result<i32> {
     for project in &run.project_hashes {
         runner_builder(&run, project, models.clone())?.build()?;
     }
+    let metrics = Arc::new(crate::service::metrics::Metrics::default());
     let drain: crate::service::DrainFn = {
-        let run = run.clone();
+        let (run, metrics) = (run.clone(), metrics.clone());
         Arc::new(move |project: String, stage: String| {
             let (run, models) = (run.clone(), models.clone());
+            let progress = Arc::new(crate::service::metrics::TaskMetrics {
+                metrics: metrics.clone(),
+                project: project.clone(),
+            });
             // On a blocking thread of the runtime: the run's future is not
             // Send (it holds the store across awaits), so it is driven there.
             let handle = tokio::runtime::Handle::current();
@@ -616,7 +621,8 @@ async fn serve(args: ServeArgs) -> anyhow::Result<i32> {
                         .refresh_every(Some(0))
                         .stage(stage)
                         .build()
-                        .map_err(|e| format!("{e:#}"))?;
+                        .map_err(|e| format!("{e:#}"))?
+                        .with_progress(progress);
                     handle.block_on(runner.run()).map_err(|e| e.to_string())
                 })
                 .await
@@ -624,7 +630,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<i32> {
             }) as std::pin::Pin<Box<dyn std::future::Future<Output = _> + Send>>
         })
     };
-    let svc = crate::service::Service::new(secret, &run.project_hashes, drain);
+    let svc = crate::service::Service::new(secret, &run.project_hashes, metrics, drain);
     let listener = tokio::net::TcpListener::bind(&args.listen)
         .await
         .with_context(|| format!("cannot listen on {}", args.listen))?;

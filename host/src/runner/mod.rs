@@ -473,6 +473,7 @@ impl Runner {
     fn finish(&self, run: &RunState, summary: &mut StageSummary, reports: Vec<TaskReport>) {
         for r in &reports {
             summary.record(r);
+            self.progress.task_reported(r);
         }
         if let Some(reporter) = &run.reporter {
             if let Err(e) = reporter.write(&reports) {

@@ -1,6 +1,6 @@
 //! Progress events from the runner, for bars on a terminal or log lines.
 
-use super::StageSummary;
+use super::{StageSummary, TaskReport};
 
 /// What a run reports as it goes. Every method has a no-op default.
 pub trait Progress: Send + Sync {
@@ -10,6 +10,8 @@ pub trait Progress: Send + Sync {
     /// One task of the current batch finished (whatever its outcome).
     fn task_finished(&self, _stage: &str) {}
     fn stage_finished(&self, _summary: &StageSummary) {}
+    /// A task's final report, after its writes (what `--report` records).
+    fn task_reported(&self, _report: &TaskReport) {}
 }
 
 /// Progress as plain log lines (what a non-terminal gets).

@@ -10,7 +10,7 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
 use prometheus_client::registry::Registry;
 
-use crate::runner::Summary;
+use crate::runner::{Progress, Summary, TaskReport, TaskResult};
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct AnswerLabels {
@@ -38,8 +38,29 @@ pub struct PathwayLabels {
     pub pathway: String,
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct StageLabels {
+    pub project: String,
+    pub stage: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct FailureLabels {
+    pub project: String,
+    pub stage: String,
+    pub reason: String,
+}
+
+type Durations = Family<StageLabels, Histogram, fn() -> Histogram>;
+
+fn task_buckets() -> Histogram {
+    Histogram::new(exponential_buckets(0.001, 2.0, 18))
+}
+
 pub struct Metrics {
     registry: Mutex<Registry>,
+    pub task_seconds: Durations,
+    pub failures: Family<FailureLabels, Counter>,
     pub webhooks: Family<AnswerLabels, Counter>,
     pub drains: Family<DrainLabels, Counter>,
     pub drains_running: Gauge,
@@ -53,6 +74,8 @@ impl Default for Metrics {
     fn default() -> Self {
         let m = Metrics {
             registry: Mutex::new(Registry::with_prefix("runner_host")),
+            task_seconds: Family::new_with_constructor(task_buckets as fn() -> Histogram),
+            failures: Family::default(),
             webhooks: Family::default(),
             drains: Family::default(),
             drains_running: Gauge::default(),
@@ -97,6 +120,16 @@ impl Default for Metrics {
                 "task_retries",
                 "Retried agent attempts, by project and stage",
                 m.retries.clone(),
+            );
+            r.register(
+                "task_duration_seconds",
+                "A task's time from its first attempt to its last write, by project and stage",
+                m.task_seconds.clone(),
+            );
+            r.register(
+                "task_failures",
+                "Failed tasks, by project, stage and kind of reason (timeout, memory, fuel, trap, refused, error)",
+                m.failures.clone(),
             );
         }
         m
@@ -166,5 +199,104 @@ impl Metrics {
         // Writing into a String cannot fail.
         let _ = prometheus_client::encoding::text::encode(&mut out, &r);
         out
+    }
+}
+
+/// The kind of a failed task's reason, for a label of few values.
+pub fn failure_kind(why: &str) -> &'static str {
+    let w = why.to_ascii_lowercase();
+    if w.contains("timed out") || w.contains("timeout") {
+        "timeout"
+    } else if w.contains("memory") {
+        "memory"
+    } else if w.contains("fuel") {
+        "fuel"
+    } else if w.contains("trap") || w.contains("unreachable") || w.contains("panicked") {
+        "trap"
+    } else if w.contains("refused") || w.contains("rejected") {
+        "refused"
+    } else {
+        "error"
+    }
+}
+
+/// Feeds a drain's task reports into the metrics.
+pub struct TaskMetrics {
+    pub metrics: std::sync::Arc<Metrics>,
+    pub project: String,
+}
+
+impl Progress for TaskMetrics {
+    fn task_reported(&self, r: &TaskReport) {
+        let stage = StageLabels {
+            project: self.project.clone(),
+            stage: r.stage.clone(),
+        };
+        if r.attempts > 0 {
+            self.metrics
+                .task_seconds
+                .get_or_create(&stage)
+                .observe(r.duration.as_secs_f64());
+        }
+        if let TaskResult::Failed(why) = &r.result {
+            self.metrics
+                .failures
+                .get_or_create(&FailureLabels {
+                    project: self.project.clone(),
+                    stage: r.stage.clone(),
+                    reason: failure_kind(why).into(),
+                })
+                .inc();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn failure_reasons_fall_into_few_kinds() {
+        assert_eq!(failure_kind("the task timed out after 2 s"), "timeout");
+        assert_eq!(
+            failure_kind("the instance exceeded its memory limit of 64 MiB"),
+            "memory"
+        );
+        assert_eq!(
+            failure_kind("wasm trap: wasm `unreachable` instruction executed"),
+            "trap"
+        );
+        assert_eq!(
+            failure_kind("moving the task was refused: pathway gone"),
+            "refused"
+        );
+        assert_eq!(failure_kind("ValueError: nope"), "error");
+    }
+
+    #[test]
+    fn a_drain_is_counted_with_its_tasks() {
+        let m = Metrics::default();
+        m.webhook("accepted");
+        m.drained(
+            "p",
+            "s",
+            &Err("no such stage".into()),
+            Duration::from_millis(5),
+        );
+        let text = m.encode();
+        assert!(
+            text.contains("runner_host_webhooks_total{answer=\"accepted\"} 1"),
+            "{text}"
+        );
+        assert!(
+            text.contains(
+                "runner_host_drains_total{project=\"p\",stage=\"s\",outcome=\"error\"} 1"
+            ),
+            "{text}"
+        );
+        assert!(
+            text.contains("runner_host_drain_duration_seconds_count 1"),
+            "{text}"
+        );
     }
 }

@@ -48,18 +48,23 @@ pub struct Service {
     /// Lowercase project hashes.
     projects: HashSet<String>,
     drains: Drains<(String, String)>,
-    pub metrics: Metrics,
+    pub metrics: Arc<Metrics>,
     drain: DrainFn,
     idle: tokio::sync::Notify,
 }
 
 impl Service {
-    pub fn new(secret: Vec<u8>, projects: &[String], drain: DrainFn) -> Arc<Service> {
+    pub fn new(
+        secret: Vec<u8>,
+        projects: &[String],
+        metrics: Arc<Metrics>,
+        drain: DrainFn,
+    ) -> Arc<Service> {
         Arc::new(Service {
             secret,
             projects: projects.iter().map(|p| p.to_ascii_lowercase()).collect(),
             drains: Drains::default(),
-            metrics: Metrics::default(),
+            metrics,
             drain,
             idle: tokio::sync::Notify::new(),
         })
