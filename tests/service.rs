@@ -64,6 +64,56 @@ fn stage_uuid(store: &std::path::Path, hash: &str, title: &str) -> String {
         .unwrap()
 }
 
+/// `runner-host serve` of the prelabel agent on `store`; the child and its
+/// base URL.
+fn serve(store: &std::path::Path, hash: &str, extra: &[&str]) -> (std::process::Child, String) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_runner-host"))
+        .args(["serve", "--listen", "127.0.0.1:0", "--component"])
+        .arg(guest("prelabel"))
+        .arg("--store")
+        .arg(store)
+        .args(["--project-hash", hash])
+        .args(extra)
+        .env("ENCORD_WEBHOOK_SECRET", SECRET)
+        .env("RUST_LOG", "info")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let base = line
+        .trim()
+        .strip_prefix("listening on ")
+        .unwrap_or_else(|| panic!("{line}"))
+        .to_string();
+    (child, base)
+}
+
+#[test]
+fn with_refresh_every_the_stages_served_drain_without_a_notification() {
+    let (_dir, store, hash) = demo_store();
+    let (mut child, _base) = serve(&store, &hash, &["--refresh-every", "1"]);
+    let stderr_pipe = child.stderr.take().unwrap();
+    let logs = std::thread::spawn(move || std::io::read_to_string(stderr_pipe).unwrap());
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while count(&status(&store, &hash), "triage") < 24 {
+        assert!(
+            Instant::now() < deadline,
+            "the poll did not drain pre-label"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(count(&status(&store, &hash), "pre-label"), 0);
+    let _ = Command::new("kill").arg(child.id().to_string()).status();
+    let code = child.wait().unwrap();
+    let logs = logs.join().unwrap();
+    assert!(code.success(), "{code:?}\n{logs}");
+    assert!(logs.contains("serving stage(s) pre-label"), "{logs}");
+}
+
 #[test]
 fn task_ready_webhooks_are_verified_and_a_valid_one_drains_its_stage() {
     let (_dir, store, hash) = demo_store();
@@ -141,6 +191,10 @@ fn task_ready_webhooks_are_verified_and_a_valid_one_drains_its_stage() {
     ))
     .unwrap();
     assert_eq!(post(elsewhere.clone(), signed(&elsewhere, SECRET)), 200);
+    // ... nor a stage this agent does not serve.
+    let triage =
+        serde_json::to_vec(&envelope(&hash, &stage_uuid(&store, &hash, "triage"))).unwrap();
+    assert_eq!(post(triage.clone(), signed(&triage, SECRET)), 200);
     assert_eq!(
         count(&status(&store, &hash), "pre-label"),
         24,
@@ -168,7 +222,7 @@ fn task_ready_webhooks_are_verified_and_a_valid_one_drains_its_stage() {
         "runner_host_webhooks_total{answer=\"unverified\"} 3".into(),
         "runner_host_webhooks_total{answer=\"other_event\"} 1".into(),
         "runner_host_webhooks_total{answer=\"unsupported_version\"} 1".into(),
-        "runner_host_webhooks_total{answer=\"not_served\"} 1".into(),
+        "runner_host_webhooks_total{answer=\"not_served\"} 2".into(),
         "runner_host_webhooks_total{answer=\"accepted\"} 1".into(),
         "runner_host_drains_running 0".into(),
         format!("runner_host_task_duration_seconds_count{{project=\"{hash}\",stage=\"pre-label\"}} 24"),

@@ -587,18 +587,28 @@ async fn serve(args: ServeArgs) -> anyhow::Result<i32> {
             "--stage does not apply to `serve`: each notification names the stage to drain"
         );
     }
-    if run.refresh_every.is_some() {
-        anyhow::bail!("--refresh-every is not offered by `serve` yet: Encord notifies again while work remains; run `runner-host --refresh-every N` beside it for a fallback poll");
-    }
+    // A fallback poll, not the runner's: each drain is one pass.
+    let poll = run.refresh_every.filter(|s| *s > 0);
     let models = load_models(
         &run.models,
         run.onnxruntime.as_deref(),
         run.nn_threads,
         run.concurrency,
     )?;
-    // Every project, component and credential checked before listening.
+    // Every project, component and credential checked before listening,
+    // and the stages each project has that the agent serves.
+    let mut served = Vec::new();
     for project in &run.project_hashes {
-        runner_builder(&run, project, models.clone())?.build()?;
+        let stages = runner_builder(&run, project, models.clone())?
+            .build()?
+            .stages_served()
+            .await?;
+        let titles: Vec<&str> = stages.iter().map(|(_, t)| t.as_str()).collect();
+        tracing::info!("project {project}: serving stage(s) {}", titles.join(", "));
+        served.push((
+            project.clone(),
+            stages.into_iter().map(|(uuid, _)| uuid).collect(),
+        ));
     }
     let metrics = Arc::new(crate::service::metrics::Metrics::default());
     let drain: crate::service::DrainFn = {
@@ -630,7 +640,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<i32> {
             }) as std::pin::Pin<Box<dyn std::future::Future<Output = _> + Send>>
         })
     };
-    let svc = crate::service::Service::new(secret, &run.project_hashes, metrics, drain);
+    let svc = crate::service::Service::new(secret, &served, metrics, drain);
     let listener = tokio::net::TcpListener::bind(&args.listen)
         .await
         .with_context(|| format!("cannot listen on {}", args.listen))?;
@@ -640,6 +650,20 @@ async fn serve(args: ServeArgs) -> anyhow::Result<i32> {
         "serving {} project(s): task-ready webhooks at http://{addr}/encord/task-ready, metrics at /metrics, health at /healthz",
         run.project_hashes.len()
     );
+    if let Some(every) = poll {
+        // Drains every stage served now and every `every` seconds, through
+        // the same one-at-a-time scheduling as the notifications.
+        let svc = svc.clone();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_secs(every));
+            loop {
+                tick.tick().await;
+                for (project, stage) in svc.stages() {
+                    svc.request_drain(&project, &stage);
+                }
+            }
+        });
+    }
     axum::serve(listener, crate::service::router(svc.clone()))
         .with_graceful_shutdown(signal())
         .await?;

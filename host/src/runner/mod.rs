@@ -320,6 +320,29 @@ impl Runner {
     /// the project, the agent's stages matched to its workflow, the twin
     /// projects, the media cache, the start hook, the report and the
     /// failure record.
+    /// The agent stages this runner drains, as (uuid, title): the project's
+    /// workflow matched with the agent's stages (and `--stage`). Runs nothing.
+    pub async fn stages_served(&self) -> Result<Vec<(String, String)>, RunError> {
+        self.check_options()?;
+        let project = self.platform.project(&self.options.project_hash).await?;
+        let pcx = Arc::new(ProjectContext {
+            project_hash: project.project_hash.clone(),
+            title: project.title.clone(),
+            description: project.description.clone(),
+            ontology_hash: project.ontology_hash.clone(),
+            ontology_json: project.ontology_json.clone(),
+        });
+        let specs =
+            self.agent.stages(pcx).await.map_err(|e| {
+                RunError::Manifest(format!("reading the agent's stages failed: {e}"))
+            })?;
+        Ok(self
+            .plan(&project, specs)?
+            .into_iter()
+            .map(|p| (p.stage.uuid.clone(), p.stage.title.clone()))
+            .collect())
+    }
+
     async fn prepare(&self) -> Result<(RunState, Vec<StagePlan>), RunError> {
         self.check_options()?;
         let project = self.platform.project(&self.options.project_hash).await?;

@@ -16,7 +16,7 @@ pub mod drains;
 pub mod metrics;
 pub mod webhook;
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -45,8 +45,8 @@ pub type DrainFn = Arc<
 
 pub struct Service {
     secret: Vec<u8>,
-    /// Lowercase project hashes.
-    projects: HashSet<String>,
+    /// The stages served (lowercase uuids) of each project served (lowercase hash).
+    served: HashMap<String, HashSet<String>>,
     drains: Drains<(String, String)>,
     pub metrics: Arc<Metrics>,
     drain: DrainFn,
@@ -54,15 +54,23 @@ pub struct Service {
 }
 
 impl Service {
+    /// `served`: each project's hash with the uuids of the agent stages it
+    /// serves.
     pub fn new(
         secret: Vec<u8>,
-        projects: &[String],
+        served: &[(String, Vec<String>)],
         metrics: Arc<Metrics>,
         drain: DrainFn,
     ) -> Arc<Service> {
         Arc::new(Service {
             secret,
-            projects: projects.iter().map(|p| p.to_ascii_lowercase()).collect(),
+            served: served
+                .iter()
+                .map(|(p, stages)| {
+                    let stages = stages.iter().map(|s| s.to_ascii_lowercase()).collect();
+                    (p.to_ascii_lowercase(), stages)
+                })
+                .collect(),
             drains: Drains::default(),
             metrics,
             drain,
@@ -110,6 +118,17 @@ impl Service {
         requested
     }
 
+    /// Every stage served, as (project, stage uuid).
+    pub fn stages(&self) -> Vec<(String, String)> {
+        let mut all: Vec<(String, String)> = self
+            .served
+            .iter()
+            .flat_map(|(p, stages)| stages.iter().map(move |s| (p.clone(), s.clone())))
+            .collect();
+        all.sort();
+        all
+    }
+
     /// Waits until no drain is running (a stopping service lets them end).
     pub async fn until_idle(&self) {
         loop {
@@ -140,7 +159,7 @@ impl Service {
             .map_or(0, |d| d.as_secs());
         match webhook::verify_and_parse(body, &headers, &self.secret, now) {
             Ok(n) => {
-                if !self.projects.contains(&n.project_hash) {
+                let Some(stages) = self.served.get(&n.project_hash) else {
                     tracing::warn!(
                         "task-ready notification for project {} (stage {}), which this service does not serve: ignored",
                         n.project_hash,
@@ -149,6 +168,18 @@ impl Service {
                     return (
                         StatusCode::OK,
                         json!({"status": "ignored", "reason": "project not served"}),
+                        "not_served",
+                    );
+                };
+                if !stages.contains(&n.stage_uuid) {
+                    tracing::warn!(
+                        "task-ready notification for stage {} of project {}, which this agent does not serve: ignored",
+                        n.stage_uuid,
+                        n.project_hash
+                    );
+                    return (
+                        StatusCode::OK,
+                        json!({"status": "ignored", "reason": "stage not served"}),
                         "not_served",
                     );
                 }
