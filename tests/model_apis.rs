@@ -453,16 +453,7 @@ for bad, says in [('{"Quality": "Meh", "Scene": [], "Caption": ""}', "not one of
         raise AssertionError(f"{bad} was accepted")
 print("ok")
 "#;
-    let root = crate::support::workspace();
-    let out = std::process::Command::new("python3")
-        .arg("-c")
-        .arg(script)
-        .arg(root.join("examples/demo-ontology.json"))
-        .env("PYTHONPATH", root.join("guest-sdk/python"))
-        .output()
-        .expect("python3 runs");
-    assert!(out.status.success(), "{}{}", stdout(&out), stderr(&out));
-    assert_eq!(stdout(&out).trim(), "ok");
+    python_says_ok(script, "examples/demo-ontology.json");
 }
 
 /// Nested questions in the Python SDK's `OntologyDataModel`, against the
@@ -502,16 +493,7 @@ for bad, says in [
         raise AssertionError(f"{bad} was accepted")
 print("ok")
 "#;
-    let root = crate::support::workspace();
-    let out = std::process::Command::new("python3")
-        .arg("-c")
-        .arg(script)
-        .arg(root.join("labels/tests/vectors/ontology.json"))
-        .env("PYTHONPATH", root.join("guest-sdk/python"))
-        .output()
-        .expect("python3 runs");
-    assert!(out.status.success(), "{}{}", stdout(&out), stderr(&out));
-    assert_eq!(stdout(&out).trim(), "ok");
+    python_says_ok(script, "labels/tests/vectors/ontology.json");
 }
 
 /// The JavaScript SDK natively, under Node with its stand-ins for the host
@@ -623,4 +605,19 @@ fn a_javascript_agents_ontology_data_model_applies_only_answers_that_fit() {
             .starts_with("the model's answer is not JSON"),
         "{caption}"
     );
+}
+
+/// Runs a Python `script` natively with the SDK on its path and the
+/// workspace file `arg` as its argument; it must print `ok`.
+fn python_says_ok(script: &str, arg: &str) {
+    let root = crate::support::workspace();
+    let out = std::process::Command::new("python3")
+        .arg("-c")
+        .arg(script)
+        .arg(root.join(arg))
+        .env("PYTHONPATH", root.join("guest-sdk/python"))
+        .output()
+        .expect("python3 runs");
+    assert!(out.status.success(), "{}{}", stdout(&out), stderr(&out));
+    assert_eq!(stdout(&out).trim(), "ok");
 }

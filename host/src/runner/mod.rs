@@ -316,22 +316,12 @@ impl Runner {
         Ok(summary)
     }
 
-    /// Everything checked before a task is touched, and the run's state:
-    /// the project, the agent's stages matched to its workflow, the twin
-    /// projects, the media cache, the start hook, the report and the
-    /// failure record.
     /// The agent stages this runner drains, as (uuid, title): the project's
     /// workflow matched with the agent's stages (and `--stage`). Runs nothing.
     pub async fn stages_served(&self) -> Result<Vec<(String, String)>, RunError> {
         self.check_options()?;
         let project = self.platform.project(&self.options.project_hash).await?;
-        let pcx = Arc::new(ProjectContext {
-            project_hash: project.project_hash.clone(),
-            title: project.title.clone(),
-            description: project.description.clone(),
-            ontology_hash: project.ontology_hash.clone(),
-            ontology_json: project.ontology_json.clone(),
-        });
+        let pcx = context_of(&project);
         let specs =
             self.agent.stages(pcx).await.map_err(|e| {
                 RunError::Manifest(format!("reading the agent's stages failed: {e}"))
@@ -343,16 +333,14 @@ impl Runner {
             .collect())
     }
 
+    /// Everything checked before a task is touched, and the run's state:
+    /// the project, the agent's stages matched to its workflow, the twin
+    /// projects, the media cache, the start hook, the report and the
+    /// failure record.
     async fn prepare(&self) -> Result<(RunState, Vec<StagePlan>), RunError> {
         self.check_options()?;
         let project = self.platform.project(&self.options.project_hash).await?;
-        let pcx = Arc::new(ProjectContext {
-            project_hash: project.project_hash.clone(),
-            title: project.title.clone(),
-            description: project.description.clone(),
-            ontology_hash: project.ontology_hash.clone(),
-            ontology_json: project.ontology_json.clone(),
-        });
+        let pcx = context_of(&project);
         let ontology = Arc::new(Ontology::parse(&project.ontology_json).map_err(|e| {
             RunError::Platform(PlatformError::Store(format!(
                 "project `{}`: {e}",
@@ -532,4 +520,15 @@ fn abandoned(plan: &StagePlan, tasks: Vec<Task>) -> Vec<TaskReport> {
         .into_iter()
         .map(|t| TaskReport::new(t, &plan.stage.title, TaskResult::Abandoned))
         .collect()
+}
+
+/// What the agent is told of its project.
+fn context_of(project: &crate::platform::Project) -> Arc<ProjectContext> {
+    Arc::new(ProjectContext {
+        project_hash: project.project_hash.clone(),
+        title: project.title.clone(),
+        description: project.description.clone(),
+        ontology_hash: project.ontology_hash.clone(),
+        ontology_json: project.ontology_json.clone(),
+    })
 }
