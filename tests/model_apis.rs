@@ -539,18 +539,7 @@ fn the_javascript_sdk_runs_natively_under_node() {
 /// holding the shape.
 #[test]
 fn a_javascript_agent_crops_to_an_objects_shape() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = dir.path().join("store");
-    let hash = demo_at(&store, &["--images-only"]);
-    let out = run_agent_env(
-        &agent_component("tests/guests/js/crops.js"),
-        &store,
-        &hash,
-        &["--stage", "pre-label"],
-        &[],
-    );
-    assert!(out.status.success(), "{}{}", stdout(&out), stderr(&out));
-    let rows = export(&store, &hash);
+    let rows = pre_label_rows("tests/guests/js/crops.js");
     let caption = answers_of(exported(&rows, "street-01.png"), "Caption").unwrap();
     assert!(
         caption.as_str().unwrap().starts_with("crops ok "),
@@ -563,18 +552,7 @@ fn a_javascript_agent_crops_to_an_objects_shape() {
 /// refused with nothing of them written.
 #[test]
 fn a_javascript_agents_ontology_data_model_applies_only_answers_that_fit() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = dir.path().join("store");
-    let hash = demo_at(&store, &["--images-only"]);
-    let out = run_agent_env(
-        &agent_component("tests/guests/js/ontology_model.js"),
-        &store,
-        &hash,
-        &["--stage", "pre-label"],
-        &[],
-    );
-    assert!(out.status.success(), "{}{}", stdout(&out), stderr(&out));
-    let rows = export(&store, &hash);
+    let rows = pre_label_rows("tests/guests/js/ontology_model.js");
     let good = exported(&rows, "street-01.png");
     assert_eq!(
         answers_of(good, "Quality"),
@@ -620,4 +598,21 @@ fn python_says_ok(script: &str, arg: &str) {
         .expect("python3 runs");
     assert!(out.status.success(), "{}{}", stdout(&out), stderr(&out));
     assert_eq!(stdout(&out).trim(), "ok");
+}
+
+/// The label rows after the agent built from `source` ran the pre-label
+/// stage of a fresh images-only demo project (and succeeded).
+fn pre_label_rows(source: &str) -> Vec<serde_json::Value> {
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("store");
+    let hash = demo_at(&store, &["--images-only"]);
+    let out = run_agent_env(
+        &agent_component(source),
+        &store,
+        &hash,
+        &["--stage", "pre-label"],
+        &[],
+    );
+    assert!(out.status.success(), "{}{}", stdout(&out), stderr(&out));
+    export(&store, &hash)
 }

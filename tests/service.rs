@@ -92,12 +92,27 @@ fn serve(store: &std::path::Path, hash: &str, extra: &[&str]) -> (std::process::
     (child, base)
 }
 
+/// The child's stderr, read to its end on a thread (so the pipe never fills).
+fn read_stderr(child: &mut std::process::Child) -> std::thread::JoinHandle<String> {
+    let pipe = child.stderr.take().unwrap();
+    std::thread::spawn(move || std::io::read_to_string(pipe).unwrap())
+}
+
+/// SIGTERM to the service; its exit status and everything it logged.
+fn stop(
+    mut child: std::process::Child,
+    logs: std::thread::JoinHandle<String>,
+) -> (std::process::ExitStatus, String) {
+    let _ = Command::new("kill").arg(child.id().to_string()).status();
+    let code = child.wait().unwrap();
+    (code, logs.join().unwrap())
+}
+
 #[test]
 fn with_refresh_every_the_stages_served_drain_without_a_notification() {
     let (_dir, store, hash) = demo_store();
     let (mut child, _base) = serve(&store, &hash, &["--refresh-every", "1"]);
-    let stderr_pipe = child.stderr.take().unwrap();
-    let logs = std::thread::spawn(move || std::io::read_to_string(stderr_pipe).unwrap());
+    let logs = read_stderr(&mut child);
     let deadline = Instant::now() + Duration::from_secs(60);
     while count(&status(&store, &hash), "triage") < 24 {
         assert!(
@@ -107,9 +122,7 @@ fn with_refresh_every_the_stages_served_drain_without_a_notification() {
         std::thread::sleep(Duration::from_millis(100));
     }
     assert_eq!(count(&status(&store, &hash), "pre-label"), 0);
-    let _ = Command::new("kill").arg(child.id().to_string()).status();
-    let code = child.wait().unwrap();
-    let logs = logs.join().unwrap();
+    let (code, logs) = stop(child, logs);
     assert!(code.success(), "{code:?}\n{logs}");
     assert!(logs.contains("serving stage(s) pre-label"), "{logs}");
 }
@@ -140,8 +153,7 @@ fn task_ready_webhooks_are_verified_and_a_valid_one_drains_its_stage() {
         .strip_prefix("listening on ")
         .unwrap_or_else(|| panic!("{line}"))
         .to_string();
-    let stderr_pipe = child.stderr.take().unwrap();
-    let logs = std::thread::spawn(move || std::io::read_to_string(stderr_pipe).unwrap());
+    let logs = read_stderr(&mut child);
 
     let rt = tokio::runtime::Runtime::new().unwrap();
     let http = reqwest::Client::new();
@@ -230,9 +242,7 @@ fn task_ready_webhooks_are_verified_and_a_valid_one_drains_its_stage() {
         assert!(metrics.contains(&line), "no `{line}` in\n{metrics}");
     }
 
-    let _ = Command::new("kill").arg(child.id().to_string()).status();
-    let code = child.wait().unwrap();
-    let logs = logs.join().unwrap();
+    let (code, logs) = stop(child, logs);
     assert!(code.success(), "{code:?}\n{logs}");
     assert!(!logs.contains(SECRET), "the secret is in the log");
 }
