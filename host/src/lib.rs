@@ -29,6 +29,7 @@ pub mod media;
 pub mod nn;
 pub mod platform;
 pub mod progress;
+pub mod queue;
 pub mod retry;
 pub mod runner;
 pub mod scaffold;

@@ -8,7 +8,13 @@ use tracing_subscriber::EnvFilter;
 
 fn main() {
     let cli = Cli::parse();
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let mut filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    // The NATS client's connection chatter, unless asked for by name.
+    if !std::env::var("RUST_LOG").is_ok_and(|v| v.contains("async_nats")) {
+        if let Ok(quiet) = "async_nats=warn".parse() {
+            filter = filter.add_directive(quiet);
+        }
+    }
     let terminal = std::io::stderr().is_terminal();
     // Bars on a terminal with text logs; plain log lines otherwise.
     let bars = (terminal && matches!(cli.log_format, LogFormat::Text)).then(MultiProgress::new);

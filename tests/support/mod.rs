@@ -27,6 +27,7 @@ const GUESTS: &[(&str, &str)] = &[
     ("guest-reuse", "guest_reuse"),
     ("guest-twin-write", "guest_twin_write"),
     ("guest-route-by-annotator", "guest_route_by_annotator"),
+    ("guest-queue-work", "guest_queue_work"),
     ("bench-agent", "bench_agent"),
 ];
 

@@ -810,4 +810,20 @@ impl Platform for EncordClient {
             .await?;
         Ok(there.iter().any(|t| t.uuid == task.uuid))
     }
+
+    async fn tasks_in_stage(
+        &self,
+        project_hash: &str,
+        stage_uuid: &str,
+        tasks: &[Task],
+    ) -> Result<Vec<Task>, PlatformError> {
+        let hashes: Vec<String> = tasks.iter().map(|t| t.data_hash.clone()).collect();
+        let there = self.tasks_of(project_hash, stage_uuid, &hashes).await?;
+        let wanted: std::collections::HashSet<&str> =
+            tasks.iter().map(|t| t.uuid.as_str()).collect();
+        Ok(there
+            .into_iter()
+            .filter(|t| wanted.contains(t.uuid.as_str()))
+            .collect())
+    }
 }

@@ -320,4 +320,20 @@ pub trait Platform: Send + Sync {
         stage_uuid: &str,
         task: &Task,
     ) -> Result<bool, PlatformError>;
+    /// Those of `tasks` still in `stage_uuid`, as the platform has them now
+    /// (a queue worker's re-check before it runs a batch it was handed).
+    async fn tasks_in_stage(
+        &self,
+        project_hash: &str,
+        stage_uuid: &str,
+        tasks: &[Task],
+    ) -> Result<Vec<Task>, PlatformError> {
+        let mut there = Vec::with_capacity(tasks.len());
+        for t in tasks {
+            if self.task_in_stage(project_hash, stage_uuid, t).await? {
+                there.push(t.clone());
+            }
+        }
+        Ok(there)
+    }
 }

@@ -14,6 +14,7 @@ mod progress;
 mod report;
 mod stop;
 mod summary;
+mod tasks;
 pub mod validate;
 mod write;
 
@@ -44,6 +45,8 @@ pub use progress::{LogProgress, Progress};
 pub use report::Reporter;
 pub use stop::StopHandle;
 pub use summary::{StageSummary, Summary};
+pub use tasks::Prepared;
+pub(crate) use write::crash_point;
 
 // The pipeline's parts, seen by each other through `use super::*`.
 use checks::check_outcome;
@@ -496,7 +499,7 @@ impl Runner {
 
 impl TaskReport {
     /// A report of a task not (yet) run in stage `stage`: nothing written.
-    fn new(task: Task, stage: &str, result: TaskResult) -> TaskReport {
+    pub(crate) fn new(task: Task, stage: &str, result: TaskResult) -> TaskReport {
         TaskReport {
             task,
             stage: stage.to_string(),

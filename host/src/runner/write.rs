@@ -350,7 +350,7 @@ impl Runner {
 /// priorities written, none of its moves sent) or `after-first-move` (the
 /// first bundled move accepted). Unset, it is one look at a cached value per
 /// batch.
-pub(super) fn crash_point(name: &str) {
+pub(crate) fn crash_point(name: &str) {
     static AT: std::sync::OnceLock<Option<String>> = std::sync::OnceLock::new();
     let at = AT.get_or_init(|| std::env::var("RUNNER_HOST_TEST_CRASH_AT").ok());
     if at.as_deref() == Some(name) {
