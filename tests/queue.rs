@@ -659,3 +659,125 @@ fn a_bad_queue_is_one_line_exit_1_and_nothing_touched() {
         "nothing in the store was touched"
     );
 }
+
+/// encord-agents' QueueRunner protocol: `run-task` takes what its Celery or
+/// Modal producers send (AgentTask JSON, one or a list of JSON strings) and
+/// answers its TaskCompletionResult JSON; a failing task fails alone.
+#[test]
+fn run_task_answers_queue_runner_task_json() {
+    let mut titles = images(3);
+    titles.push("poison-1.png".into());
+    let p = project(&titles);
+    let http = |extra: &[&str]| {
+        let mut args = vec![
+            "--component",
+            guest_path("guest-queue-work"),
+            "--project-hash",
+            &p.hash,
+            "--domain",
+            &p.emulator.url,
+            "--ssh-key-file",
+            p.key.to_str().unwrap(),
+            "--num-retries",
+            "0",
+        ];
+        args.extend_from_slice(extra);
+        args.iter().map(|s| s.to_string()).collect::<Vec<_>>()
+    };
+    // The tasks, as a producer would list them.
+    let report = p.dir.path().join("listing.jsonl");
+    let listed = runner_host(
+        &http(&["--dry-run", "--report", report.to_str().unwrap()])
+            .iter()
+            .map(String::as_str)
+            .collect::<Vec<_>>(),
+    );
+    // 3: the poison task failed (in the dry run too).
+    assert_eq!(listed.status.code(), Some(3), "{}", stderr(&listed));
+    let spec = |title: &str| -> String {
+        let r = read_report(&report)
+            .into_iter()
+            .find(|r| r["data_title"] == title)
+            .unwrap();
+        json!({
+            "uuid": r["task_uuid"], "created_at": "2026-12-01T10:00:00", "updated_at": "2026-12-01T10:00:00",
+            "status": "NEW", "data_hash": r["data_hash"], "data_title": title,
+            "label_branch_name": "main", "assignee": null, "last_actioned_by": null,
+        })
+        .to_string()
+    };
+    let run_task = |input: String| -> (Option<i32>, Value) {
+        let file = p.dir.path().join(format!("spec-{}.json", input.len()));
+        std::fs::write(&file, input).unwrap();
+        let mut args = vec![
+            "run-task".to_string(),
+            "--task-json".into(),
+            file.to_string_lossy().into(),
+        ];
+        args.extend(http(&[]));
+        let out = runner_host(&args.iter().map(String::as_str).collect::<Vec<_>>());
+        let answer = serde_json::from_str(&stdout(&out))
+            .unwrap_or_else(|e| panic!("{e}: {} / {}", stdout(&out), stderr(&out)));
+        (out.status.code(), answer)
+    };
+    let uuid_of = |title: &str| -> String {
+        serde_json::from_str::<Value>(&spec(title)).unwrap()["uuid"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+
+    let batch = serde_json::to_string(&vec![spec("img-0001.png"), spec("poison-1.png")]).unwrap();
+    let (code, a) = run_task(batch);
+    assert_eq!(code, Some(3), "{a}");
+    let (good, bad) = (uuid_of("img-0001.png"), uuid_of("poison-1.png"));
+    assert_eq!(a["task_uuid"], json!([good, bad]));
+    assert_eq!(a["success"], json!([good]));
+    let pathway = a["pathway"][0].as_str().unwrap().to_string();
+    assert_eq!(a["pathway"].as_array().unwrap().len(), 1, "{a}");
+    assert!(
+        a["error"].as_str().unwrap().contains(&format!("{bad}: ")),
+        "{a}"
+    );
+    assert!(
+        a["error"]
+            .as_str()
+            .unwrap()
+            .contains("poison-1.png is poison"),
+        "{a}"
+    );
+
+    // One spec: the same shape as QueueRunner's single result.
+    let (code, a) = run_task(spec("img-0002.png"));
+    assert_eq!(code, Some(0), "{a}");
+    assert_eq!(
+        a,
+        json!({"task_uuid": uuid_of("img-0002.png"), "stage_uuid": a["stage_uuid"], "success": true, "pathway": pathway, "error": null})
+    );
+    // A task that already left the stage is not run again.
+    let (code, a) = run_task(spec("img-0001.png"));
+    assert_eq!(code, Some(3));
+    assert_eq!(a["success"], false);
+    assert!(
+        a["error"]
+            .as_str()
+            .unwrap()
+            .contains("no longer in the stage"),
+        "{a}"
+    );
+
+    let l = ledger(&p.record);
+    assert_eq!(l.moves_of(&good).len(), 1);
+    assert!(l.moves_of(&bad).is_empty());
+    let st = status(&p.store, &p.hash);
+    assert_eq!((count(&st, "Done"), count(&st, "work")), (2, 2), "{st:?}");
+}
+
+fn guest_path(package: &str) -> &'static str {
+    Box::leak(
+        guest(package)
+            .to_string_lossy()
+            .into_owned()
+            .into_boxed_str(),
+    )
+}

@@ -99,6 +99,15 @@ pub enum Command {
     /// Share a project's agent stages with other workers through a NATS
     /// JetStream server: start the same command on any number of machines.
     Worker(WorkerArgs),
+    /// Run tasks handed over in encord-agents' QueueRunner JSON (one AgentTask, or a
+    /// list) and print its result JSON, for existing Celery or Modal producers.
+    RunTask {
+        /// The task JSON (default: standard input).
+        #[arg(long, value_name = "FILE", default_value = "-")]
+        task_json: PathBuf,
+        #[command(flatten)]
+        run: RunArgs,
+    },
     /// What a project's queue holds: per-stage counts, workers, failed tasks.
     #[command(subcommand)]
     Queue(QueueCommand),
@@ -502,6 +511,7 @@ pub async fn main(cli: Cli, bars: Option<MultiProgress>) -> anyhow::Result<i32> 
         Some(Command::Serve(args)) => serve(args).await,
         Some(Command::Worker(args)) => worker(args).await,
         Some(Command::Queue(cmd)) => queue_command(cmd).await,
+        Some(Command::RunTask { task_json, run }) => run_task(&task_json, run).await,
         Some(Command::New { name, lang, parent }) => {
             let dir = crate::scaffold::new_project(&name, lang, &parent)?;
             eprintln!(
@@ -649,6 +659,9 @@ async fn worker(args: WorkerArgs) -> anyhow::Result<i32> {
             many.len()
         ),
     };
+    if run.dry_run {
+        anyhow::bail!("--dry-run does not apply to a worker: it would take tasks from the queue it must leave for others; run `runner-host --dry-run` (one process) to see what the agent would do");
+    }
     if run.state.is_some() || run.retry_failed {
         anyhow::bail!("--state and --retry-failed do not apply to a worker: the queue keeps failed tasks (`runner-host queue failed`, `queue retry`)");
     }
@@ -712,6 +725,41 @@ async fn worker(args: WorkerArgs) -> anyhow::Result<i32> {
     } else {
         0
     })
+}
+
+/// `runner-host run-task`.
+async fn run_task(task_json: &Path, args: RunArgs) -> anyhow::Result<i32> {
+    let input = if task_json == Path::new("-") {
+        let mut s = String::new();
+        std::io::Read::read_to_string(&mut std::io::stdin(), &mut s)
+            .context("cannot read the task JSON from standard input")?;
+        s
+    } else {
+        std::fs::read_to_string(task_json)
+            .with_context(|| format!("cannot read --task-json `{}`", task_json.display()))?
+    };
+    let (tasks, many) = crate::queue::compat::parse_tasks(&input).map_err(anyhow::Error::msg)?;
+    let project_hash = match args.project_hashes.as_slice() {
+        [one] => one.clone(),
+        _ => anyhow::bail!("run-task runs tasks of one project: give --project-hash once"),
+    };
+    let models = load_models(
+        &args.models,
+        args.onnxruntime.as_deref(),
+        args.nn_threads,
+        args.concurrency,
+    )?;
+    let mut builder = runner_builder(&args, &project_hash, models)?.refresh_every(Some(0));
+    for s in &args.stages {
+        builder = builder.stage(s.clone());
+    }
+    let runner = builder.build()?;
+    let prepared = runner.prepare_tasks().await?;
+    let (answer, all_ok) = crate::queue::compat::run_tasks(&runner, &prepared, tasks, many)
+        .await
+        .map_err(anyhow::Error::msg)?;
+    out!("{answer}");
+    Ok(if all_ok { 0 } else { EXIT_TASKS_FAILED })
 }
 
 /// `runner-host queue ...`.

@@ -28,6 +28,7 @@
 //! built without its `server_2_10` features).
 
 pub mod admin;
+pub mod compat;
 mod lister;
 mod worker;
 

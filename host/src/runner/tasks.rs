@@ -27,6 +27,16 @@ impl Prepared {
         &self.run.project.project_hash
     }
 
+    /// The uuid of the pathway `name` out of a served stage.
+    pub fn pathway_uuid(&self, stage_uuid: &str, name: &str) -> Option<String> {
+        self.plan(stage_uuid)?
+            .stage
+            .pathways()
+            .iter()
+            .find(|p| p.name == name)
+            .map(|p| p.uuid.clone())
+    }
+
     fn plan(&self, stage_uuid: &str) -> Option<&StagePlan> {
         self.plans.iter().find(|p| p.stage.uuid == stage_uuid)
     }

@@ -24,7 +24,9 @@ fn work(task: Task, mut row: LabelRow) -> Result<Outcome, AgentError> {
         let mut x: u64 = 1;
         while std::time::Instant::now() < until {
             for _ in 0..1000 {
-                x = x.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                x = x
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
             }
         }
         std::hint::black_box(x);
