@@ -668,9 +668,9 @@ async fn worker(args: WorkerArgs) -> anyhow::Result<i32> {
     let concurrency = run
         .concurrency
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()));
-    // Small batches by default: every worker gets a share, and a batch's
-    // tasks wait for it no longer than it takes to run.
-    let fetch = run.task_batch_size.unwrap_or(concurrency * 4);
+    // Left to the worker by default: batches of about a second's work, so
+    // every worker gets a share and round trips spread over many tasks.
+    let fetch = run.task_batch_size;
     let options = crate::queue::WorkerOptions {
         queue_url: args.queue.clone(),
         worker_id: args
@@ -682,6 +682,7 @@ async fn worker(args: WorkerArgs) -> anyhow::Result<i32> {
         max_deliver: args.max_deliver,
         lease_ttl: seconds("lease-ttl", args.lease_ttl)?,
         fetch,
+        concurrency,
         refresh_every: run
             .refresh_every
             .filter(|s| *s > 0)
@@ -702,9 +703,7 @@ async fn worker(args: WorkerArgs) -> anyhow::Result<i32> {
         run.nn_threads,
         run.concurrency,
     )?;
-    let mut builder = runner_builder(run, &project_hash, models)?
-        .task_batch_size(fetch)
-        .refresh_every(Some(0));
+    let mut builder = runner_builder(run, &project_hash, models)?.refresh_every(Some(0));
     for s in &run.stages {
         builder = builder.stage(s.clone());
     }

@@ -108,7 +108,7 @@ pub async fn run_tasks(
         .await
         .map_err(|e| format!("re-reading the tasks failed: {e}"))?;
     let reports = runner
-        .run_tasks(prepared, stage_uuid, present, || true)
+        .run_tasks(prepared, stage_uuid, present, None, || true)
         .await;
     // Per task, in input order: (succeeded, pathway uuid, error).
     let mut results = Vec::with_capacity(tasks.len());

@@ -61,7 +61,9 @@ impl Lister<'_> {
     /// worker stops (polling).
     pub(super) async fn run(&self) {
         let stop = self.runner.stop_handle();
-        let wait = self.queue.lease_ttl / 3;
+        // A worker not listing looks often: the pass being listed is what
+        // lets a one-pass worker end once the queue is drained.
+        let wait = (self.queue.lease_ttl / 3).min(Duration::from_millis(200));
         loop {
             if stop.is_stopped()
                 || (self.refresh_every.is_none() && self.listed.load(Ordering::SeqCst))

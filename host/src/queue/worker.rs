@@ -19,6 +19,21 @@ use crate::runner::{Runner, StageSummary, Summary, TaskReport, TaskResult};
 
 /// How long an idle worker waits before it looks for work again.
 const IDLE_POLL: Duration = Duration::from_millis(100);
+/// How long a batch should take when its size is left to the worker: long
+/// enough to spread each batch's round trips over many tasks, short enough
+/// that no worker sits on tasks another could be running.
+const BATCH_TIME: Duration = Duration::from_secs(1);
+/// Most tasks taken per batch when the size is left to the worker.
+const MAX_FETCH: usize = 300;
+/// How long a pull waits on the server for messages. (A pull that asks not
+/// to wait went unanswered after nats-server 2.9.10 restarted on its store.)
+const PULL_EXPIRES: Duration = Duration::from_millis(200);
+/// Longest wait for what a fetch asked for.
+const FETCH_TIMEOUT: Duration = Duration::from_secs(5);
+/// Batches of one stage in flight at once.
+const PIPELINE: usize = 2;
+/// Messages acknowledged at once.
+const ACKS_IN_FLIGHT: usize = 64;
 /// Longest wait before a failed task's next delivery.
 const MAX_RETRY_DELAY: Duration = Duration::from_secs(300);
 
@@ -36,8 +51,12 @@ pub struct WorkerOptions {
     pub max_deliver: u32,
     /// The lister lease's time to live (when this worker makes its bucket).
     pub lease_ttl: Duration,
-    /// Tasks taken (and run) per batch.
-    pub fetch: usize,
+    /// Tasks taken (and run) per batch (`--task-batch-size`); none: sized
+    /// to what this worker runs in about [`BATCH_TIME`], between
+    /// `concurrency` and [`MAX_FETCH`] tasks.
+    pub fetch: Option<usize>,
+    /// Tasks run at once.
+    pub concurrency: usize,
     /// Re-list every N (whichever worker lists); none: one pass, then exit
     /// once the stages are drained.
     pub refresh_every: Option<Duration>,
@@ -57,8 +76,8 @@ impl WorkerOptions {
         if self.max_deliver == 0 {
             return bad("--max-deliver must be at least 1");
         }
-        if self.fetch == 0 {
-            return bad("--task-batch-size must be at least 1");
+        if self.fetch == Some(0) || self.concurrency == 0 {
+            return bad("--task-batch-size and --concurrency must be at least 1");
         }
         if self.lease_ttl < Duration::from_secs(1) {
             return bad("--lease-ttl must be at least 1 s");
@@ -180,6 +199,7 @@ pub async fn work(
         stages,
         listed,
         counts: counts.clone(),
+        gate: tokio::sync::Semaphore::new(1),
     };
     // Both in this task: the runner's futures need not be Send.
     let summary = {
@@ -220,6 +240,8 @@ struct Worker<'a> {
     /// This pass's listing is complete (seen by the lister).
     listed: Arc<AtomicBool>,
     counts: Arc<Counts>,
+    /// One batch runs at a time; the next loads, the one before writes.
+    gate: tokio::sync::Semaphore,
 }
 
 impl Worker<'_> {
@@ -232,9 +254,14 @@ impl Worker<'_> {
             .map(|s| StageSummary::new(&s.title))
             .collect();
         let started = Instant::now();
+        let mut size = self
+            .options
+            .fetch
+            .unwrap_or(self.options.concurrency * 4)
+            .max(1);
         'work: while !stop.is_stopped() {
             for (i, stage) in self.stages.iter().enumerate() {
-                let msgs = match fetch(&stage.tasks, self.options.fetch).await {
+                let msgs = match fetch(&stage.tasks, size).await {
                     Ok(m) => m,
                     Err(e) => {
                         tracing::warn!(stage = %stage.title, "taking tasks from the queue failed ({e}); trying again");
@@ -245,8 +272,54 @@ impl Worker<'_> {
                 if msgs.is_empty() {
                     continue;
                 }
-                for r in self.batch(stage, msgs).await {
-                    summaries[i].record(&r);
+                // Batches of this stage in flight, up to PIPELINE: one runs
+                // while the next loads and the one before writes.
+                let mut inflight = futures::stream::FuturesUnordered::new();
+                let sized = |msgs: Vec<jetstream::Message>| {
+                    let (n, began) = (msgs.len(), Instant::now());
+                    async move {
+                        let reports = self.batch(stage, msgs).await;
+                        (n, began.elapsed(), reports)
+                    }
+                };
+                inflight.push(sized(msgs));
+                // The next pull waits on the server while the batches in
+                // flight go on; a pull that came back empty is tried again
+                // once a batch ends.
+                let mut pull = None;
+                let mut pull_again = true;
+                loop {
+                    if pull.is_none()
+                        && pull_again
+                        && inflight.len() < PIPELINE
+                        && !stop.is_stopped()
+                    {
+                        pull = Some(Box::pin(fetch(&stage.tasks, size)));
+                    }
+                    if inflight.is_empty() && pull.is_none() {
+                        break;
+                    }
+                    tokio::select! {
+                        got = async { pull.as_mut().expect("a pull").await }, if pull.is_some() => {
+                            pull = None;
+                            match got {
+                                Ok(msgs) if !msgs.is_empty() => inflight.push(sized(msgs)),
+                                _ => pull_again = false,
+                            }
+                        }
+                        Some((n, took, reports)) = inflight.next(), if !inflight.is_empty() => {
+                            for r in reports {
+                                summaries[i].record(&r);
+                            }
+                            if self.options.fetch.is_none() {
+                                // From load to ack, waits for the run step included.
+                                let per_task = took.as_secs_f64() / n as f64;
+                                size = ((BATCH_TIME.as_secs_f64() / per_task.max(1e-6)) as usize)
+                                    .clamp(self.options.concurrency, MAX_FETCH);
+                            }
+                            pull_again = true;
+                        }
+                    }
                 }
                 // Back to the first stage: earlier stages drain first.
                 continue 'work;
@@ -384,18 +457,29 @@ impl Worker<'_> {
         if !present.is_empty() {
             reports.extend(
                 self.runner
-                    .run_tasks(self.prepared, &stage.uuid, present, || hold.holds())
+                    .run_tasks(
+                        self.prepared,
+                        &stage.uuid,
+                        present,
+                        Some(&self.gate),
+                        || hold.holds(),
+                    )
                     .await,
             );
         }
         crate::runner::crash_point("before-acks");
         let holds = hold.holds();
+        let settled: Vec<(&Item, &TaskReport, &'static str)> = futures::stream::iter(
+            reports
+                .iter()
+                .filter_map(|r| Some((*by_task.get(r.task.uuid.as_str())?, r))),
+        )
+        .map(|(item, r)| async move { (item, r, self.settle(item, r, holds).await) })
+        .buffered(ACKS_IN_FLIGHT)
+        .collect()
+        .await;
         let mut events = Vec::with_capacity(reports.len());
-        for r in &reports {
-            let Some(item) = by_task.get(r.task.uuid.as_str()) else {
-                continue;
-            };
-            let outcome = self.settle(item, r, holds).await;
+        for (item, r, outcome) in settled {
             events.push(ResultEvent {
                 task_uuid: r.task.uuid.clone(),
                 data_title: r.task.data_title.clone(),
@@ -560,9 +644,17 @@ fn retry_delay(ack_wait: Duration, delivered: u64) -> Duration {
 
 /// What is deliverable on `consumer` now, up to `n` messages.
 async fn fetch(consumer: &PullConsumer, n: usize) -> Result<Vec<jetstream::Message>, String> {
+    // A pull request lost with the connection is never answered.
+    tokio::time::timeout(FETCH_TIMEOUT, fetch_now(consumer, n))
+        .await
+        .map_err(|_| "no answer from the server".to_string())?
+}
+
+async fn fetch_now(consumer: &PullConsumer, n: usize) -> Result<Vec<jetstream::Message>, String> {
     let mut batch = consumer
-        .fetch()
+        .batch()
         .max_messages(n)
+        .expires(PULL_EXPIRES)
         .messages()
         .await
         .map_err(|e| e.to_string())?;
@@ -742,7 +834,8 @@ mod tests {
             heartbeat: Duration::from_secs(10),
             max_deliver: 5,
             lease_ttl: Duration::from_secs(15),
-            fetch: 20,
+            fetch: Some(20),
+            concurrency: 1,
             refresh_every: None,
             max_tasks_per_stage: None,
         };

@@ -81,12 +81,16 @@ impl Runner {
     /// the stage declared, runs each task, then, if `may_write()` still
     /// holds, saves and moves as a listed batch does (saves before moves);
     /// otherwise every task is reported abandoned and nothing is written.
-    /// Each report reaches `--report` and the progress hooks.
+    /// Each report reaches `--report` and the progress hooks. With `gate`,
+    /// the run step holds one of its permits: batches in flight at once
+    /// overlap their loads and writes, never their runs (`--concurrency`
+    /// stays the bound on instances).
     pub async fn run_tasks(
         &self,
         prepared: &Prepared,
         stage_uuid: &str,
         tasks: Vec<Task>,
+        gate: Option<&tokio::sync::Semaphore>,
         may_write: impl Fn() -> bool,
     ) -> Vec<TaskReport> {
         let Some(plan) = prepared.plan(stage_uuid) else {
@@ -107,7 +111,12 @@ impl Runner {
         self.progress
             .batch_started(&plan.stage.title, 1, tasks.len());
         let batch = self.load_batch(run, plan, tasks).await;
+        let permit = match gate {
+            Some(g) => g.acquire().await.ok(),
+            None => None,
+        };
         let ran = self.run_batch(run, plan, batch).await;
+        drop(permit);
         let reports = if may_write() {
             self.write_ran(run, plan, ran).await
         } else {
